@@ -1,0 +1,60 @@
+/*
+ * mesh_limits.h - every externally visible limit and deadline, in one place.
+ *
+ * Parsers check these as bytes arrive and refuse input past them before
+ * allocating. Tests assert both sides of each limit.
+ */
+#ifndef MESH_LIMITS_H
+#define MESH_LIMITS_H
+
+/* HTTP/1.1 (request line plus all header lines, and their count). */
+#define MESH_HTTP_MAX_HEADER_BYTES (8 * 1024)
+#define MESH_HTTP_MAX_HEADERS 64
+#define MESH_HTTP_MAX_URL 2048
+#define MESH_HTTP_MAX_BODY (1024 * 1024)
+
+/* WebSocket: the largest reassembled message we accept. A stock server's
+ * core push is ~400 KB in one frame, and native-update blocks are 64 KiB. */
+#define MESH_WS_MAX_MESSAGE (4 * 1024 * 1024)
+/* Agent control messages are fragmented at this size, as the stock agent
+ * does; the stock agent reassembles fragmented input only up to 65535. */
+#define MESH_WS_AGENT_FRAGMENT 4096
+
+/* Control channel. */
+#define MESH_CC_MAX_CERT 8192        /* DER certificate in command 2 */
+#define MESH_CC_MAX_SIG 1024         /* raw or PKCS#7 signature in command 2 */
+#define MESH_CC_MAX_HOSTNAME 255     /* command 3 computer name */
+#define MESH_CC_MAX_TEXT 256         /* commands 30, 31 and 15 */
+#define MESH_CC_MAX_JSON (64 * 1024) /* one JSON message from an agent */
+
+/* Back-pressure on every stream: stop reading a source when its sink has
+ * more than HIGH bytes queued, resume below LOW; close past HARD. */
+#define MESH_STREAM_HIGH_WATER (256 * 1024)
+#define MESH_STREAM_LOW_WATER (64 * 1024)
+#define MESH_STREAM_HARD_LIMIT (16 * 1024 * 1024)
+
+/* Deadlines, in milliseconds. */
+#define MESH_TLS_HANDSHAKE_MS 10000   /* TCP accept to TLS established */
+#define MESH_HTTP_HEADERS_MS 10000    /* TLS established to full headers */
+#define MESH_HTTP_IDLE_MS 60000       /* keep-alive idle between requests */
+#define MESH_CC_AUTH_MS 30000         /* upgrade to secondary auth complete */
+#define MESH_AGENT_IDLE_MS 150000     /* server: silent agent goes offline */
+#define MESH_AGENT_PING_MS 120000     /* agent: ping after this much silence */
+#define MESH_AGENT_PONG_MS 5000       /* agent: pong must come within this */
+#define MESH_AGENT_CONNECT_MS 20000   /* agent: TCP+TLS+upgrade deadline */
+
+/* Agent reconnect back-off (spec 2.4): first delay random in
+ * [MIN, MAX), then each delay random in [t, 2t), capped. */
+#define MESH_BACKOFF_FIRST_MIN_MS 500
+#define MESH_BACKOFF_FIRST_MAX_MS 2000
+#define MESH_BACKOFF_CAP_MIN_MS 240000
+#define MESH_BACKOFF_CAP_MAX_MS 360000
+
+/* .msh configuration. */
+#define MESH_MSH_MAX_BYTES (64 * 1024)
+#define MESH_MSH_MAX_KEYS 128
+
+/* Server-wide. */
+#define MESH_MAX_CONNECTIONS 19000 /* under the 20000 open-file limit */
+
+#endif

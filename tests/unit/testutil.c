@@ -1,0 +1,59 @@
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+
+uint8_t *tu_guard_copy(const void *p, size_t n) {
+  size_t ps = page_size();
+  size_t data_pages = (n + ps - 1) / ps;
+  size_t total = (data_pages + 1) * ps;
+  uint8_t *base = mmap(NULL, total, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) abort();
+  mprotect(base + data_pages * ps, ps, PROT_NONE);
+  uint8_t *start = base + data_pages * ps - n;
+  if (n) memcpy(start, p, n);
+  return start;
+}
+
+void tu_guard_free(uint8_t *p, size_t n) {
+  size_t ps = page_size();
+  size_t data_pages = (n + ps - 1) / ps;
+  uint8_t *base = p + n - data_pages * ps;
+  munmap(base, (data_pages + 1) * ps);
+}
+
+uint32_t tu_rand(void) {
+  static uint32_t s = 2463534242u;
+  s ^= s << 13;
+  s ^= s >> 17;
+  s ^= s << 5;
+  return s;
+}
+
+const char *tu_tmpdir(void) {
+  static char path[256];
+  const char *t = getenv("TMPDIR");
+  snprintf(path, sizeof path, "%s/meshtest.XXXXXX", t && *t ? t : "/tmp");
+  if (!mkdtemp(path)) abort();
+  return path;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag,
+                  struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(p);
+}
+
+void tu_rmdir_r(const char *path) {
+  nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}

@@ -1,0 +1,27 @@
+/*
+ * testutil.h - helpers shared by the unit tests.
+ *
+ * cmocka must be included by the test before this header (it needs
+ * stdarg/stddef/setjmp first).
+ */
+#ifndef MESH_TESTUTIL_H
+#define MESH_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Copies n bytes so that they end exactly at an inaccessible page: a parser
+ * reading one byte past the end faults at once (picohttpparser's trick).
+ * Free with tu_guard_free. */
+uint8_t *tu_guard_copy(const void *p, size_t n);
+void tu_guard_free(uint8_t *p, size_t n);
+
+/* Returns a deterministic pseudo-random number (xorshift), for mutation. */
+uint32_t tu_rand(void);
+
+/* Makes a fresh empty directory under $TMPDIR (or /tmp) and returns its
+ * path in a static buffer; tu_rmdir_r removes it with its contents. */
+const char *tu_tmpdir(void);
+void tu_rmdir_r(const char *path);
+
+#endif
