@@ -22,7 +22,7 @@
 
 /* Control channel. */
 #define MESH_CC_MAX_CERT 8192        /* DER certificate in command 2 */
-#define MESH_CC_MAX_SIG 1024         /* raw or PKCS#7 signature in command 2 */
+#define MESH_CC_MAX_SIG 4096 /* raw, or PKCS#7 with its cert (~1.6 KB) */
 #define MESH_CC_MAX_HOSTNAME 255     /* command 3 computer name */
 #define MESH_CC_MAX_TEXT 256         /* commands 30, 31 and 15 */
 #define MESH_CC_MAX_JSON (64 * 1024) /* one JSON message from an agent */
