@@ -1,1 +1,129 @@
-int main(void) { return 0; }
+/*
+ * meshd - the server. See usage() for the command line.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "cli.h"
+#include "srv.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: meshd [options]                 run the server\n"
+          "       meshd create-group NAME [--data DIR]\n"
+          "       meshd agent-config GROUP [--data DIR] [--url URL]\n"
+          "       meshd list-devices [--data DIR] [--json]\n"
+          "options:\n"
+          "  --data DIR      data folder (default ./meshd-data)\n"
+          "  --port N        HTTPS port (default 443; 0 picks a free one)\n"
+          "  --bind ADDR     address to listen on (default 0.0.0.0)\n"
+          "  --name HOST     server name for certificates and agent URLs\n"
+          "                  (default: the bind address, or the host name)\n"
+          "  --agent-idle-timeout S   drop a silent agent after S seconds "
+          "(default 150)\n"
+          "  --auth-timeout S         handshake deadline (default 30)\n"
+          "  --verbose       debug logging\n");
+}
+
+struct opts {
+  const char *data, *bind, *name, *url;
+  int port, json, verbose;
+  long idle_s, auth_s;
+  const char *cmd, *arg;
+};
+
+static int parse_opts(int argc, char **argv, struct opts *o) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define TAKE(name) (strcmp(a, name) == 0 && v && (i++, 1))
+    if (TAKE("--data")) o->data = v;
+    else if (TAKE("--bind")) o->bind = v;
+    else if (TAKE("--name")) o->name = v;
+    else if (TAKE("--url")) o->url = v;
+    else if (TAKE("--port")) o->port = atoi(v);
+    else if (TAKE("--agent-idle-timeout")) o->idle_s = atol(v);
+    else if (TAKE("--auth-timeout")) o->auth_s = atol(v);
+    else if (strcmp(a, "--json") == 0) o->json = 1;
+    else if (strcmp(a, "--verbose") == 0) o->verbose = 1;
+    else if (a[0] != '-' && !o->cmd) o->cmd = a;
+    else if (a[0] != '-' && !o->arg) o->arg = a;
+    else return -1;
+#undef TAKE
+  }
+  if (o->port < 0 || o->port > 65535 || o->idle_s <= 0 || o->auth_s <= 0)
+    return -1;
+  return 0;
+}
+
+static struct srv server;
+static uv_signal_t sig_int, sig_term;
+
+static void on_signal(uv_signal_t *h, int signum) {
+  (void)h;
+  log_info("event=stopping signal=%d", signum);
+  uv_close((uv_handle_t *)&sig_int, NULL);
+  uv_close((uv_handle_t *)&sig_term, NULL);
+  srv_stop(&server);
+}
+
+static int run_server(const struct opts *o) {
+  char host[256];
+  struct srv_config cfg = {
+      .data_dir = o->data,
+      .bind = o->bind,
+      .port = o->port,
+      .name = o->name,
+      .agent_idle_ms = (uint64_t)o->idle_s * 1000,
+      .auth_ms = (uint64_t)o->auth_s * 1000,
+  };
+  if (!cfg.name) {
+    int any = strcmp(o->bind, "0.0.0.0") == 0 || strcmp(o->bind, "::") == 0;
+    if (any && gethostname(host, sizeof host) == 0) cfg.name = host;
+    else cfg.name = o->bind;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  uv_loop_t *loop = uv_default_loop();
+  int r = srv_start(&server, loop, &cfg);
+  if (r == 0) {
+    uv_signal_init(loop, &sig_int);
+    uv_signal_init(loop, &sig_term);
+    uv_signal_start(&sig_int, on_signal, SIGINT);
+    uv_signal_start(&sig_term, on_signal, SIGTERM);
+    uv_run(loop, UV_RUN_DEFAULT);
+  } else {
+    srv_stop(&server);
+    uv_run(loop, UV_RUN_DEFAULT);
+  }
+  srv_cleanup(&server);
+  uv_loop_close(loop);
+  return r ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  struct opts o = {.data = "./meshd-data", .bind = "0.0.0.0", .port = 443,
+                   .idle_s = 150, .auth_s = 30};
+  log_set_prog("meshd");
+  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    usage(stdout);
+    return 0;
+  }
+  if (parse_opts(argc, argv, &o) != 0) {
+    usage(stderr);
+    return 2;
+  }
+  if (o.verbose) log_set_level(LOG_DEBUG);
+  if (!o.cmd) return run_server(&o);
+  if (!strcmp(o.cmd, "create-group") && o.arg)
+    return cli_create_group(o.data, o.arg);
+  if (!strcmp(o.cmd, "agent-config") && o.arg)
+    return cli_agent_config(o.data, o.arg, o.url);
+  if (!strcmp(o.cmd, "list-devices") && !o.arg)
+    return cli_list_devices(o.data, o.json);
+  usage(stderr);
+  return 2;
+}

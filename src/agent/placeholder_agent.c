@@ -1,1 +1,0 @@
-/* placeholder until the layer has sources */ typedef int mesh_placeholder_agent;

@@ -1,0 +1,108 @@
+/*
+ * srv.c - start and stop the server; route HTTP requests.
+ */
+#include "srv.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "net/http_srv.h"
+#include "net/tls.h"
+
+static int is_agent_path(const char *path) {
+  return strcmp(path, "/agent.ashx") == 0;
+}
+
+static void on_request(struct http_conn *c, const struct http_req *req,
+                       void *data) {
+  struct srv *s = data;
+  if (is_agent_path(req->path)) {
+    srv_agent_accept(s, c, req);
+    return;
+  }
+  if (strcmp(req->path, "/") == 0) {
+    static const char body[] = "meshd\n";
+    http_respond(c, 200, NULL, "text/plain; charset=utf-8", body,
+                 sizeof body - 1);
+    return;
+  }
+  static const char nf[] = "not found\n";
+  http_respond(c, 404, NULL, "text/plain; charset=utf-8", nf, sizeof nf - 1);
+}
+
+int srv_start(struct srv *s, uv_loop_t *loop, const struct srv_config *cfg) {
+  char path[4096];
+  int r;
+  memset(s, 0, sizeof *s);
+  s->loop = loop;
+  s->cfg = *cfg;
+  s->lock_fd = -1;
+  strmap_init(&s->agents);
+  if ((r = srv_data_dir_init(cfg->data_dir)) != 0) {
+    log_error_r(r, "event=start data=%s what=\"data folder\"", cfg->data_dir);
+    return r;
+  }
+  if ((r = srv_lock(cfg->data_dir, &s->lock_fd)) != 0) {
+    log_error("event=start data=%s reason=\"another meshd uses this data "
+              "folder\"", cfg->data_dir);
+    return r;
+  }
+  if ((r = srv_path(path, sizeof path, cfg->data_dir, "meshd.db")) != 0 ||
+      (r = store_open(path, &s->store)) != 0) {
+    log_error_r(r, "event=start what=database path=%s", path);
+    return r;
+  }
+  store_devices_all_offline(s->store);
+  if ((r = srv_keys_load(cfg->data_dir, cfg->name, &s->keys)) != 0) {
+    log_error_r(r, "event=start what=keys data=%s", cfg->data_dir);
+    return r;
+  }
+  s->tls = tls_server_ctx_new(s->keys.web.cert, s->keys.web.key);
+  if (!s->tls) {
+    log_error("event=start what=tls reason=\"cannot create TLS context\"");
+    return MESH_E_CRYPTO;
+  }
+  struct http_srv_config hc = {.bind = cfg->bind,
+                               .port = cfg->port,
+                               .tls = s->tls,
+                               .on_request = on_request,
+                               .data = s};
+  if ((r = http_srv_start(loop, &hc, &s->http)) != 0) {
+    log_error_r(r, "event=start what=listen bind=%s port=%d", cfg->bind,
+                cfg->port);
+    return r;
+  }
+  /* agent-config builds .msh URLs from these. */
+  char port[16], sid[97];
+  snprintf(port, sizeof port, "%d", http_srv_port(s->http));
+  store_meta_set(s->store, "name", cfg->name);
+  store_meta_set(s->store, "port", port);
+  srv_keys_server_id(&s->keys, sid);
+  log_info("event=listening bind=%s port=%d name=%s server_id=%s", cfg->bind,
+           http_srv_port(s->http), cfg->name, sid);
+  return 0;
+}
+
+static void on_http_stopped(void *data) {
+  struct srv *s = data;
+  s->http = NULL;
+}
+
+void srv_stop(struct srv *s) {
+  if (s->http) http_srv_stop(s->http, on_http_stopped, s);
+  /* http_srv_stop closes the agent sockets; their on_close calls mark the
+   * devices offline while the store is still open (freed in
+   * srv_cleanup after the loop ran dry). */
+}
+
+void srv_cleanup(struct srv *s) {
+  strmap_cleanup(&s->agents);
+  store_close(s->store);
+  srv_keys_cleanup(&s->keys);
+  SSL_CTX_free(s->tls);
+  if (s->lock_fd >= 0) close(s->lock_fd);
+  memset(s, 0, sizeof *s);
+}

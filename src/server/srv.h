@@ -1,0 +1,87 @@
+/*
+ * srv.h - the meshd server: one libuv loop, one HTTPS port, the agent
+ * control channel, and the state they share.
+ */
+#ifndef MESH_SERVER_SRV_H
+#define MESH_SERVER_SRV_H
+
+#include <openssl/ssl.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "base/strmap.h"
+#include "crypto/cert.h"
+#include "proto/cc_handshake.h"
+#include "store.h"
+
+/* Agent-server identities a server can prove: its own plus any imported
+ * (for example from a MeshCentral server whose fleet moves over). */
+#define SRV_MAX_IDENTS 8
+
+struct srv_keys {
+  struct ident root;                       /* signs the web certificate */
+  struct ident web;                        /* the HTTPS certificate */
+  struct ident agent[SRV_MAX_IDENTS];      /* agent-server identities */
+  struct cc_server_ident cc[SRV_MAX_IDENTS];
+  uint8_t *agent_der[SRV_MAX_IDENTS];      /* owned DER of agent[i].cert */
+  int n_agent;
+  uint8_t web_cert_hash[CC_HASH_LEN];
+  uint8_t web_key_hash[CC_HASH_LEN];
+};
+
+/* Loads the keys from the data folder, creating on first start what is
+ * missing (web certificate for name, agent-server identity RSA-3072).
+ * Private keys are written 0600. */
+int srv_keys_load(const char *data_dir, const char *name,
+                  struct srv_keys *k);
+void srv_keys_cleanup(struct srv_keys *k);
+/* The ServerID text agents hold: upper-case hex of the primary
+ * agent-server KeyHash (97 bytes with NUL). */
+void srv_keys_server_id(const struct srv_keys *k, char out[97]);
+
+struct srv_config {
+  const char *data_dir;
+  const char *bind;
+  int port;
+  const char *name;        /* host name in certificates and .msh URLs */
+  uint64_t agent_idle_ms;  /* a silent agent is dropped after this */
+  uint64_t auth_ms;        /* handshake must complete within this */
+};
+
+struct srv {
+  uv_loop_t *loop;
+  struct srv_config cfg;
+  struct srv_keys keys;
+  struct store *store;
+  SSL_CTX *tls;
+  struct http_srv *http;
+  struct strmap agents; /* node id -> struct agent_conn, admitted only */
+  size_t n_conns;       /* agent connections, admitted or not */
+  int lock_fd;
+};
+
+int srv_start(struct srv *s, uv_loop_t *loop, const struct srv_config *cfg);
+/* Closes every socket; the loop then runs dry. */
+void srv_stop(struct srv *s);
+/* Frees what srv_start made; call after the loop ran dry. */
+void srv_cleanup(struct srv *s);
+
+/* The agent control channel (srv_agent.c). */
+struct ws;
+struct http_conn;
+struct http_req;
+void srv_agent_accept(struct srv *s, struct http_conn *c,
+                      const struct http_req *req);
+
+/* Data folder helpers (srv_data.c). */
+/* Joins dir and name into out; MESH_E_TOO_LARGE if it does not fit. */
+int srv_path(char *out, size_t cap, const char *dir, const char *name);
+/* Creates the data folder 0700 if missing. */
+int srv_data_dir_init(const char *dir);
+/* Takes the data folder's lock; MESH_E_INVALID if another meshd holds it.
+ * Returns the fd through *fd. */
+int srv_lock(const char *dir, int *fd);
+/* Nonzero if a running meshd holds the data folder's lock. */
+int srv_is_running(const char *dir);
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * srv_keys.c - the server's certificates in its data folder.
+ *
+ * root-*.pem    a private CA that issues the web certificate
+ * web-*.pem     the HTTPS certificate (EC P-256: every agent connection
+ *               starts with a TLS handshake, and ECDSA makes that cheap;
+ *               agents pin its hash, not its chain)
+ * agentserver-*.pem   the long-term identity agents trust: RSA-3072, its
+ *               KeyHash is the ServerID in every .msh
+ * agentserver-N-*.pem (N = 1..7) further identities, for example one
+ *               imported from a MeshCentral server whose agents move over;
+ *               an agent picks one with command 5
+ */
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/enc.h"
+#include "base/err.h"
+#include "crypto/hash.h"
+#include "crypto/rand.h"
+#include "srv.h"
+
+static int load_or_create(const char *dir, const char *stem,
+                          const struct ident *issuer, const char *cn,
+                          enum ident_key kt, const char *san,
+                          struct ident *out, int create) {
+  char cert[4096], key[4096], file[256];
+  int r;
+  snprintf(file, sizeof file, "%s-cert.pem", stem);
+  if ((r = srv_path(cert, sizeof cert, dir, file)) != 0) return r;
+  snprintf(file, sizeof file, "%s-key.pem", stem);
+  if ((r = srv_path(key, sizeof key, dir, file)) != 0) return r;
+  r = ident_load_pem(cert, key, out);
+  if (r != MESH_E_NOT_FOUND || !create) return r;
+  r = issuer ? ident_new_issued(issuer, cn, kt, san, out)
+             : ident_new_root(cn, kt, out);
+  if (r == 0) r = ident_save_pem(out, cert, key);
+  return r;
+}
+
+/* A short random suffix keeps certificate names of different servers
+ * apart, as the stock server does. */
+static void suffixed(char *out, size_t cap, const char *prefix) {
+  uint8_t rnd[3] = {0};
+  char hex[7];
+  rand_bytes(rnd, sizeof rnd);
+  enc_hex(rnd, 3, hex, 0);
+  snprintf(out, cap, "%s-%s", prefix, hex);
+}
+
+static int add_agent_ident(struct srv_keys *k) {
+  int i = k->n_agent;
+  struct buf der;
+  buf_init(&der, 64 * 1024);
+  int r = cert_to_der(k->agent[i].cert, &der);
+  if (r == 0) r = hash_cert_key(k->agent[i].cert, k->cc[i].key_hash);
+  if (r) {
+    buf_cleanup(&der);
+    return r;
+  }
+  k->agent_der[i] = der.data; /* the buffer's storage now belongs to k */
+  k->cc[i].cert_der = der.data;
+  k->cc[i].cert_len = der.len;
+  k->n_agent++;
+  return 0;
+}
+
+int srv_keys_load(const char *dir, const char *name, struct srv_keys *k) {
+  char cn[64];
+  int r;
+  memset(k, 0, sizeof *k);
+  suffixed(cn, sizeof cn, "meshd-root");
+  if ((r = load_or_create(dir, "root", NULL, cn, IDENT_EC_P256, NULL,
+                          &k->root, 1)) != 0)
+    goto out;
+  if ((r = load_or_create(dir, "web", &k->root, name, IDENT_EC_P256, name,
+                          &k->web, 1)) != 0)
+    goto out;
+  if ((r = hash_cert(k->web.cert, k->web_cert_hash)) != 0 ||
+      (r = hash_cert_key(k->web.cert, k->web_key_hash)) != 0)
+    goto out;
+  suffixed(cn, sizeof cn, "meshd-agentserver");
+  if ((r = load_or_create(dir, "agentserver", &k->root, cn, IDENT_RSA3072,
+                          NULL, &k->agent[0], 1)) != 0 ||
+      (r = add_agent_ident(k)) != 0)
+    goto out;
+  for (int i = 1; i < SRV_MAX_IDENTS; i++) {
+    char stem[32];
+    snprintf(stem, sizeof stem, "agentserver-%d", i);
+    r = load_or_create(dir, stem, NULL, NULL, IDENT_RSA3072, NULL,
+                       &k->agent[k->n_agent], 0);
+    if (r == MESH_E_NOT_FOUND) continue;
+    if (r || (r = add_agent_ident(k)) != 0) goto out;
+  }
+  r = 0;
+out:
+  if (r) srv_keys_cleanup(k);
+  return r;
+}
+
+void srv_keys_cleanup(struct srv_keys *k) {
+  ident_cleanup(&k->root);
+  ident_cleanup(&k->web);
+  for (int i = 0; i < SRV_MAX_IDENTS; i++) {
+    ident_cleanup(&k->agent[i]);
+    free(k->agent_der[i]);
+  }
+  memset(k, 0, sizeof *k);
+}
+
+void srv_keys_server_id(const struct srv_keys *k, char out[97]) {
+  enc_hex(k->cc[0].key_hash, CC_HASH_LEN, out, 1);
+}

@@ -1,0 +1,259 @@
+#include "store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/enc.h"
+#include "base/err.h"
+#include "crypto/rand.h"
+
+struct store {
+  sqlite3 *db;
+};
+
+static const char schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "PRAGMA foreign_keys=ON;"
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE IF NOT EXISTS groups ("
+    "  id TEXT PRIMARY KEY, name TEXT NOT NULL, type INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS devices ("
+    "  id TEXT PRIMARY KEY, group_id TEXT NOT NULL REFERENCES groups(id),"
+    "  name TEXT NOT NULL, os TEXT, commit_date TEXT, agent_hash TEXT,"
+    "  addr TEXT, platform INTEGER, agent_id INTEGER, caps INTEGER,"
+    "  online INTEGER NOT NULL DEFAULT 0,"
+    "  first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS devices_group ON devices(group_id);";
+
+static int db_err(struct store *st) {
+  (void)st;
+  return MESH_E_DB;
+}
+
+int store_open(const char *path, struct store **out) {
+  *out = NULL;
+  /* Create the file 0600 before SQLite does, so it is never readable by
+   * others, even for a moment. */
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return MESH_E_IO;
+  fchmod(fd, 0600);
+  close(fd);
+  struct store *st = calloc(1, sizeof *st);
+  if (!st) return MESH_E_NOMEM;
+  if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                      NULL) != SQLITE_OK ||
+      sqlite3_busy_timeout(st->db, 5000) != SQLITE_OK ||
+      sqlite3_exec(st->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+    store_close(st);
+    return MESH_E_DB;
+  }
+  *out = st;
+  return 0;
+}
+
+void store_close(struct store *st) {
+  if (!st) return;
+  sqlite3_close(st->db);
+  free(st);
+}
+
+static char *dup_col(sqlite3_stmt *s, int i) {
+  const unsigned char *t = sqlite3_column_text(s, i);
+  return t ? strdup((const char *)t) : NULL;
+}
+
+/* Prepares sql and binds the NULL-terminated list of text arguments. */
+static int prep(struct store *st, const char *sql, sqlite3_stmt **s,
+                const char *const *args) {
+  if (sqlite3_prepare_v2(st->db, sql, -1, s, NULL) != SQLITE_OK)
+    return db_err(st);
+  for (int i = 0; args && args[i]; i++)
+    sqlite3_bind_text(*s, i + 1, args[i], -1, SQLITE_STATIC);
+  return 0;
+}
+
+/* Runs a statement that returns no rows. */
+static int exec_args(struct store *st, const char *sql,
+                     const char *const *args) {
+  sqlite3_stmt *s;
+  int r = prep(st, sql, &s, args);
+  if (r) return r;
+  r = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
+  sqlite3_finalize(s);
+  return r;
+}
+
+int store_meta_get(struct store *st, const char *key, char **out) {
+  sqlite3_stmt *s;
+  const char *args[] = {key, NULL};
+  *out = NULL;
+  int r = prep(st, "SELECT value FROM meta WHERE key=?", &s, args);
+  if (r) return r;
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    *out = dup_col(s, 0);
+    r = *out ? 0 : MESH_E_NOMEM;
+  } else {
+    r = MESH_E_NOT_FOUND;
+  }
+  sqlite3_finalize(s);
+  return r;
+}
+
+int store_meta_set(struct store *st, const char *key, const char *value) {
+  const char *args[] = {key, value, NULL};
+  return exec_args(
+      st, "INSERT INTO meta(key,value) VALUES(?,?) "
+          "ON CONFLICT(key) DO UPDATE SET value=excluded.value", args);
+}
+
+void store_group_cleanup(struct store_group *g) {
+  free(g->id);
+  free(g->name);
+  memset(g, 0, sizeof *g);
+}
+
+int store_group_create(struct store *st, const char *name,
+                       struct store_group *out) {
+  uint8_t raw[48];
+  char id[ENC_B64_LEN(48) + 1];
+  int r = rand_bytes(raw, sizeof raw);
+  if (r) return r;
+  enc_b64(raw, sizeof raw, id, 1);
+  sqlite3_stmt *s;
+  const char *args[] = {id, name, NULL};
+  if ((r = prep(st, "INSERT INTO groups(id,name,type,created) "
+                    "VALUES(?,?,2,?)", &s, args)) != 0)
+    return r;
+  sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
+  r = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
+  sqlite3_finalize(s);
+  if (r) return r;
+  out->id = strdup(id);
+  out->name = strdup(name);
+  out->type = 2;
+  if (!out->id || !out->name) {
+    store_group_cleanup(out);
+    return MESH_E_NOMEM;
+  }
+  return 0;
+}
+
+int store_group_get(struct store *st, const char *key, int by_name,
+                    struct store_group *out) {
+  sqlite3_stmt *s;
+  const char *args[] = {key, NULL};
+  memset(out, 0, sizeof *out);
+  int r = prep(st,
+               by_name ? "SELECT id,name,type FROM groups WHERE name=? "
+                         "ORDER BY created LIMIT 1"
+                       : "SELECT id,name,type FROM groups WHERE id=?",
+               &s, args);
+  if (r) return r;
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    out->id = dup_col(s, 0);
+    out->name = dup_col(s, 1);
+    out->type = sqlite3_column_int(s, 2);
+    r = out->id && out->name ? 0 : MESH_E_NOMEM;
+  } else {
+    r = MESH_E_NOT_FOUND;
+  }
+  sqlite3_finalize(s);
+  return r;
+}
+
+int store_device_online(struct store *st, const struct store_agent_seen *a,
+                        char **group_out) {
+  sqlite3_stmt *s;
+  *group_out = NULL;
+  /* On conflict the stored group stays: moving a device is a user action,
+   * never something an agent can claim. */
+  const char *args[] = {a->node_id,     a->group_id, a->name, a->os,
+                        a->commit_date, a->addr,     NULL};
+  int r = prep(st,
+               "INSERT INTO devices(id,group_id,name,os,commit_date,addr,"
+               " platform,agent_id,caps,online,first_seen,last_seen)"
+               " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,1,?10,?10)"
+               " ON CONFLICT(id) DO UPDATE SET name=excluded.name,"
+               " os=excluded.os, commit_date=excluded.commit_date,"
+               " addr=excluded.addr, platform=excluded.platform,"
+               " agent_id=excluded.agent_id, caps=excluded.caps, online=1,"
+               " last_seen=excluded.last_seen"
+               " RETURNING group_id",
+               &s, args);
+  if (r) return r;
+  sqlite3_bind_int64(s, 7, a->platform);
+  sqlite3_bind_int64(s, 8, a->agent_id);
+  sqlite3_bind_int64(s, 9, a->caps);
+  sqlite3_bind_int64(s, 10, (sqlite3_int64)time(NULL));
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    *group_out = dup_col(s, 0);
+    r = *group_out ? 0 : MESH_E_NOMEM;
+  } else {
+    r = db_err(st);
+  }
+  sqlite3_finalize(s);
+  return r;
+}
+
+int store_device_offline(struct store *st, const char *node_id) {
+  sqlite3_stmt *s;
+  const char *args[] = {node_id, NULL};
+  int r = prep(st, "UPDATE devices SET online=0, last_seen=?2 WHERE id=?1",
+               &s, args);
+  if (r) return r;
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+  r = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
+  sqlite3_finalize(s);
+  return r;
+}
+
+int store_device_set_agent_hash(struct store *st, const char *node_id,
+                                const char *hash_hex) {
+  const char *args[] = {hash_hex, node_id, NULL};
+  return exec_args(st, "UPDATE devices SET agent_hash=? WHERE id=?", args);
+}
+
+int store_devices_all_offline(struct store *st) {
+  return exec_args(st, "UPDATE devices SET online=0 WHERE online=1", NULL);
+}
+
+int store_devices_each(struct store *st, store_device_cb cb, void *data) {
+  sqlite3_stmt *s;
+  int r = prep(st,
+               "SELECT d.id,d.group_id,g.name,d.name,d.os,d.commit_date,"
+               " d.agent_hash,d.addr,d.platform,d.agent_id,d.caps,d.online,"
+               " d.first_seen,d.last_seen FROM devices d"
+               " JOIN groups g ON g.id=d.group_id ORDER BY g.name,d.name,d.id",
+               &s, NULL);
+  if (r) return r;
+  int step;
+  while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    struct store_device d = {
+        .id = (char *)sqlite3_column_text(s, 0),
+        .group_id = (char *)sqlite3_column_text(s, 1),
+        .group_name = (char *)sqlite3_column_text(s, 2),
+        .name = (char *)sqlite3_column_text(s, 3),
+        .os = (char *)sqlite3_column_text(s, 4),
+        .commit_date = (char *)sqlite3_column_text(s, 5),
+        .agent_hash = (char *)sqlite3_column_text(s, 6),
+        .addr = (char *)sqlite3_column_text(s, 7),
+        .platform = (uint32_t)sqlite3_column_int64(s, 8),
+        .agent_id = (uint32_t)sqlite3_column_int64(s, 9),
+        .caps = (uint32_t)sqlite3_column_int64(s, 10),
+        .online = sqlite3_column_int(s, 11),
+        .first_seen = sqlite3_column_int64(s, 12),
+        .last_seen = sqlite3_column_int64(s, 13),
+    };
+    cb(&d, data);
+  }
+  r = step == SQLITE_DONE ? 0 : db_err(st);
+  sqlite3_finalize(s);
+  return r;
+}

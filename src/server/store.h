@@ -1,0 +1,73 @@
+/*
+ * store.h - meshd's persistent state in SQLite (WAL): device groups and
+ * devices. Every function runs a short statement synchronously; callers on
+ * the loop keep to single-row work.
+ *
+ * Ids are the 64-character B64MC texts of the 48-byte group and node ids
+ * (spec §8.1). Strings passed in are borrowed; strings in the structs that
+ * store functions fill are owned by the struct and freed with the matching
+ * _cleanup.
+ */
+#ifndef MESH_SERVER_STORE_H
+#define MESH_SERVER_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* Opens (creating 0600 if needed) the database at path and brings the
+ * schema up to date. */
+int store_open(const char *path, struct store **out);
+void store_close(struct store *st);
+
+/* Key/value settings (server name, port). *out is malloc'd. */
+int store_meta_get(struct store *st, const char *key, char **out);
+int store_meta_set(struct store *st, const char *key, const char *value);
+
+struct store_group {
+  char *id, *name;
+  int type;
+};
+void store_group_cleanup(struct store_group *g);
+/* Creates a group with a fresh random 48-byte id; fills *out. */
+int store_group_create(struct store *st, const char *name,
+                       struct store_group *out);
+/* Finds a group by id, or by exact name when by_name is set.
+ * MESH_E_NOT_FOUND when absent. */
+int store_group_get(struct store *st, const char *key, int by_name,
+                    struct store_group *out);
+
+/* What an agent told us about itself when it was admitted. */
+struct store_agent_seen {
+  const char *node_id, *group_id, *name, *os, *commit_date, *addr;
+  uint32_t platform, agent_id, caps;
+};
+/* Creates or updates the device; marks it online with last/first seen
+ * times. The device's group is set only when the device is new: an
+ * existing device keeps its stored group (*group_out, malloc'd). */
+int store_device_online(struct store *st, const struct store_agent_seen *a,
+                        char **group_out);
+/* Marks the device offline and records its last-seen time. */
+int store_device_offline(struct store *st, const char *node_id);
+/* Records the agent's binary hash (command 12 reply), as hex. */
+int store_device_set_agent_hash(struct store *st, const char *node_id,
+                                const char *hash_hex);
+/* Marks every device offline: run at start-up, since no agent can be
+ * connected to a server that is not running. */
+int store_devices_all_offline(struct store *st);
+
+/* A device row as store_devices_each() hands it out: every pointer is
+ * borrowed for the duration of the callback only. */
+struct store_device {
+  const char *id, *group_id, *group_name, *name, *os, *commit_date,
+      *agent_hash, *addr;
+  uint32_t platform, agent_id, caps;
+  int online;
+  int64_t first_seen, last_seen; /* unix seconds */
+};
+typedef void (*store_device_cb)(const struct store_device *d, void *data);
+/* Calls cb for every device, ordered by group then name. */
+int store_devices_each(struct store *st, store_device_cb cb, void *data);
+
+#endif

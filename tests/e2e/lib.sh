@@ -1,0 +1,86 @@
+# Shared helpers for the end-to-end tests: real meshd and meshagent
+# processes on loopback, each test in its own scratch folder.
+# Expects MESHD and MESHAGENT (paths to the built binaries) in the
+# environment; ctest sets them.
+set -euo pipefail
+
+: "${MESHD:?set MESHD to the meshd binary}"
+: "${MESHAGENT:?set MESHAGENT to the meshagent binary}"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/meshe2e.XXXXXX")
+PIDS=()
+
+cleanup() {
+  local st=$?
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ $st -ne 0 ]; then
+    echo "--- test failed; logs from $WORK:"
+    for f in "$WORK"/*.log "$WORK"/*/*.log; do
+      [ -f "$f" ] && { echo "=== $f"; tail -n 40 "$f"; }
+    done
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok - $*"; }
+
+# wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds.
+wait_for() {
+  local t=$1; shift
+  local deadline=$((SECONDS + t))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -ge $deadline ] && return 1
+    sleep 0.1
+  done
+}
+
+# start_meshd DATA [PORT] [extra args...]: sets MESHD_PID and MESHD_PORT.
+start_meshd() {
+  local data=$1 port=${2:-0}; shift; [ $# -gt 0 ] && shift
+  "$MESHD" --data "$data" --bind 127.0.0.1 --name 127.0.0.1 --port "$port" \
+    "$@" >>"$data.log" 2>&1 &
+  MESHD_PID=$!
+  PIDS+=("$MESHD_PID")
+  wait_for 30 grep -q "event=listening" "$data.log" || fail "meshd did not start"
+  MESHD_PORT=$(grep -o 'event=listening .*port=[0-9]*' "$data.log" | tail -n 1 |
+    grep -o 'port=[0-9]*' | cut -d= -f2)
+}
+
+# stop_meshd: SIGTERM and wait.
+stop_meshd() {
+  kill "$MESHD_PID" 2>/dev/null || true
+  wait "$MESHD_PID" 2>/dev/null || true
+}
+
+# new_agent DIR DATA GROUP: a copy of meshagent in DIR with its .msh.
+new_agent() {
+  local dir=$1 data=$2 group=$3
+  mkdir -p "$dir"
+  cp "$MESHAGENT" "$dir/meshagent"
+  "$MESHD" agent-config "$group" --data "$data" \
+    --url "wss://127.0.0.1:$MESHD_PORT/agent.ashx" >"$dir/meshagent.msh"
+}
+
+# start_agent DIR: runs it in the background; sets AGENT_PID.
+start_agent() {
+  "$1/meshagent" run >>"$1/agent.log" 2>&1 &
+  AGENT_PID=$!
+  PIDS+=("$AGENT_PID")
+}
+
+# device_state DATA: prints "<name> <online>" per device from --json.
+device_state() {
+  "$MESHD" list-devices --data "$1" --json |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{
+      for (const d of JSON.parse(s)) console.log(d.id, d.online)})'
+}
+
+# online_count DATA: how many devices are online.
+online_count() { device_state "$1" | grep -c ' true$' || true; }
+is_online() { [ "$(online_count "$1")" -ge "${2:-1}" ]; }
+is_offline() { [ "$(online_count "$1")" -eq 0 ]; }
+
+# count LOGFILE PATTERN: occurrences of PATTERN.
+count() { grep -c -- "$2" "$1" 2>/dev/null || true; }
