@@ -42,6 +42,8 @@
 #define MESH_AGENT_PING_MS 120000     /* agent: ping after this much silence */
 #define MESH_AGENT_PONG_MS 5000       /* agent: pong must come within this */
 #define MESH_AGENT_CONNECT_MS 20000   /* agent: TCP+TLS+upgrade deadline */
+#define MESH_WS_CLOSE_MS 2000         /* ws_close: wait for the peer's close frame */
+#define MESH_LINGER_MS 2000           /* graceful TCP close: wait for the peer's FIN */
 
 /* Agent reconnect back-off (spec 2.4): first delay random in
  * [MIN, MAX), then each delay random in [t, 2t), capped. */
