@@ -78,9 +78,9 @@ struct ctx {
   int c_cert;
   /* raw clients */
   int raw_close;
-  uint64_t raw_closed_at[4];
-  char raw_rx[4][256];
-  size_t raw_rx_len[4];
+  uint64_t raw_closed_at[5];
+  char raw_rx[5][256];
+  size_t raw_rx_len[5];
   /* the test body's hook after client events */
   void (*after_msg)(struct ctx *t, enum ws_type ty, const uint8_t *p, size_t n);
 };
@@ -385,7 +385,7 @@ static void misc_after(struct ctx *t, enum ws_type ty, const uint8_t *p,
 static void misc_check(uv_timer_t *tm) {
   struct ctx *t = tm->data;
   /* By now the garbage and slow clients are gone; the ws still works. */
-  assert_int_equal(t->raw_close, 3);
+  assert_int_equal(t->raw_close, 4);
   assert_int_equal(ws_send(t->c_ws, WS_TEXT, "still here", 10), 0);
   uv_close((uv_handle_t *)tm, NULL);
 }
@@ -405,6 +405,9 @@ static void misc(void **state) {
   struct raw rjunk = {t, 1, junk, sizeof junk - 1};
   struct raw rslow = {t, 2, slow, sizeof slow - 1};
   struct raw rsilent = {t, 3, NULL, 0};
+  static const char bad[] = "GET /x HTTP/1.1\r\nBad\x01Name: y\r\n\r\n";
+  struct raw rbad = {t, 4, bad, sizeof bad - 1};
+  raw_connect(t, &rbad, cli_ctx);
   raw_connect(t, &r404, cli_ctx);
   raw_connect(t, &rjunk, NULL);
   raw_connect(t, &rslow, cli_ctx);
@@ -427,7 +430,11 @@ static void misc(void **state) {
   /* Silent TCP: closed by the 300 ms handshake deadline. */
   assert_true(t->raw_closed_at[3] - t0 >= 290);
   assert_int_equal(t->raw_rx_len[3], 0);
-  assert_int_equal(t->raw_close, 4);
+  /* Bad HTTP: a 400 reply, then the connection is closed. */
+  assert_memory_equal(t->raw_rx[4], "HTTP/1.1 400 Bad Request\r\n", 26);
+  assert_non_null(strstr(t->raw_rx[4], "Connection: close\r\n"));
+  assert_true(t->raw_closed_at[4] - t0 < 250);
+  assert_int_equal(t->raw_close, 5);
   assert_int_equal(t->s_requests, 2); /* the 404 and the upgrade */
   assert_int_equal(t->c_open, 1);
   assert_int_equal(t->c_msgs, 1);
