@@ -295,14 +295,10 @@ static void on_open(struct ws *w, void *data) {
     static const uint8_t junk[] = {0x00, 0x63, 'j', 'u', 'n', 'k'};
     ws_send(w, WS_BINARY, junk, sizeof junk);
   } else if (g.mode == M_OVERSIZE) {
-    size_t n = MESH_WS_MAX_MESSAGE + 1;
+    /* One byte past what meshd takes from an agent. */
+    size_t n = MESH_CC_MAX_MESSAGE + 1;
     uint8_t *big = calloc(1, n);
-    /* Our own sender refuses this size, so send it in two fragments
-     * whose sum passes the limit. */
-    ws_set_fragment(w, n / 2 + 1);
-    if (ws_send(w, WS_BINARY, big, n - 1) != 0 ||
-        ws_send(w, WS_BINARY, big, 2) != 0)
-      fprintf(stderr, "agentsim: cannot queue the oversized message\n");
+    ws_send(w, WS_BINARY, big, n);
     free(big);
   } else if (g.mode == M_SLOW_JSON) {
     for (int i = 0; i < 10; i++)
@@ -333,6 +329,7 @@ static void on_close(struct ws *w, int code, const char *reason, void *data) {
   s->ws = NULL;
   g.close_code = code;
   snprintf(g.close_reason, sizeof g.close_reason, "%s", reason ? reason : "");
+  if (g.mode != M_LOAD) uv_stop(g.loop);
   if (s->connected) {
     s->connected = 0;
     g.open--;

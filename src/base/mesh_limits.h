@@ -25,7 +25,9 @@
 #define MESH_CC_MAX_SIG 4096 /* raw, or PKCS#7 with its cert (~1.6 KB) */
 #define MESH_CC_MAX_HOSTNAME 255     /* command 3 computer name */
 #define MESH_CC_MAX_TEXT 256         /* commands 30, 31 and 15 */
-#define MESH_CC_MAX_JSON (64 * 1024) /* one JSON message from an agent */
+/* One message from an agent: JSON, replies and acknowledgements. The stock
+ * agent itself reassembles no more than 65535 bytes. */
+#define MESH_CC_MAX_MESSAGE (64 * 1024)
 
 /* Back-pressure on every stream: stop reading a source when its sink has
  * more than HIGH bytes queued, resume below LOW; close past HARD. */

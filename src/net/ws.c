@@ -38,6 +38,7 @@ struct ws {
   int kick;            /* server: on_open + early bytes pending */
   struct buf early;    /* server: bytes that followed the upgrade request */
   size_t frag;
+  size_t max_message; /* 0 = MESH_WS_MAX_MESSAGE */
   /* Idle and keep-alive. */
   uint64_t idle_ms, ka_idle_ms, ka_pong_ms;
   uint64_t last_rx, ping_at;
@@ -131,7 +132,10 @@ static void on_session_msg(struct ws_session *s, enum ws_type t,
 
 static int open_session(struct ws *w, enum ws_role role) {
   int r = ws_session_new(role, on_session_msg, w, &w->sess);
-  if (r == 0) ws_session_set_fragment(w->sess, w->frag);
+  if (r == 0) {
+    ws_session_set_fragment(w->sess, w->frag);
+    ws_session_set_max_message(w->sess, w->max_message);
+  }
   return r;
 }
 
@@ -406,6 +410,11 @@ X509 *ws_peer_cert(const struct ws *w) {
 }
 
 void ws_set_data(struct ws *w, void *data) { w->data = data; }
+
+void ws_set_max_message(struct ws *w, size_t max) {
+  w->max_message = max;
+  if (w->sess) ws_session_set_max_message(w->sess, max);
+}
 
 void ws_set_fragment(struct ws *w, size_t frag) {
   w->frag = frag;

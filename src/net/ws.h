@@ -69,6 +69,9 @@ void ws_set_data(struct ws *w, void *data);
 /* Messages longer than frag bytes are sent as several frames (the agent
  * fragments at MESH_WS_AGENT_FRAGMENT). 0, the default, never fragments. */
 void ws_set_fragment(struct ws *w, size_t frag);
+/* Lowers the largest message accepted from the peer (default and ceiling
+ * MESH_WS_MAX_MESSAGE): past it the connection closes with 1009. */
+void ws_set_max_message(struct ws *w, size_t max);
 
 /*
  * Opens a client connection to url: "wss://host:port/path?query" or

@@ -164,6 +164,10 @@ void ws_session_free(struct ws_session *s) {
 }
 
 void ws_session_set_data(struct ws_session *s, void *data) { s->data = data; }
+void ws_session_set_max_message(struct ws_session *s, size_t max) {
+  s->msg.max = max && max < MESH_WS_MAX_MESSAGE ? max : MESH_WS_MAX_MESSAGE;
+}
+
 void ws_session_set_fragment(struct ws_session *s, size_t frag) {
   s->frag = frag;
 }
@@ -375,7 +379,7 @@ static int frame_start(struct ws_session *s, const struct wslay_frame_iocb *io) 
     default:
       return fail(s, WS_CLOSE_PROTOCOL, "unknown opcode");
   }
-  if (io->payload_length > (uint64_t)(MESH_WS_MAX_MESSAGE - s->msg.len))
+  if (io->payload_length > (uint64_t)(s->msg.max - s->msg.len))
     return fail(s, WS_CLOSE_TOO_BIG, "message too big");
   return 0;
 }

@@ -74,6 +74,9 @@ int ws_session_feed(struct ws_session *s, const uint8_t *p, size_t n);
 int ws_session_send(struct ws_session *s, enum ws_type t, const void *p,
                     size_t n);
 void ws_session_set_fragment(struct ws_session *s, size_t frag);
+/* Lowers the largest message accepted from the peer (default and ceiling
+ * MESH_WS_MAX_MESSAGE); past it the session fails with 1009. */
+void ws_session_set_max_message(struct ws_session *s, size_t max);
 /* Queues a PING carrying n <= 125 bytes (borrowed). */
 int ws_session_ping(struct ws_session *s, const void *p, size_t n);
 /* Queues a close frame with code and reason (borrowed, truncated to

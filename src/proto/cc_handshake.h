@@ -103,7 +103,8 @@ void cc_srv_init(struct cc_srv *s, const struct cc_srv_ops *ops, void *data,
  * message before admission: the owner may only read agentName from it and
  * store it with cc_srv_set_agent_name), or a negative code:
  * MESH_E_MALFORMED, MESH_E_TOO_LARGE, MESH_E_AUTH (bad cert hash),
- * MESH_E_PROTO_STATE (duplicate, out of order, or not allowed yet). */
+ * MESH_E_PROTO_STATE (duplicate, out of order, not allowed yet, or a
+ * handshake command after admission). */
 int cc_srv_feed(struct cc_srv *s, const uint8_t *p, size_t n);
 /* Results of the ops requests. sig is copied. */
 int cc_srv_signed(struct cc_srv *s, const uint8_t *sig, size_t sig_len);

@@ -100,7 +100,8 @@ static int on_auth_verify(struct cc_srv *s, const uint8_t *p, size_t n) {
 static int on_auth_info(struct cc_srv *s, const uint8_t *p, size_t n) {
   int r = cc_parse_auth_info(p, n, &s->info);
   if (r) return r;
-  memcpy(s->hostname, s->info.hostname, s->info.hostname_len);
+  if (s->info.hostname_len)
+    memcpy(s->hostname, s->info.hostname, s->info.hostname_len);
   s->info.hostname = s->hostname;
   return 0;
 }
@@ -119,7 +120,9 @@ static int on_server_id(struct cc_srv *s, const uint8_t *p, size_t n) {
 int cc_srv_feed(struct cc_srv *s, const uint8_t *p, size_t n) {
   int t = cc_msg_type(p, n), r;
   if (t < 0) return t;
-  if (s->state == CC_SRV_DONE) return CC_PASS;
+  if (s->state == CC_SRV_DONE)
+    /* A handshake command once admitted is a confused or hostile agent. */
+    return t == CC_JSON || t >= 10 ? CC_PASS : MESH_E_PROTO_STATE;
   if (t == CC_JSON) return CC_PREAUTH_JSON;
   if (s->state != CC_SRV_HANDSHAKE) return MESH_E_PROTO_STATE;
   if (t > 31 || SEEN(s, t)) return MESH_E_PROTO_STATE;

@@ -53,10 +53,12 @@ static void conn_unref(struct agent_conn *a) {
 static void conn_fail(struct agent_conn *a, uint16_t code, int err,
                       const char *what) {
   if (a->closed) return;
-  log_warn("event=agent_refused peer=%s node=%s what=\"%s\" reason=\"%s\"",
-           a->peer, a->node_id[0] ? a->node_id : "-", what,
-           mesh_strerror(err));
-  ws_close(a->ws, code, what);
+  char reason[96];
+  snprintf(reason, sizeof reason, "%s: %s", what, mesh_strerror(err));
+  log_warn("event=agent_refused peer=%s node=%s reason=\"%s\"", a->peer,
+           a->node_id[0] ? a->node_id : "-", reason);
+  /* The peer gets the same reason in the close frame. */
+  ws_close(a->ws, code, reason);
 }
 
 /* Any negative result from the state machine ends the connection. */
@@ -250,9 +252,7 @@ static void on_message(struct ws *w, enum ws_type t, const uint8_t *p,
   if (r == CC_PREAUTH_JSON) {
     on_preauth_json(a, p, n);
   } else if (r == CC_PASS) {
-    if (n > MESH_CC_MAX_JSON && p[0] == '{')
-      conn_fail(a, 1009, MESH_E_TOO_LARGE, "JSON too large");
-    else if (p[0] == '{')
+    if (p[0] == '{')
       on_agent_json(a, p, n);
     else
       on_agent_command(a, p, n);
@@ -311,6 +311,7 @@ void srv_agent_accept(struct srv *s, struct http_conn *c,
     return;
   }
   a->refs = 2; /* the socket and the deadline timer */
+  ws_set_max_message(a->ws, MESH_CC_MAX_MESSAGE);
   s->n_conns++;
   uv_timer_init(s->loop, &a->deadline);
   a->deadline.data = a;

@@ -276,6 +276,11 @@ static void full_then_pinned_reconnect(void **state) {
   assert_true(t.skipped);
   assert_true(t.srv.skip_sign);
   assert_false(t.pinned); /* nothing new to pin */
+  /* Once admitted, handshake commands are violations; others pass. */
+  uint8_t again[2] = {0, 4}, tag[2] = {0, 15};
+  assert_int_equal(cc_srv_feed(&t.srv, again, 2), MESH_E_PROTO_STATE);
+  assert_int_equal(cc_srv_feed(&t.srv, tag, 2), CC_PASS);
+  assert_int_equal(cc_srv_feed(&t.srv, (const uint8_t *)"{}", 2), CC_PASS);
   pair_cleanup(&t);
 }
 

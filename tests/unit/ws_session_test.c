@@ -255,6 +255,27 @@ static void max_message(void **state) {
   free(m);
 }
 
+/* A lowered per-connection limit: exactly at it passes, one past is 1009,
+ * whether the message comes whole or in fragments. */
+static void lowered_max_message(void **state) {
+  (void)state;
+  uint8_t m[1001] = {0};
+  for (int frag = 0; frag < 2; frag++) {
+    struct pair pr;
+    pair_init(&pr);
+    ws_session_set_max_message(pr.srv, 1000);
+    if (frag) ws_session_set_fragment(pr.cli, 300);
+    assert_int_equal(ws_session_send(pr.cli, WS_BINARY, m, 1000), 0);
+    assert_int_equal(move(pr.cli, pr.srv, 0), 0);
+    assert_int_equal(pr.srx.n, 1);
+    assert_int_equal(ws_session_send(pr.cli, WS_BINARY, m, 1001), 0);
+    assert_int_equal(move(pr.cli, pr.srv, 1), MESH_E_TOO_LARGE);
+    assert_int_equal(pr.srx.n, 1);
+    assert_int_equal(ws_session_close_code(pr.srv), 1009);
+    pair_free(&pr);
+  }
+}
+
 struct bad {
   const char *name;
   enum ws_role role; /* the receiving side */
@@ -375,6 +396,7 @@ int main(void) {
       cmocka_unit_test(text_binary_distinct), cmocka_unit_test(fragmentation),
       cmocka_unit_test(interleaved_control),  cmocka_unit_test(ping_pong),
       cmocka_unit_test(close_both_ways),      cmocka_unit_test(max_message),
+      cmocka_unit_test(lowered_max_message),
       cmocka_unit_test(violations),           cmocka_unit_test(valid_utf8),
       cmocka_unit_test(upgrade_helpers),
   };
