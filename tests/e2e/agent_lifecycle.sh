@@ -21,6 +21,20 @@ grep -q "server_sig=sent" "$D.log" || fail "server did not sign first time"
 ID=$(device_state "$D" | cut -d' ' -f1)
 pass "agent online as $ID"
 
+# A second connection with the same identity replaces the first.
+cp -r "$A" "$WORK/twin" && : >"$WORK/twin/agent.log"
+FIRST=$AGENT_PID
+start_agent "$WORK/twin"
+wait_for 20 grep -q "event=agent_replaced node=$ID" "$D.log" ||
+  fail "second connection did not replace the first"
+grep -q 'code=4000 reason="replaced by a newer connection"' "$A/agent.log" ||
+  fail "replaced agent was not told why"
+[ "$(device_state "$D" | wc -l)" -eq 1 ] || fail "the twin made a second device"
+kill -9 "$AGENT_PID"
+AGENT_PID=$FIRST
+wait_for 20 is_online "$D" || fail "the first agent did not take over again"
+pass "a newer connection for the same node replaces the older one"
+
 kill -9 "$AGENT_PID"
 wait_for 10 is_offline "$D" || fail "killed agent still online"
 pass "killed agent goes offline"

@@ -33,13 +33,14 @@ static void q_push(struct msgq *q, const uint8_t *p, size_t n) {
 
 /* Keys made once for all tests. */
 static struct ident agent_id, server_id, web1, web2, other_server;
-static struct buf agent_der, server_der;
+static struct buf agent_der, server_der, other_der;
 
 struct pair {
   struct cc_srv srv;
   struct cc_agent ag;
   struct cc_agent_config acfg;
-  struct cc_server_ident idents[1];
+  struct cc_server_ident idents[2];
+  int n_idents;
   struct msgq to_agent, to_server;
   /* One pending crypto request per side, run by pump(). */
   int srv_sign, srv_verify, ag_sign, ag_verify;
@@ -49,6 +50,7 @@ struct pair {
   EVP_PKEY *server_sign_key; /* what the server signs with */
   int admitted, connected, skipped, admit_decision;
   int corrupt_agent_sig; /* flip a bit of the agent's signature */
+  int srv_ident;         /* which identity the server was asked to use */
   uint8_t pin[CC_HASH_LEN];
   int pinned;
   uint8_t node_hash[CC_HASH_LEN];
@@ -59,7 +61,7 @@ static void s_send(void *d, const uint8_t *p, size_t n) {
 }
 static void s_sign(void *d, int ident, const uint8_t msg[CC_SIGNED_LEN]) {
   struct pair *t = d;
-  assert_int_equal(ident, 0);
+  t->srv_ident = ident;
   t->srv_sign = 1;
   memcpy(t->srv_msg, msg, CC_SIGNED_LEN);
 }
@@ -147,7 +149,8 @@ static int pump(struct pair *t) {
       buf_cleanup(m);
     } else if (t->srv_sign) {
       t->srv_sign = 0;
-      assert_int_equal(sig_sign384(t->server_sign_key, t->srv_msg,
+      EVP_PKEY *key = t->srv_ident ? other_server.key : t->server_sign_key;
+      assert_int_equal(sig_sign384(key, t->srv_msg,
                                    CC_SIGNED_LEN, sig, sizeof sig, &sl), 0);
       r = cc_srv_signed(&t->srv, sig, sl);
     } else if (t->ag_sign) {
@@ -188,10 +191,14 @@ static void pair_init(struct pair *t, struct ident *seen, struct ident *served,
   t->idents[0].cert_der = server_der.data;
   t->idents[0].cert_len = server_der.len;
   hash_cert_key(server_id.cert, t->idents[0].key_hash);
+  t->idents[1].cert_der = other_der.data;
+  t->idents[1].cert_len = other_der.len;
+  hash_cert_key(other_server.cert, t->idents[1].key_hash);
+  t->n_idents = 2;
   hash_cert(served->cert, sch);
   hash_cert_key(served->cert, skh);
   rand_bytes(nonce, sizeof nonce);
-  cc_srv_init(&t->srv, &sops, t, t->idents, 1, sch, skh, nonce);
+  cc_srv_init(&t->srv, &sops, t, t->idents, t->n_idents, sch, skh, nonce);
 
   memcpy(t->acfg.server_id, t->idents[0].key_hash, 48);
   t->acfg.pinned = pin;
@@ -226,13 +233,15 @@ static int setup(void **state) {
   (void)state;
   buf_init(&agent_der, 64 * 1024);
   buf_init(&server_der, 64 * 1024);
+  buf_init(&other_der, 64 * 1024);
   if (ident_new_agent(&agent_id) || ident_new_root("srv", IDENT_RSA2048,
                                                    &server_id) ||
       ident_new_root("other", IDENT_RSA2048, &other_server) ||
       ident_new_root("web1", IDENT_EC_P256, &web1) ||
       ident_new_root("web2", IDENT_EC_P256, &web2) ||
       cert_to_der(agent_id.cert, &agent_der) ||
-      cert_to_der(server_id.cert, &server_der))
+      cert_to_der(server_id.cert, &server_der) ||
+      cert_to_der(other_server.cert, &other_der))
     return -1;
   return 0;
 }
@@ -246,6 +255,7 @@ static int teardown(void **state) {
   ident_cleanup(&web2);
   buf_cleanup(&agent_der);
   buf_cleanup(&server_der);
+  buf_cleanup(&other_der);
   return 0;
 }
 
@@ -281,6 +291,27 @@ static void full_then_pinned_reconnect(void **state) {
   assert_int_equal(cc_srv_feed(&t.srv, again, 2), MESH_E_PROTO_STATE);
   assert_int_equal(cc_srv_feed(&t.srv, tag, 2), CC_PASS);
   assert_int_equal(cc_srv_feed(&t.srv, (const uint8_t *)"{}", 2), CC_PASS);
+  pair_cleanup(&t);
+}
+
+/* Command 5 picks the second identity: the server proves that one. */
+static void server_id_selects_identity(void **state) {
+  (void)state;
+  struct pair t;
+  pair_init(&t, &web1, &web1, NULL);
+  /* pair_init already started the agent with identity 0's ServerID; start
+   * it again expecting identity 1. */
+  memcpy(t.acfg.server_id, t.idents[1].key_hash, CC_HASH_LEN);
+  t.to_server.head = t.to_server.tail;
+  uint8_t sch[48], skh[48], nonce[48] = {7};
+  hash_cert(web1.cert, sch);
+  hash_cert_key(web1.cert, skh);
+  assert_int_equal(cc_agent_start(&t.ag, &aops, &t, &t.acfg, sch, skh, nonce),
+                   0);
+  assert_int_equal(pump(&t), 0);
+  assert_true(t.connected);
+  assert_int_equal(t.srv.ident, 1);
+  assert_int_equal(t.srv_ident, 1);
   pair_cleanup(&t);
 }
 
@@ -437,6 +468,7 @@ static void random_sequences(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(full_then_pinned_reconnect),
+      cmocka_unit_test(server_id_selects_identity),
       cmocka_unit_test(changed_web_cert_runs_full_handshake),
       cmocka_unit_test(man_in_the_middle_cert_refused),
       cmocka_unit_test(wrong_server_signature_refused),
