@@ -35,7 +35,7 @@ test: build-ci peer
 test-asan: deps
 	@cmake --preset asan >/dev/null
 	@cmake --build build-asan -j$(JOBS)
-	@cd build-asan && ctest --output-on-failure -L unit -j2
+	@cd build-asan && ctest --output-on-failure -L 'unit|e2e' -j2
 
 test-fuzz: deps
 	@bash scripts/fuzz-smoke.sh
