@@ -97,7 +97,8 @@ static void on_signed(int status, const uint8_t *sig, size_t len,
 static void cc_sign(void *data, const uint8_t msg[CC_SIGNED_LEN]) {
   struct agent *a = data;
   struct ticket *t = ticket_new(a);
-  int r = t ? crypto_job_sign(a->loop, a->id.key, msg, on_signed, t)
+  int r = t ? crypto_job_sign(a->loop, a->id.key, msg, CC_SIGNED_LEN,
+                          on_signed, t)
             : MESH_E_NOMEM;
   if (r) fail(a, r, "queue sign");
 }
@@ -116,7 +117,7 @@ static void cc_verify(void *data, const uint8_t *cert, size_t cert_len,
   struct agent *a = data;
   struct ticket *t = ticket_new(a);
   int r = t ? crypto_job_verify(a->loop, cert, cert_len, sig, sig_len, msg,
-                                on_verified, t)
+                            CC_SIGNED_LEN, on_verified, t)
             : MESH_E_NOMEM;
   if (r) fail(a, r, "queue verify");
 }

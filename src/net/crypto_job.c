@@ -14,12 +14,13 @@ struct job {
   int is_sign;
   int status;
   EVP_PKEY *key;
-  uint8_t msg[CC_SIGNED_LEN];
+  uint8_t msg[CRYPTO_JOB_MAX_MSG];
+  size_t msg_len;
   uint8_t cert[MESH_CC_MAX_CERT];
   size_t cert_len;
   uint8_t sig[MESH_CC_MAX_SIG];
   size_t sig_len;
-  uint8_t key_hash[CC_HASH_LEN];
+  uint8_t key_hash[MESH_HASH_LEN];
   crypto_sign_cb sign_cb;
   crypto_verify_cb verify_cb;
   void *data;
@@ -29,7 +30,7 @@ struct job {
 static void job_work(uv_work_t *req) {
   struct job *j = req->data;
   if (j->is_sign) {
-    j->status = sig_sign384(j->key, j->msg, sizeof j->msg, j->sig,
+    j->status = sig_sign384(j->key, j->msg, j->msg_len, j->sig,
                             sizeof j->sig, &j->sig_len);
     return;
   }
@@ -39,7 +40,7 @@ static void job_work(uv_work_t *req) {
   EVP_PKEY *pub = X509_get0_pubkey(c);
   if (!pub)
     j->status = MESH_E_MALFORMED;
-  else if ((j->status = sig_verify384(pub, j->msg, sizeof j->msg, j->sig,
+  else if ((j->status = sig_verify384(pub, j->msg, j->msg_len, j->sig,
                                       j->sig_len)) == 0)
     j->status = hash_cert_key(c, j->key_hash);
   X509_free(c);
@@ -66,9 +67,9 @@ static int submit(uv_loop_t *loop, struct job *j) {
   return r;
 }
 
-int crypto_job_sign(uv_loop_t *loop, EVP_PKEY *key,
-                    const uint8_t msg[CC_SIGNED_LEN], crypto_sign_cb cb,
-                    void *data) {
+int crypto_job_sign(uv_loop_t *loop, EVP_PKEY *key, const uint8_t *msg,
+                    size_t n, crypto_sign_cb cb, void *data) {
+  if (n > CRYPTO_JOB_MAX_MSG) return MESH_E_TOO_LARGE;
   struct job *j = calloc(1, sizeof *j);
   if (!j) return MESH_E_NOMEM;
   if (!EVP_PKEY_up_ref(key)) {
@@ -77,17 +78,18 @@ int crypto_job_sign(uv_loop_t *loop, EVP_PKEY *key,
   }
   j->is_sign = 1;
   j->key = key;
-  memcpy(j->msg, msg, CC_SIGNED_LEN);
+  memcpy(j->msg, msg, n);
+  j->msg_len = n;
   j->sign_cb = cb;
   j->data = data;
   return submit(loop, j);
 }
 
 int crypto_job_verify(uv_loop_t *loop, const uint8_t *cert, size_t cert_len,
-                      const uint8_t *sig, size_t sig_len,
-                      const uint8_t msg[CC_SIGNED_LEN], crypto_verify_cb cb,
-                      void *data) {
-  if (cert_len > MESH_CC_MAX_CERT || sig_len > MESH_CC_MAX_SIG)
+                      const uint8_t *sig, size_t sig_len, const uint8_t *msg,
+                      size_t n, crypto_verify_cb cb, void *data) {
+  if (cert_len > MESH_CC_MAX_CERT || sig_len > MESH_CC_MAX_SIG ||
+      n > CRYPTO_JOB_MAX_MSG)
     return MESH_E_TOO_LARGE;
   struct job *j = calloc(1, sizeof *j);
   if (!j) return MESH_E_NOMEM;
@@ -95,7 +97,8 @@ int crypto_job_verify(uv_loop_t *loop, const uint8_t *cert, size_t cert_len,
   j->cert_len = cert_len;
   memcpy(j->sig, sig, sig_len);
   j->sig_len = sig_len;
-  memcpy(j->msg, msg, CC_SIGNED_LEN);
+  memcpy(j->msg, msg, n);
+  j->msg_len = n;
   j->verify_cb = cb;
   j->data = data;
   return submit(loop, j);

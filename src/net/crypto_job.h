@@ -15,7 +15,11 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "proto/cc.h"
+#include "crypto/hash.h"
+
+/* The largest message a job signs or verifies (the handshake signs 144
+ * bytes). */
+#define CRYPTO_JOB_MAX_MSG 256
 
 /* status: 0 with the signature, or a negative MESH_E_* code. */
 typedef void (*crypto_sign_cb)(int status, const uint8_t *sig,
@@ -24,18 +28,17 @@ typedef void (*crypto_sign_cb)(int status, const uint8_t *sig,
  * certificate), MESH_E_MALFORMED for an unparsable certificate,
  * MESH_E_AUTH for a bad signature. */
 typedef void (*crypto_verify_cb)(int status,
-                                 const uint8_t key_hash[CC_HASH_LEN],
+                                 const uint8_t key_hash[MESH_HASH_LEN],
                                  void *data);
 
-/* Signs msg (Sig384) with key; key gets an extra reference for the job. */
-int crypto_job_sign(uv_loop_t *loop, EVP_PKEY *key,
-                    const uint8_t msg[CC_SIGNED_LEN], crypto_sign_cb cb,
-                    void *data);
+/* Signs msg (Sig384) with key; key gets an extra reference for the job.
+ * MESH_E_TOO_LARGE if n > CRYPTO_JOB_MAX_MSG. */
+int crypto_job_sign(uv_loop_t *loop, EVP_PKEY *key, const uint8_t *msg,
+                    size_t n, crypto_sign_cb cb, void *data);
 /* Parses the DER certificate, verifies sig over msg with its key and
  * computes its KeyHash. */
 int crypto_job_verify(uv_loop_t *loop, const uint8_t *cert, size_t cert_len,
-                      const uint8_t *sig, size_t sig_len,
-                      const uint8_t msg[CC_SIGNED_LEN], crypto_verify_cb cb,
-                      void *data);
+                      const uint8_t *sig, size_t sig_len, const uint8_t *msg,
+                      size_t n, crypto_verify_cb cb, void *data);
 
 #endif

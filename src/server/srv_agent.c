@@ -83,7 +83,7 @@ static void on_signed(int status, const uint8_t *sig, size_t len,
 
 static void cc_sign(void *data, int ident, const uint8_t msg[CC_SIGNED_LEN]) {
   struct agent_conn *a = data;
-  int r = crypto_job_sign(a->srv->loop, a->srv->keys.agent[ident].key, msg,
+  int r = crypto_job_sign(a->srv->loop, a->srv->keys.agent[ident].key, msg, CC_SIGNED_LEN,
                           on_signed, a);
   if (r) conn_fail(a, 1011, r, "cannot queue signature");
   else a->refs++;
@@ -104,7 +104,7 @@ static void cc_verify(void *data, const uint8_t *cert, size_t cert_len,
                       const uint8_t msg[CC_SIGNED_LEN]) {
   struct agent_conn *a = data;
   int r = crypto_job_verify(a->srv->loop, cert, cert_len, sig, sig_len, msg,
-                            on_verified, a);
+                            CC_SIGNED_LEN, on_verified, a);
   if (r) conn_fail(a, 1011, r, "cannot queue verification");
   else a->refs++;
 }
