@@ -14,6 +14,7 @@
 #include "crypto/hash.h"
 #include "crypto/rand.h"
 #include "crypto/sig.h"
+#include "net/ws_session.h"
 #include "proto/cc_handshake.h"
 #include "testutil.h"
 
@@ -51,6 +52,10 @@ struct pair {
   int admitted, connected, skipped, admit_decision;
   int corrupt_agent_sig; /* flip a bit of the agent's signature */
   int srv_ident;         /* which identity the server was asked to use */
+  /* When set, agent messages travel as WebSocket frames fed to the
+   * server one byte at a time. */
+  struct ws_session *ws_cli, *ws_srv;
+  int ws_result;
   uint8_t pin[CC_HASH_LEN];
   int pinned;
   uint8_t node_hash[CC_HASH_LEN];
@@ -133,6 +138,29 @@ static int do_verify(struct buf *cert, struct buf *sig,
   return r;
 }
 
+static void on_ws_msg(struct ws_session *w, enum ws_type type,
+                      const uint8_t *p, size_t n, void *data) {
+  struct pair *t = data;
+  (void)w;
+  assert_int_equal(type, WS_BINARY);
+  int r = cc_srv_feed(&t->srv, p, n);
+  if (r < 0 && t->ws_result == 0) t->ws_result = r;
+}
+
+/* Frames one agent message and feeds the frame to the server's session a
+ * byte at a time, each byte in its own guarded allocation. */
+static int feed_bytewise(struct pair *t, struct buf *m) {
+  assert_int_equal(ws_session_send(t->ws_cli, WS_BINARY, m->data, m->len), 0);
+  struct buf *o = ws_session_out(t->ws_cli);
+  for (size_t i = 0; i < o->len && t->ws_result == 0; i++) {
+    uint8_t *g = tu_guard_copy(o->data + i, 1);
+    assert_int_equal(ws_session_feed(t->ws_srv, g, 1), 0);
+    tu_guard_free(g, 1);
+  }
+  buf_reset(o);
+  return t->ws_result;
+}
+
 /* Delivers messages and runs crypto until quiet; returns the first error. */
 static int pump(struct pair *t) {
   for (;;) {
@@ -141,7 +169,7 @@ static int pump(struct pair *t) {
     size_t sl;
     if (t->to_server.head < t->to_server.tail) {
       struct buf *m = &t->to_server.m[t->to_server.head++];
-      r = cc_srv_feed(&t->srv, m->data, m->len);
+      r = t->ws_cli ? feed_bytewise(t, m) : cc_srv_feed(&t->srv, m->data, m->len);
       buf_cleanup(m);
     } else if (t->to_agent.head < t->to_agent.tail) {
       struct buf *m = &t->to_agent.m[t->to_agent.head++];
@@ -315,6 +343,23 @@ static void server_id_selects_identity(void **state) {
   pair_cleanup(&t);
 }
 
+/* The same handshake with the agent's messages framed and fed to the
+ * server's WebSocket one byte at a time, fragmented at 64 bytes. */
+static void byte_at_a_time_over_websocket(void **state) {
+  (void)state;
+  struct pair t;
+  pair_init(&t, &web1, &web1, NULL);
+  assert_int_equal(ws_session_new(WS_ROLE_CLIENT, NULL, NULL, &t.ws_cli), 0);
+  assert_int_equal(ws_session_new(WS_ROLE_SERVER, on_ws_msg, &t, &t.ws_srv), 0);
+  ws_session_set_fragment(t.ws_cli, 64);
+  assert_int_equal(pump(&t), 0);
+  assert_true(t.connected);
+  assert_int_equal(t.srv.state, CC_SRV_DONE);
+  ws_session_free(t.ws_cli);
+  ws_session_free(t.ws_srv);
+  pair_cleanup(&t);
+}
+
 static void changed_web_cert_runs_full_handshake(void **state) {
   (void)state;
   struct pair t;
@@ -469,6 +514,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(full_then_pinned_reconnect),
       cmocka_unit_test(server_id_selects_identity),
+      cmocka_unit_test(byte_at_a_time_over_websocket),
       cmocka_unit_test(changed_web_cert_runs_full_handshake),
       cmocka_unit_test(man_in_the_middle_cert_refused),
       cmocka_unit_test(wrong_server_signature_refused),
