@@ -29,6 +29,7 @@ run: build
 # Unit, end-to-end and interop tests on the normal build; the unit tests
 # again under ASan+UBSan; every fuzz target briefly.
 test: build-ci peer
+	@bash scripts/check-style.sh
 	@cd build && ctest --output-on-failure -j2 --timeout 600
 	@$(MAKE) --no-print-directory test-asan test-fuzz
 

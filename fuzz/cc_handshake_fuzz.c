@@ -44,8 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *p, size_t n) {
   static uint8_t cert[16] = {0x30}, sig[4] = {1};
   struct cc_server_ident id = {cert, sizeof cert, {0}};
   uint8_t zero[CC_HASH_LEN] = {0};
-  struct cc_agent_config cfg = {.cert_der = cert, .cert_len = sizeof cert,
-                                .commit_date = "x"};
+  struct cc_agent_config cfg = {
+      .cert_der = cert, .cert_len = sizeof cert, .commit_date = "x"};
   pending_sign = pending_verify = pending_auth = 0;
   cc_srv_init(&s, &sops, NULL, &id, 1, zero, zero, zero);
   cc_agent_start(&a, &aops, NULL, &cfg, zero, zero, zero);

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config clang libclang-rt-14-dev
+  build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libuv1-dev libssl-dev libhttp-parser-dev libwslay-dev libjansson-dev
   libsqlite3-dev sqlite3 libcmocka-dev
   curl ca-certificates procps

@@ -36,8 +36,8 @@ struct agent_config {
   int n_servers;
   uint8_t mesh_id[48];
   char *mesh_name, *agent_name, *tag;
-  uint32_t caps_extra;  /* AgentCapabilities */
-  uint64_t idle_ms;     /* controlChannelIdleTimeout */
+  uint32_t caps_extra; /* AgentCapabilities */
+  uint64_t idle_ms;    /* controlChannelIdleTimeout */
 };
 /* Reads the .msh at path. Returns 0 or a negative code with a message
  * already logged naming what is wrong. */
@@ -66,7 +66,7 @@ struct agent {
   uint8_t pinned[CC_HASH_LEN];
   int has_pin;
   int server_index;
-  int jobs;      /* RSA jobs on the pool for the current connection */
+  int jobs;          /* RSA jobs on the pool for the current connection */
   unsigned conn_gen; /* bumps per connection: stale job results are dropped */
   int stopping;
   /* Reconnect back-off (spec §2.4). */

@@ -62,39 +62,49 @@ int agent_config_load(const char *path, struct agent_config *c) {
   servers = dup_value(m, "MeshServer");
   ids = dup_value(m, "ServerID");
   if (!servers || !ids) {
-    log_error("event=config path=%s reason=\"MeshServer and ServerID are "
-              "required\"", path);
+    log_error(
+        "event=config path=%s reason=\"MeshServer and ServerID are "
+        "required\"",
+        path);
     r = MESH_E_INVALID;
     goto out;
   }
   c->n_servers = split(servers, c->urls, AGENT_MAX_SERVERS);
   int n_ids = split(ids, id_list, AGENT_MAX_SERVERS);
   if (c->n_servers == 0 || n_ids != c->n_servers) {
-    log_error("event=config path=%s reason=\"MeshServer and ServerID lists "
-              "differ in length\"", path);
+    log_error(
+        "event=config path=%s reason=\"MeshServer and ServerID lists "
+        "differ in length\"",
+        path);
     r = MESH_E_INVALID;
     goto out;
   }
   for (int i = 0; i < n_ids; i++) {
     if (strncmp(c->urls[i], "wss://", 6) != 0 &&
         strncmp(c->urls[i], "ws://", 5) != 0) {
-      log_error("event=config path=%s reason=\"MeshServer must be a wss:// "
-                "URL\" (LAN discovery is not supported)", path);
+      log_error(
+          "event=config path=%s reason=\"MeshServer must be a wss:// "
+          "URL\" (LAN discovery is not supported)",
+          path);
       r = MESH_E_INVALID;
       goto out;
     }
     if (enc_unhex(id_list[i], strlen(id_list[i]), c->server_ids[i],
                   CC_HASH_LEN) != 0) {
-      log_error("event=config path=%s reason=\"ServerID must be 96 hex "
-                "characters\"", path);
+      log_error(
+          "event=config path=%s reason=\"ServerID must be 96 hex "
+          "characters\"",
+          path);
       r = MESH_E_INVALID;
       goto out;
     }
   }
   if (msh_get_hex(m, "MeshID", c->mesh_id, sizeof c->mesh_id, &n) != 0 ||
       (n != 48 && n != 32)) {
-    log_error("event=config path=%s reason=\"MeshID must be 0x and 48 (or "
-              "legacy 32) bytes of hex\"", path);
+    log_error(
+        "event=config path=%s reason=\"MeshID must be 0x and 48 (or "
+        "legacy 32) bytes of hex\"",
+        path);
     r = MESH_E_INVALID;
     goto out;
   }

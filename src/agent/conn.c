@@ -86,8 +86,7 @@ static void cc_send(void *data, const uint8_t *p, size_t n) {
   if (a->ws) ws_send(a->ws, WS_BINARY, p, n);
 }
 
-static void on_signed(int status, const uint8_t *sig, size_t len,
-                      void *data) {
+static void on_signed(int status, const uint8_t *sig, size_t len, void *data) {
   struct agent *a = ticket_take(data);
   if (!a) return;
   int r = status ? status : cc_agent_signed(&a->cc, sig, len);
@@ -97,9 +96,9 @@ static void on_signed(int status, const uint8_t *sig, size_t len,
 static void cc_sign(void *data, const uint8_t msg[CC_SIGNED_LEN]) {
   struct agent *a = data;
   struct ticket *t = ticket_new(a);
-  int r = t ? crypto_job_sign(a->loop, a->id.key, msg, CC_SIGNED_LEN,
-                          on_signed, t)
-            : MESH_E_NOMEM;
+  int r =
+      t ? crypto_job_sign(a->loop, a->id.key, msg, CC_SIGNED_LEN, on_signed, t)
+        : MESH_E_NOMEM;
   if (r) fail(a, r, "queue sign");
 }
 
@@ -117,7 +116,7 @@ static void cc_verify(void *data, const uint8_t *cert, size_t cert_len,
   struct agent *a = data;
   struct ticket *t = ticket_new(a);
   int r = t ? crypto_job_verify(a->loop, cert, cert_len, sig, sig_len, msg,
-                            CC_SIGNED_LEN, on_verified, t)
+                                CC_SIGNED_LEN, on_verified, t)
             : MESH_E_NOMEM;
   if (r) fail(a, r, "queue verify");
 }
@@ -215,8 +214,8 @@ int agent_coreless_reply(const uint8_t *p, size_t n, struct buf *out) {
   if (cc_parse_request(p, n, &cmd, &req, &body, &len) != 0) return 0;
   switch (cmd) {
     case CC_AGENT_HASH: /* zeros: "do not update me" */
-      return cc_put_request(out, CC_AGENT_HASH, req, no_hash,
-                            sizeof no_hash) == 0;
+      return cc_put_request(out, CC_AGENT_HASH, req, no_hash, sizeof no_hash) ==
+             0;
     case CC_CORE_MODULE_HASH: /* no core stored */
     case CC_CORE_MODULE:      /* no JavaScript engine: report none */
       return cc_put_request(out, CC_CORE_MODULE_HASH, req, NULL, 0) == 0;
@@ -235,8 +234,8 @@ static void on_server_command(struct agent *a, const uint8_t *p, size_t n) {
   buf_cleanup(&b);
 }
 
-static void on_message(struct ws *w, enum ws_type t, const uint8_t *p,
-                       size_t n, void *data) {
+static void on_message(struct ws *w, enum ws_type t, const uint8_t *p, size_t n,
+                       void *data) {
   struct agent *a = data;
   (void)w;
   (void)t;
@@ -251,8 +250,7 @@ static void on_message(struct ws *w, enum ws_type t, const uint8_t *p,
   }
 }
 
-static void on_close(struct ws *w, int code, const char *reason,
-                     void *data) {
+static void on_close(struct ws *w, int code, const char *reason, void *data) {
   struct agent *a = data;
   (void)w;
   a->ws = NULL;
@@ -270,8 +268,8 @@ static const struct ws_cbs agent_ws_cbs = {
 static void connect_now(struct agent *a) {
   a->conn_gen++;
   const char *url = a->cfg.urls[a->server_index];
-  int r = ws_connect(a->loop, url, a->tls, MESH_AGENT_CONNECT_MS,
-                     &agent_ws_cbs, a, &a->ws);
+  int r = ws_connect(a->loop, url, a->tls, MESH_AGENT_CONNECT_MS, &agent_ws_cbs,
+                     a, &a->ws);
   if (r) {
     a->ws = NULL;
     log_warn_r(r, "event=connect_failed url=%s", url);

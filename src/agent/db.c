@@ -115,7 +115,9 @@ int agent_db_identity(struct agent_db *d, struct ident *out, int *created) {
   if (r == 0) r = agent_db_set(d, "SelfNodeCert", cb.data, cb.len);
   buf_cleanup(&cb);
   buf_wipe_cleanup(&kb);
-  if (r) ident_cleanup(out);
-  else *created = 1;
+  if (r)
+    ident_cleanup(out);
+  else
+    *created = 1;
   return r;
 }

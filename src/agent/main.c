@@ -37,9 +37,10 @@ int main(int argc, char **argv) {
   char msh[PATH_MAX + 8], db[PATH_MAX + 8];
   log_set_prog("meshagent");
   if (argc < 2 || strcmp(argv[1], "run") != 0) {
-    fprintf(stderr, "usage: meshagent run [--verbose]\n"
-                    "  reads <binary>.msh and keeps its identity in "
-                    "<binary>.db beside the binary\n");
+    fprintf(stderr,
+            "usage: meshagent run [--verbose]\n"
+            "  reads <binary>.msh and keeps its identity in "
+            "<binary>.db beside the binary\n");
     return 2;
   }
   if (argc > 2 && strcmp(argv[2], "--verbose") == 0) log_set_level(LOG_DEBUG);

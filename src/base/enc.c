@@ -44,7 +44,8 @@ void enc_b64(const uint8_t *in, size_t n, char *out, int mc) {
     out[o++] = a[v & 63];
   }
   if (i < n) {
-    uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
+    uint32_t v =
+        (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
     out[o++] = a[v >> 18];
     out[o++] = a[(v >> 12) & 63];
     out[o++] = i + 1 < n ? a[(v >> 6) & 63] : '=';

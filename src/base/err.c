@@ -4,13 +4,20 @@
 #include <uv.h>
 
 static const char *const mesh_texts[] = {
-    "incomplete input",       "malformed input",
-    "too large",              "authentication failed",
-    "unexpected message",     "out of memory",
-    "cryptographic failure",  "I/O error",
-    "not found",              "database error",
-    "timed out",              "connection closed",
-    "invalid argument",       "replaced by a newer connection",
+    "incomplete input",
+    "malformed input",
+    "too large",
+    "authentication failed",
+    "unexpected message",
+    "out of memory",
+    "cryptographic failure",
+    "I/O error",
+    "not found",
+    "database error",
+    "timed out",
+    "connection closed",
+    "invalid argument",
+    "replaced by a newer connection",
 };
 
 const char *mesh_strerror(int err) {

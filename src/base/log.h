@@ -22,10 +22,10 @@ void log__write(enum log_level l, const char *func, const char *fmt, ...)
 #define log_warn(...) log__write(LOG_WARN, __func__, __VA_ARGS__)
 #define log_error(...) log__write(LOG_ERROR, __func__, __VA_ARGS__)
 /* The _r forms append reason=<mesh_strerror(r)>. */
-#define log_warn_r(r, fmt, ...) \
+#define log_warn_r(r, fmt, ...)                                       \
   log__write(LOG_WARN, __func__, fmt " reason=\"%s\"", ##__VA_ARGS__, \
              mesh_strerror(r))
-#define log_error_r(r, fmt, ...) \
+#define log_error_r(r, fmt, ...)                                       \
   log__write(LOG_ERROR, __func__, fmt " reason=\"%s\"", ##__VA_ARGS__, \
              mesh_strerror(r))
 

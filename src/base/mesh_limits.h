@@ -21,10 +21,10 @@
 #define MESH_WS_AGENT_FRAGMENT 4096
 
 /* Control channel. */
-#define MESH_CC_MAX_CERT 8192        /* DER certificate in command 2 */
-#define MESH_CC_MAX_SIG 4096 /* raw, or PKCS#7 with its cert (~1.6 KB) */
-#define MESH_CC_MAX_HOSTNAME 255     /* command 3 computer name */
-#define MESH_CC_MAX_TEXT 256         /* commands 30, 31 and 15 */
+#define MESH_CC_MAX_CERT 8192    /* DER certificate in command 2 */
+#define MESH_CC_MAX_SIG 4096     /* raw, or PKCS#7 with its cert (~1.6 KB) */
+#define MESH_CC_MAX_HOSTNAME 255 /* command 3 computer name */
+#define MESH_CC_MAX_TEXT 256     /* commands 30, 31 and 15 */
 /* One message from an agent: JSON, replies and acknowledgements. The stock
  * agent itself reassembles no more than 65535 bytes. */
 #define MESH_CC_MAX_MESSAGE (64 * 1024)
@@ -36,16 +36,16 @@
 #define MESH_STREAM_HARD_LIMIT (16 * 1024 * 1024)
 
 /* Deadlines, in milliseconds. */
-#define MESH_TLS_HANDSHAKE_MS 10000   /* TCP accept to TLS established */
-#define MESH_HTTP_HEADERS_MS 10000    /* TLS established to full headers */
-#define MESH_HTTP_IDLE_MS 60000       /* keep-alive idle between requests */
-#define MESH_CC_AUTH_MS 30000         /* upgrade to secondary auth complete */
-#define MESH_AGENT_IDLE_MS 150000     /* server: silent agent goes offline */
-#define MESH_AGENT_PING_MS 120000     /* agent: ping after this much silence */
-#define MESH_AGENT_PONG_MS 5000       /* agent: pong must come within this */
-#define MESH_AGENT_CONNECT_MS 20000   /* agent: TCP+TLS+upgrade deadline */
-#define MESH_WS_CLOSE_MS 2000         /* ws_close: wait for the peer's close frame */
-#define MESH_LINGER_MS 2000           /* graceful TCP close: wait for the peer's FIN */
+#define MESH_TLS_HANDSHAKE_MS 10000 /* TCP accept to TLS established */
+#define MESH_HTTP_HEADERS_MS 10000  /* TLS established to full headers */
+#define MESH_HTTP_IDLE_MS 60000     /* keep-alive idle between requests */
+#define MESH_CC_AUTH_MS 30000       /* upgrade to secondary auth complete */
+#define MESH_AGENT_IDLE_MS 150000   /* server: silent agent goes offline */
+#define MESH_AGENT_PING_MS 120000   /* agent: ping after this much silence */
+#define MESH_AGENT_PONG_MS 5000     /* agent: pong must come within this */
+#define MESH_AGENT_CONNECT_MS 20000 /* agent: TCP+TLS+upgrade deadline */
+#define MESH_WS_CLOSE_MS 2000 /* ws_close: wait for the peer's close frame */
+#define MESH_LINGER_MS 2000   /* graceful TCP close: wait for the peer's FIN */
 
 /* Agent reconnect back-off (spec 2.4): first delay random in
  * [MIN, MAX), then each delay random in [t, 2t), capped. */

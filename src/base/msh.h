@@ -42,7 +42,7 @@ int msh_get_str(const struct msh *m, const char *key, char *out, size_t cap);
 /* Decodes a "0x..." value into out; *len gets the byte count. Returns 0,
  * MESH_E_NOT_FOUND, MESH_E_MALFORMED (no 0x or bad hex) or
  * MESH_E_TOO_LARGE. */
-int msh_get_hex(const struct msh *m, const char *key, uint8_t *out,
-                size_t cap, size_t *len);
+int msh_get_hex(const struct msh *m, const char *key, uint8_t *out, size_t cap,
+                size_t *len);
 
 #endif

@@ -30,8 +30,8 @@ struct job {
 static void job_work(uv_work_t *req) {
   struct job *j = req->data;
   if (j->is_sign) {
-    j->status = sig_sign384(j->key, j->msg, j->msg_len, j->sig,
-                            sizeof j->sig, &j->sig_len);
+    j->status = sig_sign384(j->key, j->msg, j->msg_len, j->sig, sizeof j->sig,
+                            &j->sig_len);
     return;
   }
   X509 *c = NULL;

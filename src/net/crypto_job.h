@@ -22,8 +22,8 @@
 #define CRYPTO_JOB_MAX_MSG 256
 
 /* status: 0 with the signature, or a negative MESH_E_* code. */
-typedef void (*crypto_sign_cb)(int status, const uint8_t *sig,
-                               size_t sig_len, void *data);
+typedef void (*crypto_sign_cb)(int status, const uint8_t *sig, size_t sig_len,
+                               void *data);
 /* status: 0 when the signature is valid (key_hash = KeyHash of the
  * certificate), MESH_E_MALFORMED for an unparsable certificate,
  * MESH_E_AUTH for a bad signature. */

@@ -22,7 +22,8 @@
  */
 
 /* URL, every name and value, their NULs, plus the path and query copies. */
-#define STORE_MAX (2 * MESH_HTTP_MAX_HEADER_BYTES + 2 * MESH_HTTP_MAX_HEADERS + 16)
+#define STORE_MAX \
+  (2 * MESH_HTTP_MAX_HEADER_BYTES + 2 * MESH_HTTP_MAX_HEADERS + 16)
 
 static struct http_parse *hp_of(http_parser *p) { return p->data; }
 
@@ -49,8 +50,9 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
   struct http_parse *hp = hp_of(p);
   if (hp->phase != 1) {
     /* A new header line starts: close the URL or the previous value. */
-    if (hp->phase == 2) hp->hdr[hp->nhdr - 1].value_len =
-        hp->store.len - hp->hdr[hp->nhdr - 1].value;
+    if (hp->phase == 2)
+      hp->hdr[hp->nhdr - 1].value_len =
+          hp->store.len - hp->hdr[hp->nhdr - 1].value;
     if (end_token(hp) != 0) return -1;
     if (hp->nhdr == MESH_HTTP_MAX_HEADERS) return fail(hp, 431);
     hp->hdr[hp->nhdr].name = hp->store.len;
@@ -89,8 +91,7 @@ static int on_headers_complete(http_parser *p) {
   if (end_token(hp) != 0) return -1;
   hp->phase = 3;
   /* Refuse a declared body before allocating anything for it. */
-  if (p->content_length != ULLONG_MAX &&
-      p->content_length > MESH_HTTP_MAX_BODY)
+  if (p->content_length != ULLONG_MAX && p->content_length > MESH_HTTP_MAX_BODY)
     return fail(hp, 413);
   if (p->content_length != ULLONG_MAX && p->content_length > 0 &&
       buf_reserve(&hp->body, (size_t)p->content_length) != 0)
@@ -125,8 +126,8 @@ static const http_parser_settings settings = {
 };
 
 static void reset(struct http_parse *hp) {
-  http_parser_init(&hp->p,
-                   hp->kind == HTTP_PARSE_REQUEST ? HTTP_REQUEST : HTTP_RESPONSE);
+  http_parser_init(
+      &hp->p, hp->kind == HTTP_PARSE_REQUEST ? HTTP_REQUEST : HTTP_RESPONSE);
   hp->p.data = hp;
   hp->status = 0;
   hp->done = hp->headers_done = hp->keep_alive = hp->upgrade = 0;
@@ -275,6 +276,8 @@ const uint8_t *http_parse_body(const struct http_parse *hp, size_t *len) {
 }
 
 int http_parse_code(const struct http_parse *hp) { return hp->p.status_code; }
-int http_parse_keep_alive(const struct http_parse *hp) { return hp->keep_alive; }
+int http_parse_keep_alive(const struct http_parse *hp) {
+  return hp->keep_alive;
+}
 int http_parse_upgrade(const struct http_parse *hp) { return hp->upgrade; }
 int http_parse_minor(const struct http_parse *hp) { return hp->p.http_minor; }

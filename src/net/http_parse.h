@@ -40,18 +40,18 @@ struct http_parse_hdr {
 struct http_parse {
   http_parser p;
   enum http_parse_kind kind;
-  int status;           /* HTTP status describing the last error, or 0 */
-  int done;             /* a complete message is available */
-  int headers_done;     /* the header block has been fully parsed */
-  int keep_alive;       /* http_should_keep_alive() at completion */
-  int upgrade;          /* http-parser's upgrade flag at completion */
-  int phase;            /* 0 URL/status, 1 header name, 2 header value */
-  size_t header_bytes;  /* raw bytes fed while parsing the header block */
+  int status;          /* HTTP status describing the last error, or 0 */
+  int done;            /* a complete message is available */
+  int headers_done;    /* the header block has been fully parsed */
+  int keep_alive;      /* http_should_keep_alive() at completion */
+  int upgrade;         /* http-parser's upgrade flag at completion */
+  int phase;           /* 0 URL/status, 1 header name, 2 header value */
+  size_t header_bytes; /* raw bytes fed while parsing the header block */
   size_t url_len;
   size_t nhdr;
   struct http_parse_hdr hdr[MESH_HTTP_MAX_HEADERS];
-  struct buf store;     /* URL, names and values, each NUL-terminated */
-  struct buf body;      /* body bytes, at most MESH_HTTP_MAX_BODY */
+  struct buf store; /* URL, names and values, each NUL-terminated */
+  struct buf body;  /* body bytes, at most MESH_HTTP_MAX_BODY */
   size_t path, path_len, query, query_len; /* set when done (requests) */
 };
 

@@ -89,9 +89,9 @@ static int write_response(struct http_conn *c, int status, const char *extra,
   int n = snprintf(head, sizeof head,
                    "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s%s%s"
                    "Connection: %s\r\n",
-                   status, status_text(status), len, ctype ? "Content-Type: " : "",
-                   ctype ? ctype : "", ctype ? "\r\n" : "",
-                   keep ? "keep-alive" : "close");
+                   status, status_text(status), len,
+                   ctype ? "Content-Type: " : "", ctype ? ctype : "",
+                   ctype ? "\r\n" : "", keep ? "keep-alive" : "close");
   if (n < 0 || (size_t)n >= sizeof head) return MESH_E_INVALID;
   size_t el = extra ? strlen(extra) : 0;
   if (c->head) len = 0;
@@ -189,8 +189,8 @@ static void c_on_timer(struct stream *st, void *data) {
     return;
   }
   const char *why = c->state == C_HANDSHAKE ? "tls handshake timeout"
-                    : c->got_bytes         ? "headers timeout"
-                                           : "keep-alive idle timeout";
+                    : c->got_bytes          ? "headers timeout"
+                                            : "keep-alive idle timeout";
   log_info("peer=%s event=close reason=\"%s\"", c->peer, why);
   stream_close(st, MESH_E_TIMEOUT);
 }
@@ -220,8 +220,8 @@ int http_respond(struct http_conn *c, int status, const char *extra_headers,
     return MESH_E_CLOSED;
   }
   int keep = http_parse_keep_alive(&c->hp) && !stream_is_closing(c->st);
-  int r = write_response(c, status, extra_headers, content_type, body, len,
-                         keep);
+  int r =
+      write_response(c, status, extra_headers, content_type, body, len, keep);
   http_parse_next(&c->hp);
   c->served++;
   if (r != 0 || !keep) {
@@ -411,9 +411,9 @@ int http_srv_start(uv_loop_t *loop, const struct http_srv_config *cfg,
   }
   int n = sizeof ss;
   uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &n);
-  s->port = ntohs(ss.ss_family == AF_INET6
-                      ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                      : ((struct sockaddr_in *)&ss)->sin_port);
+  s->port =
+      ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                     : ((struct sockaddr_in *)&ss)->sin_port);
   *out = s;
   return 0;
 }

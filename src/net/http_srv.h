@@ -46,11 +46,11 @@ typedef void (*http_request_cb)(struct http_conn *c, const struct http_req *req,
                                 void *data);
 
 struct http_srv_config {
-  const char *bind;  /* "127.0.0.1", "0.0.0.0", "::" ... */
-  int port;          /* 0 = any free port */
-  SSL_CTX *tls;      /* borrowed, must outlive the server; NULL = plain TCP */
+  const char *bind; /* "127.0.0.1", "0.0.0.0", "::" ... */
+  int port;         /* 0 = any free port */
+  SSL_CTX *tls;     /* borrowed, must outlive the server; NULL = plain TCP */
   http_request_cb on_request;
-  void *data;        /* passed to on_request */
+  void *data; /* passed to on_request */
 };
 
 /* Binds and listens (backlog 511). cfg is copied (cfg->bind need not

@@ -201,9 +201,10 @@ int stream_write(struct stream *s, const void *p, size_t n) {
   if (!s->established) return MESH_E_PROTO_STATE;
   if (n == 0) return 0;
   if (n > MESH_STREAM_HARD_LIMIT - s->queued) {
-    log_warn("peer=%s event=close reason=\"output queue over hard limit\" "
-             "queued=%zu write=%zu",
-             s->peer, s->queued, n);
+    log_warn(
+        "peer=%s event=close reason=\"output queue over hard limit\" "
+        "queued=%zu write=%zu",
+        s->peer, s->queued, n);
     stream_close(s, MESH_E_TOO_LARGE);
     return MESH_E_TOO_LARGE;
   }

@@ -77,8 +77,7 @@ int stream_connect(struct stream *s, const struct sockaddr *addr,
                    const char *sni, const char *label);
 
 /* Replaces the callbacks and data (hands the stream to a new owner). */
-void stream_set_cbs(struct stream *s, const struct stream_cbs *cbs,
-                    void *data);
+void stream_set_cbs(struct stream *s, const struct stream_cbs *cbs, void *data);
 
 /* Copies n bytes (borrowed) into the output queue. Returns 0,
  * MESH_E_CLOSED if the stream is closing, MESH_E_PROTO_STATE before it is
@@ -92,8 +91,7 @@ void stream_close(struct stream *s, int reason);
 /* Closes gracefully: stops delivering input, sends TLS close_notify,
  * flushes the queue, shuts down the write side and waits up to linger_ms
  * for the peer to close before closing. Idempotent. */
-void stream_close_after_flush(struct stream *s, int reason,
-                              uint64_t linger_ms);
+void stream_close_after_flush(struct stream *s, int reason, uint64_t linger_ms);
 int stream_is_closing(const struct stream *s);
 
 /* Stops/resumes reading from the socket. Bytes already read are still

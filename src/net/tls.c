@@ -22,8 +22,8 @@ static SSL_CTX *ctx_common(const SSL_METHOD *m) {
                              SSL_OP_NO_COMPRESSION |
                              SSL_OP_CIPHER_SERVER_PREFERENCE);
   /* Memory BIOs never block; let SSL_write accept buffers that move. */
-  SSL_CTX_set_mode(c, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                          SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_mode(
+      c, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
   return c;
 }
 

@@ -35,8 +35,8 @@ struct ws {
   void *data;
   enum ws_state state;
   int client;
-  int kick;            /* server: on_open + early bytes pending */
-  struct buf early;    /* server: bytes that followed the upgrade request */
+  int kick;         /* server: on_open + early bytes pending */
+  struct buf early; /* server: bytes that followed the upgrade request */
   size_t frag;
   size_t max_message; /* 0 = MESH_WS_MAX_MESSAGE */
   /* Idle and keep-alive. */
@@ -100,8 +100,8 @@ static void arm(struct ws *w) {
   uint64_t now = uv_now(w->loop), due = UINT64_MAX;
   if (w->idle_ms) due = w->last_rx + w->idle_ms;
   if (w->ka_idle_ms) {
-    uint64_t k = w->ping_out ? w->ping_at + w->ka_pong_ms
-                             : w->last_rx + w->ka_idle_ms;
+    uint64_t k =
+        w->ping_out ? w->ping_at + w->ka_pong_ms : w->last_rx + w->ka_idle_ms;
     if (k < due) due = k;
   }
   if (due == UINT64_MAX)
@@ -175,8 +175,8 @@ static void client_on_response(struct ws *w, const uint8_t *p, size_t n) {
     ws_fail(w, WS_CLOSE_ABNORMAL, "bad upgrade headers");
     return;
   }
-  if (ws_check_accept(w->key,
-                      http_parse_header(&w->resp, "Sec-WebSocket-Accept")) != 0) {
+  if (ws_check_accept(
+          w->key, http_parse_header(&w->resp, "Sec-WebSocket-Accept")) != 0) {
     ws_fail(w, WS_CLOSE_ABNORMAL, "bad Sec-WebSocket-Accept");
     return;
   }
@@ -192,7 +192,7 @@ static void client_on_response(struct ws *w, const uint8_t *p, size_t n) {
   if (w->state == W_OPEN && w->st && (size_t)r < n)
     feed(w, p + r, n - (size_t)r);
   return;
-refused: {
+refused : {
   char why[64];
   snprintf(why, sizeof why, "upgrade refused: status %d",
            http_parse_code(&w->resp));
@@ -240,7 +240,8 @@ static void st_on_read(struct stream *s, const uint8_t *p, size_t n,
   if (w->kick) {
     /* Bytes overtook the kick: keep the order, queue behind the early
      * bytes. */
-    if (buf_put(&w->early, p, n) != 0) ws_fail(w, WS_CLOSE_ABNORMAL, "out of memory");
+    if (buf_put(&w->early, p, n) != 0)
+      ws_fail(w, WS_CLOSE_ABNORMAL, "out of memory");
     return;
   }
   feed(w, p, n);
@@ -381,7 +382,9 @@ void ws_close(struct ws *w, uint16_t code, const char *reason) {
     stream_timer_start(w->st, MESH_WS_CLOSE_MS);
 }
 
-size_t ws_queued(const struct ws *w) { return w->st ? stream_queued(w->st) : 0; }
+size_t ws_queued(const struct ws *w) {
+  return w->st ? stream_queued(w->st) : 0;
+}
 
 void ws_pause(struct ws *w) {
   if (w->st) stream_pause(w->st);
@@ -426,7 +429,8 @@ struct ws *ws__from_stream(struct stream *st, const uint8_t *early, size_t n,
   struct ws *w = calloc(1, sizeof *w);
   if (!w) return NULL;
   buf_init(&w->early, MESH_STREAM_HARD_LIMIT);
-  if (open_session(w, WS_ROLE_SERVER) != 0 || buf_put(&w->early, early, n) != 0) {
+  if (open_session(w, WS_ROLE_SERVER) != 0 ||
+      buf_put(&w->early, early, n) != 0) {
     ws_free(w);
     return NULL;
   }
@@ -561,8 +565,8 @@ int ws_connect(uv_loop_t *loop, const char *url, SSL_CTX *tls,
   w->state = W_RESOLVING;
   snprintf(w->peer, sizeof w->peer, "%s%s%s:%d", w->host_is_v6 ? "[" : "",
            w->host, w->host_is_v6 ? "]" : "", w->port);
-  if ((r = stream_new(loop, w->tls_wanted ? tls : NULL, &ws_stream_cbs, w,
-                      NULL, &w->st)) != 0) {
+  if ((r = stream_new(loop, w->tls_wanted ? tls : NULL, &ws_stream_cbs, w, NULL,
+                      &w->st)) != 0) {
     ws_free(w);
     return r;
   }

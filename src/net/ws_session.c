@@ -38,7 +38,7 @@
 /* Incremental UTF-8 validator (RFC 3629: no overlongs, no surrogates,
  * nothing above U+10FFFF), resumable across fragments. */
 struct utf8 {
-  uint8_t need; /* continuation bytes still expected */
+  uint8_t need;   /* continuation bytes still expected */
   uint8_t lo, hi; /* allowed range of the next continuation byte */
 };
 
@@ -120,8 +120,7 @@ static ssize_t recv_cb(uint8_t *buf, size_t len, int flags, void *user) {
 }
 
 /* Never called: frames are encoded below, not through wslay_frame_send. */
-static ssize_t send_cb(const uint8_t *data, size_t len, int flags,
-                       void *user) {
+static ssize_t send_cb(const uint8_t *data, size_t len, int flags, void *user) {
   (void)data;
   (void)len;
   (void)flags;
@@ -171,7 +170,9 @@ void ws_session_set_max_message(struct ws_session *s, size_t max) {
 void ws_session_set_fragment(struct ws_session *s, size_t frag) {
   s->frag = frag;
 }
-struct buf *ws_session_out(struct ws_session *s) { return &s->out; }
+struct buf *ws_session_out(struct ws_session *s) {
+  return &s->out;
+}
 int ws_session_done(const struct ws_session *s) {
   return s->failed || (s->close_sent && s->close_received);
 }
@@ -316,7 +317,8 @@ static int on_control(struct ws_session *s) {
   if (s->ctl_len == 1) return fail(s, WS_CLOSE_PROTOCOL, "bad close payload");
   if (s->ctl_len >= 2) {
     code = (uint16_t)(s->ctl[0] << 8 | s->ctl[1]);
-    if (!close_code_ok(code)) return fail(s, WS_CLOSE_PROTOCOL, "bad close code");
+    if (!close_code_ok(code))
+      return fail(s, WS_CLOSE_PROTOCOL, "bad close code");
     reason = s->ctl + 2;
     rlen = s->ctl_len - 2;
     struct utf8 u = {0, 0, 0};
@@ -346,7 +348,8 @@ static void deliver(struct ws_session *s, const uint8_t *p, size_t n) {
 }
 
 /* Checks a frame header when its first chunk arrives. */
-static int frame_start(struct ws_session *s, const struct wslay_frame_iocb *io) {
+static int frame_start(struct ws_session *s,
+                       const struct wslay_frame_iocb *io) {
   s->in_frame = 1;
   s->op = io->opcode;
   s->fin = io->fin;
@@ -370,7 +373,8 @@ static int frame_start(struct ws_session *s, const struct wslay_frame_iocb *io) 
     case OP_TEXT:
     case OP_BINARY:
       if (s->msg_active)
-        return fail(s, WS_CLOSE_PROTOCOL, "new message inside a fragmented one");
+        return fail(s, WS_CLOSE_PROTOCOL,
+                    "new message inside a fragmented one");
       s->msg_active = 1;
       s->msg_op = s->op;
       memset(&s->u8, 0, sizeof s->u8);
@@ -384,7 +388,8 @@ static int frame_start(struct ws_session *s, const struct wslay_frame_iocb *io) 
   return 0;
 }
 
-static int frame_chunk(struct ws_session *s, const struct wslay_frame_iocb *io) {
+static int frame_chunk(struct ws_session *s,
+                       const struct wslay_frame_iocb *io) {
   int r;
   if (!s->in_frame && (r = frame_start(s, io)) != 0) return r;
   const uint8_t *d = io->data;
@@ -396,8 +401,8 @@ static int frame_chunk(struct ws_session *s, const struct wslay_frame_iocb *io) 
   } else {
     if (s->msg_op == OP_TEXT && utf8_feed(&s->u8, d, n) != 0)
       return fail(s, WS_CLOSE_BAD_DATA, "invalid utf-8");
-    int whole = s->fin && s->frame_off == 0 && n == s->frame_len &&
-                s->msg.len == 0;
+    int whole =
+        s->fin && s->frame_off == 0 && n == s->frame_len && s->msg.len == 0;
     if (whole) {
       /* Unfragmented and entirely in wslay's buffer: no copy needed. */
       s->frame_off += n;
@@ -488,8 +493,9 @@ int ws_client_request(struct buf *out, const char *host, const char *target,
   enc_b64(raw, sizeof raw, key, 0);
   int n = snprintf(head, sizeof head, " HTTP/1.1\r\nHost: %s\r\n", host);
   if (n < 0 || (size_t)n >= sizeof head) return MESH_E_INVALID;
-  static const char tail[] = "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                             "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ";
+  static const char tail[] =
+      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ";
   int r;
   if ((r = buf_put(out, "GET ", 4)) != 0 ||
       (r = buf_put(out, target, strlen(target))) != 0 ||

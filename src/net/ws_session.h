@@ -107,8 +107,7 @@ const char *ws_session_close_reason(const struct ws_session *s);
 /* Whether key (len bytes, borrowed) is base64 of exactly 16 bytes. */
 int ws_key_valid(const char *key, size_t len);
 /* Writes base64(SHA-1(key || GUID)) plus NUL to out. 0 or MESH_E_CRYPTO. */
-int ws_accept_for_key(const char *key, size_t len,
-                      char out[WS_ACCEPT_LEN + 1]);
+int ws_accept_for_key(const char *key, size_t len, char out[WS_ACCEPT_LEN + 1]);
 /* 0 when accept is the right answer for key, else MESH_E_AUTH. */
 int ws_check_accept(const char *key, const char *accept);
 /* Appends a client upgrade request for target ("/path?query") with the

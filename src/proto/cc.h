@@ -69,8 +69,7 @@ struct cc_auth_info {
 int cc_msg_type(const uint8_t *p, size_t n);
 
 /* Command 1, both directions: exactly 98 bytes. */
-int cc_parse_auth_request(const uint8_t *p, size_t n,
-                          uint8_t hash[CC_HASH_LEN],
+int cc_parse_auth_request(const uint8_t *p, size_t n, uint8_t hash[CC_HASH_LEN],
                           uint8_t nonce[CC_NONCE_LEN]);
 int cc_put_auth_request(struct buf *b, const uint8_t hash[CC_HASH_LEN],
                         const uint8_t nonce[CC_NONCE_LEN]);
@@ -104,8 +103,8 @@ int cc_put_text(struct buf *b, uint16_t cmd, const char *text, int nul);
 int cc_put_cmd(struct buf *b, uint16_t cmd);
 
 /* Commands 10..999 carry "u16 id, u16 requestId"; the rest is body. */
-int cc_parse_request(const uint8_t *p, size_t n, uint16_t *cmd,
-                     uint16_t *req, const uint8_t **body, size_t *body_len);
+int cc_parse_request(const uint8_t *p, size_t n, uint16_t *cmd, uint16_t *req,
+                     const uint8_t **body, size_t *body_len);
 int cc_put_request(struct buf *b, uint16_t cmd, uint16_t req,
                    const uint8_t *body, size_t body_len);
 

@@ -56,11 +56,11 @@ int cc_agent_start(struct cc_agent *a, const struct cc_agent_ops *ops,
   struct buf b;
   int r;
   buf_init(&b, 4 + MESH_CC_MAX_TEXT);
-  if ((r = send_buf(a, &b, cc_put_text(&b, CC_COMMIT_DATE, cfg->commit_date,
-                                       1))) != 0)
+  if ((r = send_buf(a, &b,
+                    cc_put_text(&b, CC_COMMIT_DATE, cfg->commit_date, 1))) != 0)
     return r;
-  if (cfg->host_info && (r = send_buf(a, &b, cc_put_text(&b, CC_HOST_INFO,
-                                                         cfg->host_info, 0))))
+  if (cfg->host_info &&
+      (r = send_buf(a, &b, cc_put_text(&b, CC_HOST_INFO, cfg->host_info, 0))))
     return r;
   if ((r = send_buf(a, &b, cc_put_server_id(&b, cfg->server_id))) != 0)
     return r;
@@ -141,8 +141,9 @@ int cc_agent_feed(struct cc_agent *a, const uint8_t *p, size_t n) {
 int cc_agent_signed(struct cc_agent *a, const uint8_t *sig, size_t sig_len) {
   struct buf b;
   buf_init(&b, 4 + MESH_CC_MAX_CERT + MESH_CC_MAX_SIG);
-  return send_buf(a, &b, cc_put_auth_verify(&b, a->cfg->cert_der,
-                                            a->cfg->cert_len, sig, sig_len));
+  return send_buf(
+      a, &b,
+      cc_put_auth_verify(&b, a->cfg->cert_der, a->cfg->cert_len, sig, sig_len));
 }
 
 int cc_agent_verified(struct cc_agent *a, int ok,

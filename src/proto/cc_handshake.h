@@ -74,9 +74,9 @@ struct cc_srv {
   int verify_pending; /* a verify request is out */
   int sign_pending;
   int verified;
-  uint8_t hs[CC_HASH_LEN];      /* the agent's view of our TLS cert */
-  uint8_t na[CC_NONCE_LEN];     /* agent nonce */
-  uint8_t ns[CC_NONCE_LEN];     /* our nonce */
+  uint8_t hs[CC_HASH_LEN];  /* the agent's view of our TLS cert */
+  uint8_t na[CC_NONCE_LEN]; /* agent nonce */
+  uint8_t ns[CC_NONCE_LEN]; /* our nonce */
   uint8_t node_hash[CC_HASH_LEN];
   /* Copies of the agent's command 2 and 3, kept until they can be used. */
   uint8_t cert[MESH_CC_MAX_CERT];

@@ -53,8 +53,8 @@ static void maybe_verify(struct cc_srv *s) {
 }
 
 static void maybe_admit(struct cc_srv *s) {
-  if (s->state != CC_SRV_HANDSHAKE || !s->verified ||
-      !SEEN(s, CC_AUTH_INFO) || s->sign_pending)
+  if (s->state != CC_SRV_HANDSHAKE || !s->verified || !SEEN(s, CC_AUTH_INFO) ||
+      s->sign_pending)
     return;
   s->state = CC_SRV_ADMITTING;
   s->ops->authenticated(s->data, s->node_hash, &s->info);
@@ -132,8 +132,7 @@ int cc_srv_feed(struct cc_srv *s, const uint8_t *p, size_t n) {
     case CC_COMMIT_DATE:
     case CC_HOST_INFO:
       if ((r = cc_parse_text(p, n, &text, &len)) != 0) return r;
-      copy_text(t == CC_COMMIT_DATE ? s->commit_date : s->host_info, text,
-                len);
+      copy_text(t == CC_COMMIT_DATE ? s->commit_date : s->host_info, text, len);
       break;
     case CC_SERVER_ID:
       if (SEEN(s, CC_AUTH_REQUEST)) return MESH_E_PROTO_STATE;

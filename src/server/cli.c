@@ -16,8 +16,9 @@ static struct store *open_store(const char *dir) {
   int r = srv_data_dir_init(dir);
   if (r == 0) r = srv_path(path, sizeof path, dir, "meshd.db");
   if (r == 0) r = store_open(path, &st);
-  if (r) fprintf(stderr, "meshd: cannot open %s/meshd.db: %s\n", dir,
-                 mesh_strerror(r));
+  if (r)
+    fprintf(stderr, "meshd: cannot open %s/meshd.db: %s\n", dir,
+            mesh_strerror(r));
   return st;
 }
 
@@ -44,8 +45,7 @@ int cli_create_group(const char *dir, const char *name) {
 /* The 48 group-id bytes as the .msh writes them: 0x + upper-case hex. */
 static int mesh_id_hex(const char *id, char out[97]) {
   uint8_t raw[48];
-  if (enc_unb64(id, strlen(id), raw, sizeof raw) != 48)
-    return MESH_E_MALFORMED;
+  if (enc_unb64(id, strlen(id), raw, sizeof raw) != 48) return MESH_E_MALFORMED;
   enc_hex(raw, 48, out, 1);
   return 0;
 }
@@ -125,11 +125,10 @@ static void list_one(const struct store_device *d, void *data) {
                 "id", d->id, "name", or_empty(d->name), "group",
                 or_empty(d->group_name), "groupId", d->group_id, "os",
                 or_empty(d->os), "online", online, "lastSeen", last,
-                "firstSeen", first, "address", or_empty(d->addr),
-                "commitDate", or_empty(d->commit_date), "agentHash",
-                or_empty(d->agent_hash), "platform", (json_int_t)d->platform,
-                "agentId", (json_int_t)d->agent_id, "caps",
-                (json_int_t)d->caps));
+                "firstSeen", first, "address", or_empty(d->addr), "commitDate",
+                or_empty(d->commit_date), "agentHash", or_empty(d->agent_hash),
+                "platform", (json_int_t)d->platform, "agentId",
+                (json_int_t)d->agent_id, "caps", (json_int_t)d->caps));
 }
 
 int cli_list_devices(const char *dir, int json) {

@@ -9,8 +9,7 @@
 int cli_create_group(const char *data_dir, const char *name);
 /* group is an id or a name; url overrides the server's configured
  * wss://name:port/agent.ashx. */
-int cli_agent_config(const char *data_dir, const char *group,
-                     const char *url);
+int cli_agent_config(const char *data_dir, const char *group, const char *url);
 int cli_list_devices(const char *data_dir, int json);
 
 #endif

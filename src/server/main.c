@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/mesh_limits.h"
 #include "cli.h"
 #include "srv.h"
 
@@ -41,18 +42,30 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define TAKE(name) (strcmp(a, name) == 0 && v && (i++, 1))
-    if (TAKE("--data")) o->data = v;
-    else if (TAKE("--bind")) o->bind = v;
-    else if (TAKE("--name")) o->name = v;
-    else if (TAKE("--url")) o->url = v;
-    else if (TAKE("--port")) o->port = atoi(v);
-    else if (TAKE("--agent-idle-timeout")) o->idle_s = atol(v);
-    else if (TAKE("--auth-timeout")) o->auth_s = atol(v);
-    else if (strcmp(a, "--json") == 0) o->json = 1;
-    else if (strcmp(a, "--verbose") == 0) o->verbose = 1;
-    else if (a[0] != '-' && !o->cmd) o->cmd = a;
-    else if (a[0] != '-' && !o->arg) o->arg = a;
-    else return -1;
+    if (TAKE("--data"))
+      o->data = v;
+    else if (TAKE("--bind"))
+      o->bind = v;
+    else if (TAKE("--name"))
+      o->name = v;
+    else if (TAKE("--url"))
+      o->url = v;
+    else if (TAKE("--port"))
+      o->port = atoi(v);
+    else if (TAKE("--agent-idle-timeout"))
+      o->idle_s = atol(v);
+    else if (TAKE("--auth-timeout"))
+      o->auth_s = atol(v);
+    else if (strcmp(a, "--json") == 0)
+      o->json = 1;
+    else if (strcmp(a, "--verbose") == 0)
+      o->verbose = 1;
+    else if (a[0] != '-' && !o->cmd)
+      o->cmd = a;
+    else if (a[0] != '-' && !o->arg)
+      o->arg = a;
+    else
+      return -1;
 #undef TAKE
   }
   if (o->port < 0 || o->port > 65535 || o->idle_s <= 0 || o->auth_s <= 0)
@@ -83,8 +96,10 @@ static int run_server(const struct opts *o) {
   };
   if (!cfg.name) {
     int any = strcmp(o->bind, "0.0.0.0") == 0 || strcmp(o->bind, "::") == 0;
-    if (any && gethostname(host, sizeof host) == 0) cfg.name = host;
-    else cfg.name = o->bind;
+    if (any && gethostname(host, sizeof host) == 0)
+      cfg.name = host;
+    else
+      cfg.name = o->bind;
   }
   signal(SIGPIPE, SIG_IGN);
   uv_loop_t *loop = uv_default_loop();
@@ -105,8 +120,11 @@ static int run_server(const struct opts *o) {
 }
 
 int main(int argc, char **argv) {
-  struct opts o = {.data = "./meshd-data", .bind = "0.0.0.0", .port = 443,
-                   .idle_s = 150, .auth_s = 30};
+  struct opts o = {.data = "./meshd-data",
+                   .bind = "0.0.0.0",
+                   .port = 443,
+                   .idle_s = 150,
+                   .auth_s = 30};
   log_set_prog("meshd");
   if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
     usage(stdout);

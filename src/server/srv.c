@@ -46,8 +46,10 @@ int srv_start(struct srv *s, uv_loop_t *loop, const struct srv_config *cfg) {
     return r;
   }
   if ((r = srv_lock(cfg->data_dir, &s->lock_fd)) != 0) {
-    log_error("event=start data=%s reason=\"another meshd uses this data "
-              "folder\"", cfg->data_dir);
+    log_error(
+        "event=start data=%s reason=\"another meshd uses this data "
+        "folder\"",
+        cfg->data_dir);
     return r;
   }
   if ((r = srv_path(path, sizeof path, cfg->data_dir, "meshd.db")) != 0 ||

@@ -19,11 +19,11 @@
 #define SRV_MAX_IDENTS 8
 
 struct srv_keys {
-  struct ident root;                       /* signs the web certificate */
-  struct ident web;                        /* the HTTPS certificate */
-  struct ident agent[SRV_MAX_IDENTS];      /* agent-server identities */
+  struct ident root;                  /* signs the web certificate */
+  struct ident web;                   /* the HTTPS certificate */
+  struct ident agent[SRV_MAX_IDENTS]; /* agent-server identities */
   struct cc_server_ident cc[SRV_MAX_IDENTS];
-  uint8_t *agent_der[SRV_MAX_IDENTS];      /* owned DER of agent[i].cert */
+  uint8_t *agent_der[SRV_MAX_IDENTS]; /* owned DER of agent[i].cert */
   int n_agent;
   uint8_t web_cert_hash[CC_HASH_LEN];
   uint8_t web_key_hash[CC_HASH_LEN];
@@ -32,8 +32,7 @@ struct srv_keys {
 /* Loads the keys from the data folder, creating on first start what is
  * missing (web certificate for name, agent-server identity RSA-3072).
  * Private keys are written 0600. */
-int srv_keys_load(const char *data_dir, const char *name,
-                  struct srv_keys *k);
+int srv_keys_load(const char *data_dir, const char *name, struct srv_keys *k);
 void srv_keys_cleanup(struct srv_keys *k);
 /* The ServerID text agents hold: upper-case hex of the primary
  * agent-server KeyHash (97 bytes with NUL). */
@@ -43,9 +42,9 @@ struct srv_config {
   const char *data_dir;
   const char *bind;
   int port;
-  const char *name;        /* host name in certificates and .msh URLs */
-  uint64_t agent_idle_ms;  /* a silent agent is dropped after this */
-  uint64_t auth_ms;        /* handshake must complete within this */
+  const char *name;       /* host name in certificates and .msh URLs */
+  uint64_t agent_idle_ms; /* a silent agent is dropped after this */
+  uint64_t auth_ms;       /* handshake must complete within this */
 };
 
 struct srv {

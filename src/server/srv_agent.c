@@ -71,30 +71,35 @@ static void cc_send(void *data, const uint8_t *p, size_t n) {
   if (!a->closed) ws_send(a->ws, WS_BINARY, p, n);
 }
 
-static void on_signed(int status, const uint8_t *sig, size_t len,
-                      void *data) {
+static void on_signed(int status, const uint8_t *sig, size_t len, void *data) {
   struct agent_conn *a = data;
   if (!a->closed) {
-    if (status) conn_fail(a, 1011, status, "signing failed");
-    else check(a, cc_srv_signed(&a->cc, sig, len), "sign result");
+    if (status)
+      conn_fail(a, 1011, status, "signing failed");
+    else
+      check(a, cc_srv_signed(&a->cc, sig, len), "sign result");
   }
   conn_unref(a);
 }
 
 static void cc_sign(void *data, int ident, const uint8_t msg[CC_SIGNED_LEN]) {
   struct agent_conn *a = data;
-  int r = crypto_job_sign(a->srv->loop, a->srv->keys.agent[ident].key, msg, CC_SIGNED_LEN,
-                          on_signed, a);
-  if (r) conn_fail(a, 1011, r, "cannot queue signature");
-  else a->refs++;
+  int r = crypto_job_sign(a->srv->loop, a->srv->keys.agent[ident].key, msg,
+                          CC_SIGNED_LEN, on_signed, a);
+  if (r)
+    conn_fail(a, 1011, r, "cannot queue signature");
+  else
+    a->refs++;
 }
 
 static void on_verified(int status, const uint8_t key_hash[CC_HASH_LEN],
                         void *data) {
   struct agent_conn *a = data;
   if (!a->closed) {
-    if (status) conn_fail(a, CLOSE_POLICY, status, "agent signature");
-    else check(a, cc_srv_verified(&a->cc, 1, key_hash), "verify result");
+    if (status)
+      conn_fail(a, CLOSE_POLICY, status, "agent signature");
+    else
+      check(a, cc_srv_verified(&a->cc, 1, key_hash), "verify result");
   }
   conn_unref(a);
 }
@@ -105,8 +110,10 @@ static void cc_verify(void *data, const uint8_t *cert, size_t cert_len,
   struct agent_conn *a = data;
   int r = crypto_job_verify(a->srv->loop, cert, cert_len, sig, sig_len, msg,
                             CC_SIGNED_LEN, on_verified, a);
-  if (r) conn_fail(a, 1011, r, "cannot queue verification");
-  else a->refs++;
+  if (r)
+    conn_fail(a, 1011, r, "cannot queue verification");
+  else
+    a->refs++;
 }
 
 /* The device group an agent names in command 3 (spec §4.2): 48 bytes as
@@ -124,8 +131,8 @@ static void take_over_node(struct agent_conn *a) {
   struct agent_conn *old = strmap_get(&s->agents, a->node_id);
   if (old) {
     old->admitted = 0;
-    log_info("event=agent_replaced node=%s old_peer=%s new_peer=%s",
-             a->node_id, old->peer, a->peer);
+    log_info("event=agent_replaced node=%s old_peer=%s new_peer=%s", a->node_id,
+             old->peer, a->peer);
     ws_close(old->ws, CLOSE_REPLACED, "replaced by a newer connection");
   }
   if (strmap_set(&s->agents, a->node_id, a) == 0) a->admitted = 1;
@@ -142,8 +149,10 @@ static void cc_authenticated(void *data, const uint8_t node_hash[CC_HASH_LEN],
   group_id_of(info->mesh_id, group);
   int r = store_group_get(s->store, group, 0, &g);
   if (r) {
-    log_warn("event=agent_refused peer=%s node=%s group=%s "
-             "reason=\"unknown device group\"", a->peer, a->node_id, group);
+    log_warn(
+        "event=agent_refused peer=%s node=%s group=%s "
+        "reason=\"unknown device group\"",
+        a->peer, a->node_id, group);
     cc_srv_admit(&a->cc, 0);
     ws_close(a->ws, CLOSE_POLICY, "unknown device group");
     return;
@@ -178,10 +187,11 @@ static void cc_authenticated(void *data, const uint8_t node_hash[CC_HASH_LEN],
   take_over_node(a);
   uv_timer_stop(&a->deadline);
   ws_set_idle_timeout(a->ws, s->cfg.agent_idle_ms);
-  log_info("event=agent_online peer=%s node=%s group=%s name=\"%s\" "
-           "agent_id=%u caps=0x%x server_sig=%s",
-           a->peer, a->node_id, stored, seen.name, info->agent_id, info->caps,
-           a->cc.skip_sign ? "skipped" : "sent");
+  log_info(
+      "event=agent_online peer=%s node=%s group=%s name=\"%s\" "
+      "agent_id=%u caps=0x%x server_sig=%s",
+      a->peer, a->node_id, stored, seen.name, info->agent_id, info->caps,
+      a->cc.skip_sign ? "skipped" : "sent");
   free(stored);
   /* Ask for the agent's binary hash (command 12) to record it. */
   uint8_t q[4] = {0, CC_AGENT_HASH, 0, 0};
@@ -202,8 +212,8 @@ static void on_preauth_json(struct agent_conn *a, const uint8_t *p, size_t n) {
   }
   json_t *j = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, NULL);
   const char *action = NULL, *value = NULL;
-  if (j && json_unpack(j, "{s:s, s:s}", "action", &action, "value", &value) ==
-               0 &&
+  if (j &&
+      json_unpack(j, "{s:s, s:s}", "action", &action, "value", &value) == 0 &&
       strcmp(action, "agentName") == 0 && value[0] &&
       strlen(value) < sizeof a->agent_name)
     snprintf(a->agent_name, sizeof a->agent_name, "%s", value);
@@ -223,14 +233,13 @@ static void on_agent_json(struct agent_conn *a, const uint8_t *p, size_t n) {
     static const char pong[] = "{\"action\":\"pong\"}";
     ws_send(a->ws, WS_BINARY, pong, sizeof pong - 1);
   } else {
-    log_debug("event=agent_json node=%s action=\"%.32s\" ignored=1",
-              a->node_id, action);
+    log_debug("event=agent_json node=%s action=\"%.32s\" ignored=1", a->node_id,
+              action);
   }
   json_decref(j);
 }
 
-static void on_agent_command(struct agent_conn *a, const uint8_t *p,
-                             size_t n) {
+static void on_agent_command(struct agent_conn *a, const uint8_t *p, size_t n) {
   uint16_t cmd, req;
   const uint8_t *body;
   size_t len;
@@ -243,8 +252,8 @@ static void on_agent_command(struct agent_conn *a, const uint8_t *p,
   /* Core, tag and update replies matter once cores and updates exist. */
 }
 
-static void on_message(struct ws *w, enum ws_type t, const uint8_t *p,
-                       size_t n, void *data) {
+static void on_message(struct ws *w, enum ws_type t, const uint8_t *p, size_t n,
+                       void *data) {
   struct agent_conn *a = data;
   (void)w;
   (void)t; /* the first byte decides, never the opcode (spec §2.2) */

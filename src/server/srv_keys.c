@@ -24,8 +24,8 @@
 
 static int load_or_create(const char *dir, const char *stem,
                           const struct ident *issuer, const char *cn,
-                          enum ident_key kt, const char *san,
-                          struct ident *out, int create) {
+                          enum ident_key kt, const char *san, struct ident *out,
+                          int create) {
   char cert[4096], key[4096], file[256];
   int r;
   snprintf(file, sizeof file, "%s-cert.pem", stem);
@@ -72,8 +72,8 @@ int srv_keys_load(const char *dir, const char *name, struct srv_keys *k) {
   int r;
   memset(k, 0, sizeof *k);
   suffixed(cn, sizeof cn, "meshd-root");
-  if ((r = load_or_create(dir, "root", NULL, cn, IDENT_EC_P256, NULL,
-                          &k->root, 1)) != 0)
+  if ((r = load_or_create(dir, "root", NULL, cn, IDENT_EC_P256, NULL, &k->root,
+                          1)) != 0)
     goto out;
   if ((r = load_or_create(dir, "web", &k->root, name, IDENT_EC_P256, name,
                           &k->web, 1)) != 0)
@@ -82,8 +82,8 @@ int srv_keys_load(const char *dir, const char *name, struct srv_keys *k) {
       (r = hash_cert_key(k->web.cert, k->web_key_hash)) != 0)
     goto out;
   suffixed(cn, sizeof cn, "meshd-agentserver");
-  if ((r = load_or_create(dir, "agentserver", &k->root, cn, IDENT_RSA3072,
-                          NULL, &k->agent[0], 1)) != 0 ||
+  if ((r = load_or_create(dir, "agentserver", &k->root, cn, IDENT_RSA3072, NULL,
+                          &k->agent[0], 1)) != 0 ||
       (r = add_agent_ident(k)) != 0)
     goto out;
   for (int i = 1; i < SRV_MAX_IDENTS; i++) {

@@ -108,9 +108,10 @@ int store_meta_get(struct store *st, const char *key, char **out) {
 
 int store_meta_set(struct store *st, const char *key, const char *value) {
   const char *args[] = {key, value, NULL};
-  return exec_args(
-      st, "INSERT INTO meta(key,value) VALUES(?,?) "
-          "ON CONFLICT(key) DO UPDATE SET value=excluded.value", args);
+  return exec_args(st,
+                   "INSERT INTO meta(key,value) VALUES(?,?) "
+                   "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                   args);
 }
 
 void store_group_cleanup(struct store_group *g) {
@@ -128,8 +129,10 @@ int store_group_create(struct store *st, const char *name,
   enc_b64(raw, sizeof raw, id, 1);
   sqlite3_stmt *s;
   const char *args[] = {id, name, NULL};
-  if ((r = prep(st, "INSERT INTO groups(id,name,type,created) "
-                    "VALUES(?,?,2,?)", &s, args)) != 0)
+  if ((r = prep(st,
+                "INSERT INTO groups(id,name,type,created) "
+                "VALUES(?,?,2,?)",
+                &s, args)) != 0)
     return r;
   sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
   r = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
@@ -205,8 +208,8 @@ int store_device_online(struct store *st, const struct store_agent_seen *a,
 int store_device_offline(struct store *st, const char *node_id) {
   sqlite3_stmt *s;
   const char *args[] = {node_id, NULL};
-  int r = prep(st, "UPDATE devices SET online=0, last_seen=?2 WHERE id=?1",
-               &s, args);
+  int r = prep(st, "UPDATE devices SET online=0, last_seen=?2 WHERE id=?1", &s,
+               args);
   if (r) return r;
   sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
   r = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);

@@ -60,8 +60,8 @@ int store_devices_all_offline(struct store *st);
 /* A device row as store_devices_each() hands it out: every pointer is
  * borrowed for the duration of the callback only. */
 struct store_device {
-  const char *id, *group_id, *group_name, *name, *os, *commit_date,
-      *agent_hash, *addr;
+  const char *id, *group_id, *group_name, *name, *os, *commit_date, *agent_hash,
+      *addr;
   uint32_t platform, agent_id, caps;
   int online;
   int64_t first_seen, last_seen; /* unix seconds */

@@ -19,7 +19,8 @@ static void backoff_bounds_and_jitter(void **state) {
   (void)state;
   for (int run = 0; run < 200; run++) {
     uint64_t t = agent_backoff_next(0, tu_rand());
-    assert_true(t >= MESH_BACKOFF_FIRST_MIN_MS && t < MESH_BACKOFF_FIRST_MAX_MS);
+    assert_true(t >= MESH_BACKOFF_FIRST_MIN_MS &&
+                t < MESH_BACKOFF_FIRST_MAX_MS);
     for (int i = 0; i < 40; i++) {
       uint64_t n = agent_backoff_next(t, tu_rand());
       if (t < MESH_BACKOFF_CAP_MIN_MS && n < MESH_BACKOFF_CAP_MIN_MS) {
@@ -71,8 +72,9 @@ static int load(const char *dir, const char *text, struct agent_config *c) {
   return agent_config_load(path, c);
 }
 
-#define ID96 "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF" \
-             "00112233445566778899AABBCCDDEEFF"
+#define ID96                                                         \
+  "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF" \
+  "00112233445566778899AABBCCDDEEFF"
 
 static void config_files(void **state) {
   (void)state;
@@ -97,8 +99,8 @@ static void config_files(void **state) {
 
   /* What is required, and what must match. */
   const char *bad[] = {
-      "MeshID=0x" ID96 "\nServerID=" ID96 "\n",            /* no server */
-      "MeshID=0x" ID96 "\nMeshServer=wss://h/a\n",         /* no ServerID */
+      "MeshID=0x" ID96 "\nServerID=" ID96 "\n",    /* no server */
+      "MeshID=0x" ID96 "\nMeshServer=wss://h/a\n", /* no ServerID */
       "MeshID=0x" ID96 "\nMeshServer=wss://h/a,wss://k/a\nServerID=" ID96,
       "MeshID=0x" ID96 "\nMeshServer=https://h/a\nServerID=" ID96,
       "MeshID=0x" ID96 "\nMeshServer=local\nServerID=" ID96,

@@ -138,8 +138,8 @@ static int do_verify(struct buf *cert, struct buf *sig,
   return r;
 }
 
-static void on_ws_msg(struct ws_session *w, enum ws_type type,
-                      const uint8_t *p, size_t n, void *data) {
+static void on_ws_msg(struct ws_session *w, enum ws_type type, const uint8_t *p,
+                      size_t n, void *data) {
   struct pair *t = data;
   (void)w;
   assert_int_equal(type, WS_BINARY);
@@ -169,7 +169,8 @@ static int pump(struct pair *t) {
     size_t sl;
     if (t->to_server.head < t->to_server.tail) {
       struct buf *m = &t->to_server.m[t->to_server.head++];
-      r = t->ws_cli ? feed_bytewise(t, m) : cc_srv_feed(&t->srv, m->data, m->len);
+      r = t->ws_cli ? feed_bytewise(t, m)
+                    : cc_srv_feed(&t->srv, m->data, m->len);
       buf_cleanup(m);
     } else if (t->to_agent.head < t->to_agent.tail) {
       struct buf *m = &t->to_agent.m[t->to_agent.head++];
@@ -178,13 +179,14 @@ static int pump(struct pair *t) {
     } else if (t->srv_sign) {
       t->srv_sign = 0;
       EVP_PKEY *key = t->srv_ident ? other_server.key : t->server_sign_key;
-      assert_int_equal(sig_sign384(key, t->srv_msg,
-                                   CC_SIGNED_LEN, sig, sizeof sig, &sl), 0);
+      assert_int_equal(
+          sig_sign384(key, t->srv_msg, CC_SIGNED_LEN, sig, sizeof sig, &sl), 0);
       r = cc_srv_signed(&t->srv, sig, sl);
     } else if (t->ag_sign) {
       t->ag_sign = 0;
-      assert_int_equal(sig_sign384(agent_id.key, t->ag_msg, CC_SIGNED_LEN,
-                                   sig, sizeof sig, &sl), 0);
+      assert_int_equal(sig_sign384(agent_id.key, t->ag_msg, CC_SIGNED_LEN, sig,
+                                   sizeof sig, &sl),
+                       0);
       r = cc_agent_signed(&t->ag, sig, sl);
     } else if (t->srv_verify) {
       t->srv_verify = 0;
@@ -262,8 +264,8 @@ static int setup(void **state) {
   buf_init(&agent_der, 64 * 1024);
   buf_init(&server_der, 64 * 1024);
   buf_init(&other_der, 64 * 1024);
-  if (ident_new_agent(&agent_id) || ident_new_root("srv", IDENT_RSA2048,
-                                                   &server_id) ||
+  if (ident_new_agent(&agent_id) ||
+      ident_new_root("srv", IDENT_RSA2048, &server_id) ||
       ident_new_root("other", IDENT_RSA2048, &other_server) ||
       ident_new_root("web1", IDENT_EC_P256, &web1) ||
       ident_new_root("web2", IDENT_EC_P256, &web2) ||

@@ -110,8 +110,8 @@ static void auth_verify_roundtrip_and_limits(void **state) {
   assert_int_equal(cc_parse_auth_verify(zero, 6, &c, &cl, &s, &sl),
                    MESH_E_MALFORMED);
   buf_reset(&b);
-  assert_int_equal(cc_put_auth_verify(&b, cert, MESH_CC_MAX_CERT, sig,
-                                      MESH_CC_MAX_SIG), 0);
+  assert_int_equal(
+      cc_put_auth_verify(&b, cert, MESH_CC_MAX_CERT, sig, MESH_CC_MAX_SIG), 0);
   assert_int_equal(cc_parse_auth_verify(b.data, b.len, &c, &cl, &s, &sl), 0);
   buf_put_u8(&b, 1);
   assert_int_equal(cc_parse_auth_verify(b.data, b.len, &c, &cl, &s, &sl),
@@ -156,12 +156,14 @@ static void message_types(void **state) {
   const uint8_t *body;
   size_t bl;
   assert_int_equal(cc_parse_request((const uint8_t *)"\x00\x0b\x00\x01", 4,
-                                    &cmd, &req, &body, &bl), 0);
+                                    &cmd, &req, &body, &bl),
+                   0);
   assert_int_equal(cmd, 11);
   assert_int_equal(req, 1);
   assert_int_equal(bl, 0);
   assert_int_equal(cc_parse_request((const uint8_t *)"\x00\x0b\x00", 3, &cmd,
-                                    &req, &body, &bl), MESH_E_MALFORMED);
+                                    &req, &body, &bl),
+                   MESH_E_MALFORMED);
 }
 
 /* Every valid message cut short at every length is refused (or, where a

@@ -38,9 +38,13 @@ static void b64mc_uses_at_and_dollar(void **state) {
 
 static void b64_lengths_and_padding(void **state) {
   (void)state;
-  const char *vec[][2] = {{"", ""},       {"f", "Zg=="},     {"fo", "Zm8="},
-                          {"foo", "Zm9v"}, {"foob", "Zm9vYg=="},
-                          {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const char *vec[][2] = {{"", ""},
+                          {"f", "Zg=="},
+                          {"fo", "Zm8="},
+                          {"foo", "Zm9v"},
+                          {"foob", "Zm9vYg=="},
+                          {"fooba", "Zm9vYmE="},
+                          {"foobar", "Zm9vYmFy"}};
   for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) {
     char s[16];
     uint8_t out[8];
@@ -48,7 +52,8 @@ static void b64_lengths_and_padding(void **state) {
     enc_b64((const uint8_t *)vec[i][0], n, s, 0);
     assert_string_equal(s, vec[i][1]);
     uint8_t *g = tu_guard_copy(s, strlen(s));
-    assert_int_equal(enc_unb64((char *)g, strlen(s), out, sizeof out), (ssize_t)n);
+    assert_int_equal(enc_unb64((char *)g, strlen(s), out, sizeof out),
+                     (ssize_t)n);
     tu_guard_free(g, strlen(s));
     assert_memory_equal(out, vec[i][0], n);
   }

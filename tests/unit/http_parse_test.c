@@ -17,15 +17,15 @@
 struct vec {
   const char *name;
   const char *in;
-  size_t len;     /* 0: strlen(in) */
-  ssize_t want;   /* -1: whole input consumed; else an error code */
+  size_t len;   /* 0: strlen(in) */
+  ssize_t want; /* -1: whole input consumed; else an error code */
   int status;
   const char *method, *path, *query, *body;
 };
 
 static const struct vec vecs[] = {
-    {"get with query", "GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: h\r\n\r\n", 0, -1,
-     0, "GET", "/a/b", "x=1&y=2", NULL},
+    {"get with query", "GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: h\r\n\r\n", 0, -1, 0,
+     "GET", "/a/b", "x=1&y=2", NULL},
     {"get no query", "GET / HTTP/1.1\r\nhost: h\r\n\r\n", 0, -1, 0, "GET", "/",
      "", NULL},
     {"fragment dropped", "GET /p?q#frag HTTP/1.1\r\n\r\n", 0, -1, 0, "GET",
@@ -42,15 +42,19 @@ static const struct vec vecs[] = {
      "Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
      "Sec-WebSocket-Version: 13\r\n\r\n",
      0, -1, 0, "GET", "/agent.ashx", "", NULL},
-    {"bad method", "G@T / HTTP/1.1\r\n\r\n", 0, MESH_E_MALFORMED, 400, NULL, NULL, NULL, NULL},
-    {"bad version", "GET / HTTP/x.1\r\n\r\n", 0, MESH_E_MALFORMED, 400, NULL, NULL, NULL, NULL},
+    {"bad method", "G@T / HTTP/1.1\r\n\r\n", 0, MESH_E_MALFORMED, 400, NULL,
+     NULL, NULL, NULL},
+    {"bad version", "GET / HTTP/x.1\r\n\r\n", 0, MESH_E_MALFORMED, 400, NULL,
+     NULL, NULL, NULL},
     {"bad header", "GET / HTTP/1.1\r\nBad\x01Header: x\r\n\r\n", 0,
      MESH_E_MALFORMED, 400, NULL, NULL, NULL, NULL},
     {"body too large by length",
      "POST / HTTP/1.1\r\nContent-Length: 1048577\r\n\r\n", 0, MESH_E_TOO_LARGE,
      413, NULL, NULL, NULL, NULL},
-    {"cl and te", "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: "
-     "chunked\r\n\r\n", 0, MESH_E_MALFORMED, 400, NULL, NULL, NULL, NULL},
+    {"cl and te",
+     "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: "
+     "chunked\r\n\r\n",
+     0, MESH_E_MALFORMED, 400, NULL, NULL, NULL, NULL},
 };
 
 static void check_done(const struct http_parse *hp, const struct vec *v) {
@@ -133,8 +137,9 @@ static void partial(void **state) {
 
 static void headers_case_insensitive(void **state) {
   (void)state;
-  const char *in = "GET / HTTP/1.1\r\nX-Thing: one\r\nx-thing: two\r\n"
-                   "Empty:\r\nSEC-websocket-KEY: k\r\n\r\n";
+  const char *in =
+      "GET / HTTP/1.1\r\nX-Thing: one\r\nx-thing: two\r\n"
+      "Empty:\r\nSEC-websocket-KEY: k\r\n\r\n";
   struct http_parse hp;
   http_parse_init(&hp, HTTP_PARSE_REQUEST);
   assert_int_equal(http_parse_feed(&hp, (const uint8_t *)in, strlen(in)),
@@ -280,12 +285,15 @@ static void limits(void **state) {
     char *s = malloc((size_t)h + bl);
     memcpy(s, head, (size_t)h);
     memset(s + h, 'b', bl);
-    assert_int_equal(parse_whole(s, (size_t)h + bl, &st), (ssize_t)h + (ssize_t)bl);
+    assert_int_equal(parse_whole(s, (size_t)h + bl, &st),
+                     (ssize_t)h + (ssize_t)bl);
     free(s);
     /* Chunked: one chunk of MAX, then one more byte. */
     char *c = malloc(bl + 256);
-    size_t o = (size_t)sprintf(c, "POST / HTTP/1.1\r\nTransfer-Encoding: "
-                                  "chunked\r\n\r\n%zx\r\n", bl);
+    size_t o = (size_t)sprintf(c,
+                               "POST / HTTP/1.1\r\nTransfer-Encoding: "
+                               "chunked\r\n\r\n%zx\r\n",
+                               bl);
     memset(c + o, 'b', bl);
     o += bl;
     size_t ok_len = o + (size_t)sprintf(c + o, "\r\n0\r\n\r\n");
@@ -299,9 +307,10 @@ static void limits(void **state) {
 
 static void response_101(void **state) {
   (void)state;
-  const char *in = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                   "Connection: Upgrade\r\nSec-WebSocket-Accept: abc\r\n\r\n"
-                   "\x81\x02hi";
+  const char *in =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Accept: abc\r\n\r\n"
+      "\x81\x02hi";
   size_t n = strlen(in);
   for (size_t k = 0; k < 2; k++) {
     struct http_parse hp;
@@ -362,10 +371,13 @@ static void mutations(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(table),         cmocka_unit_test(partial),
+      cmocka_unit_test(table),
+      cmocka_unit_test(partial),
       cmocka_unit_test(headers_case_insensitive),
-      cmocka_unit_test(pipelined),     cmocka_unit_test(limits),
-      cmocka_unit_test(response_101),  cmocka_unit_test(mutations),
+      cmocka_unit_test(pipelined),
+      cmocka_unit_test(limits),
+      cmocka_unit_test(response_101),
+      cmocka_unit_test(mutations),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

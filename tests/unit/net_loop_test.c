@@ -140,8 +140,7 @@ static void s_on_message(struct ws *w, enum ws_type ty, const uint8_t *p,
   assert_int_equal(ws_send(w, ty, p, n), 0);
 }
 
-static void s_on_close(struct ws *w, int code, const char *reason,
-                       void *data) {
+static void s_on_close(struct ws *w, int code, const char *reason, void *data) {
   (void)w;
   struct ctx *t = data;
   t->s_close++;
@@ -166,9 +165,9 @@ static void on_request(struct http_conn *c, const struct http_req *req,
     return;
   }
   const char *body = "not here";
-  assert_int_equal(http_respond(c, 404, "X-Test: 1\r\n", "text/plain", body,
-                                strlen(body)),
-                   0);
+  assert_int_equal(
+      http_respond(c, 404, "X-Test: 1\r\n", "text/plain", body, strlen(body)),
+      0);
   assert_int_equal(http_respond(c, 200, NULL, NULL, NULL, 0),
                    MESH_E_PROTO_STATE);
 }
@@ -224,8 +223,8 @@ static const struct ws_cbs c_cbs = {c_on_open, c_on_message, NULL, c_on_close};
 static void connect_client(struct ctx *t, const char *scheme) {
   char url[128];
   snprintf(url, sizeof url, "%s://127.0.0.1:%d/ws?x=1", scheme, t->port);
-  assert_int_equal(ws_connect(&t->loop, url, cli_ctx, 5000, &c_cbs, t, &t->c_ws),
-                   0);
+  assert_int_equal(
+      ws_connect(&t->loop, url, cli_ctx, 5000, &c_cbs, t, &t->c_ws), 0);
 }
 
 /* ---- Test: echo text, binary and a large message, then server close ---- */
@@ -312,8 +311,9 @@ static void closed_port(void **state) {
   connect_client(t, "wss");
   /* Malformed URLs fail synchronously with no callback. */
   struct ws *w = (struct ws *)1;
-  assert_int_equal(ws_connect(&t->loop, "http://x/", cli_ctx, 100, &c_cbs, t, &w),
-                   MESH_E_INVALID);
+  assert_int_equal(
+      ws_connect(&t->loop, "http://x/", cli_ctx, 100, &c_cbs, t, &w),
+      MESH_E_INVALID);
   assert_null(w);
   assert_int_equal(ws_connect(&t->loop, "wss://x/", NULL, 100, &c_cbs, t, &w),
                    MESH_E_INVALID);
@@ -358,8 +358,8 @@ static void raw_on_close(struct stream *s, int reason, void *data) {
   r->t->raw_closed_at[r->idx] = uv_now(stream_loop(s));
 }
 
-static const struct stream_cbs raw_cbs = {raw_on_connect, raw_on_read, NULL,
-                                          NULL, NULL, raw_on_close};
+static const struct stream_cbs raw_cbs = {
+    raw_on_connect, raw_on_read, NULL, NULL, NULL, raw_on_close};
 
 static void raw_connect(struct ctx *t, struct raw *r, SSL_CTX *tls) {
   struct stream *s;
@@ -399,7 +399,8 @@ static void misc(void **state) {
   t->after_msg = misc_after;
   connect_client(t, "wss");
   static const char get[] = "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n";
-  static const char junk[] = "\x16\x03\x01\x00\x05hello this is not TLS at all\r\n";
+  static const char junk[] =
+      "\x16\x03\x01\x00\x05hello this is not TLS at all\r\n";
   static const char slow[] = "GET /slow HTTP/1.1\r\nHost: x\r\nX-Partial: ";
   struct raw r404 = {t, 0, get, sizeof get - 1};
   struct raw rjunk = {t, 1, junk, sizeof junk - 1};
@@ -562,9 +563,9 @@ static void server_stop(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(echo),         cmocka_unit_test(closed_port),
-      cmocka_unit_test(misc),         cmocka_unit_test(backpressure),
-      cmocka_unit_test(keepalive),    cmocka_unit_test(server_stop),
+      cmocka_unit_test(echo),      cmocka_unit_test(closed_port),
+      cmocka_unit_test(misc),      cmocka_unit_test(backpressure),
+      cmocka_unit_test(keepalive), cmocka_unit_test(server_stop),
   };
   return cmocka_run_group_tests(tests, make_ctx, free_ctx);
 }

@@ -52,9 +52,13 @@ static void groups_and_devices(void **state) {
 
   /* A new device takes the group it claims; an existing one keeps its
    * stored group whatever it claims later. */
-  struct store_agent_seen ag = {.node_id = "node1", .group_id = a.id,
-                                .name = "pc", .os = "Linux", .addr = "1.2.3.4",
-                                .platform = 1, .agent_id = 6};
+  struct store_agent_seen ag = {.node_id = "node1",
+                                .group_id = a.id,
+                                .name = "pc",
+                                .os = "Linux",
+                                .addr = "1.2.3.4",
+                                .platform = 1,
+                                .agent_id = 6};
   char *stored;
   assert_int_equal(store_device_online(st, &ag, &stored), 0);
   assert_string_equal(stored, a.id);

@@ -42,8 +42,10 @@ struct pair {
 
 static void pair_init(struct pair *pr) {
   memset(pr, 0, sizeof *pr);
-  assert_int_equal(ws_session_new(WS_ROLE_CLIENT, on_msg, &pr->crx, &pr->cli), 0);
-  assert_int_equal(ws_session_new(WS_ROLE_SERVER, on_msg, &pr->srx, &pr->srv), 0);
+  assert_int_equal(ws_session_new(WS_ROLE_CLIENT, on_msg, &pr->crx, &pr->cli),
+                   0);
+  assert_int_equal(ws_session_new(WS_ROLE_SERVER, on_msg, &pr->srx, &pr->srv),
+                   0);
 }
 
 static void pair_free(struct pair *pr) {
@@ -144,9 +146,9 @@ static void interleaved_control(void **state) {
   struct pair pr;
   pair_init(&pr);
   /* Hand-made masked frames (mask 0): "he" (no FIN), PING "x", "llo" FIN. */
-  static const uint8_t in[] = {0x01, 0x82, 0, 0, 0, 0, 'h', 'e',
-                               0x89, 0x81, 0, 0, 0, 0, 'x',
-                               0x80, 0x83, 0, 0, 0, 0, 'l', 'l', 'o'};
+  static const uint8_t in[] = {0x01, 0x82, 0, 0, 0, 0,   'h', 'e',
+                               0x89, 0x81, 0, 0, 0, 0,   'x', 0x80,
+                               0x83, 0,    0, 0, 0, 'l', 'l', 'o'};
   assert_int_equal(ws_session_feed(pr.srv, in, sizeof in), 0);
   assert_int_equal(pr.srx.n, 1);
   assert_memory_equal(pr.srx.last, "hello", 5);
@@ -291,7 +293,8 @@ static void violations(void **state) {
   static const uint8_t rsv[] = {0xc1, 0x81, 0, 0, 0, 0, 'a'};
   static const uint8_t opcode[] = {0x83, 0x80, 0, 0, 0, 0};
   static const uint8_t cont[] = {0x80, 0x80, 0, 0, 0, 0};
-  static const uint8_t twomsg[] = {0x01, 0x80, 0, 0, 0, 0, 0x81, 0x80, 0, 0, 0, 0};
+  static const uint8_t twomsg[] = {0x01, 0x80, 0, 0, 0, 0,
+                                   0x81, 0x80, 0, 0, 0, 0};
   static const uint8_t bigping[] = {0x89, 0xfe, 0, 126, 0, 0, 0, 0};
   static const uint8_t fragping[] = {0x09, 0x80, 0, 0, 0, 0};
   static const uint8_t badutf[] = {0x81, 0x82, 0, 0, 0, 0, 0xc3, 0x28};
@@ -386,7 +389,8 @@ static void upgrade_helpers(void **state) {
   char k[WS_KEY_LEN + 1];
   assert_int_equal(ws_client_request(&b, "h:1", "/agent.ashx?x=1", k), 0);
   assert_true(ws_key_valid(k, strlen(k)));
-  assert_int_equal(memcmp(b.data, "GET /agent.ashx?x=1 HTTP/1.1\r\nHost: h:1\r\n", 41), 0);
+  assert_int_equal(
+      memcmp(b.data, "GET /agent.ashx?x=1 HTTP/1.1\r\nHost: h:1\r\n", 41), 0);
   assert_int_equal(memcmp(b.data + b.len - 4, "\r\n\r\n", 4), 0);
   buf_cleanup(&b);
 }
@@ -396,9 +400,8 @@ int main(void) {
       cmocka_unit_test(text_binary_distinct), cmocka_unit_test(fragmentation),
       cmocka_unit_test(interleaved_control),  cmocka_unit_test(ping_pong),
       cmocka_unit_test(close_both_ways),      cmocka_unit_test(max_message),
-      cmocka_unit_test(lowered_max_message),
-      cmocka_unit_test(violations),           cmocka_unit_test(valid_utf8),
-      cmocka_unit_test(upgrade_helpers),
+      cmocka_unit_test(lowered_max_message),  cmocka_unit_test(violations),
+      cmocka_unit_test(valid_utf8),           cmocka_unit_test(upgrade_helpers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
