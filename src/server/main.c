@@ -123,8 +123,8 @@ int main(int argc, char **argv) {
   struct opts o = {.data = "./meshd-data",
                    .bind = "0.0.0.0",
                    .port = 443,
-                   .idle_s = 150,
-                   .auth_s = 30};
+                   .idle_s = MESH_AGENT_IDLE_MS / 1000,
+                   .auth_s = MESH_CC_AUTH_MS / 1000};
   log_set_prog("meshd");
   if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
     usage(stdout);
