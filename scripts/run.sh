@@ -7,16 +7,16 @@ DATA=./meshd-data
 PORT=${MESHD_PORT:-4443}
 MESHD=build/meshd
 
-group=$($MESHD list-devices --data "$DATA" --json >/dev/null 2>&1 &&
-  sqlite3 "$DATA/meshd.db" "SELECT id FROM groups ORDER BY created LIMIT 1" 2>/dev/null || true)
-if [ -z "$group" ]; then
-  group=$($MESHD create-group "My devices" --data "$DATA")
-fi
-# Record name and port before the first start so agent-config is right.
+GROUP="My devices"
+URL="wss://127.0.0.1:$PORT/agent.ashx"
 mkdir -p .run/agent
 cp build/meshagent .run/agent/meshagent
-$MESHD agent-config "$group" --data "$DATA" \
-  --url "wss://127.0.0.1:$PORT/agent.ashx" > .run/agent/meshagent.msh
+# The first run creates the group; later runs reuse it.
+if ! $MESHD agent-config "$GROUP" --data "$DATA" --url "$URL" \
+    >.run/agent/meshagent.msh 2>/dev/null; then
+  $MESHD create-group "$GROUP" --data "$DATA" >/dev/null
+  $MESHD agent-config "$GROUP" --data "$DATA" --url "$URL" >.run/agent/meshagent.msh
+fi
 
 cat <<MSG
 
