@@ -106,6 +106,11 @@ void cc_srv_init(struct cc_srv *s, const struct cc_srv_ops *ops, void *data,
  * MESH_E_PROTO_STATE (duplicate, out of order, not allowed yet, or a
  * handshake command after admission). */
 int cc_srv_feed(struct cc_srv *s, const uint8_t *p, size_t n);
+/* What cc_srv_feed() says of a message once the handshake is done, for an
+ * owner that freed its machine after admission: CC_PASS, or
+ * MESH_E_PROTO_STATE for a handshake command (ids below 10), or
+ * MESH_E_MALFORMED for a message under two bytes. */
+int cc_srv_post_auth(const uint8_t *p, size_t n);
 /* Results of the ops requests. sig is copied. */
 int cc_srv_signed(struct cc_srv *s, const uint8_t *sig, size_t sig_len);
 /* ok == 0 means the signature was bad: returns MESH_E_AUTH. */

@@ -117,12 +117,17 @@ static int on_server_id(struct cc_srv *s, const uint8_t *p, size_t n) {
   return 0;
 }
 
+int cc_srv_post_auth(const uint8_t *p, size_t n) {
+  int t = cc_msg_type(p, n);
+  if (t < 0) return t;
+  /* A handshake command once admitted is a confused or hostile agent. */
+  return t == CC_JSON || t >= 10 ? CC_PASS : MESH_E_PROTO_STATE;
+}
+
 int cc_srv_feed(struct cc_srv *s, const uint8_t *p, size_t n) {
   int t = cc_msg_type(p, n), r;
   if (t < 0) return t;
-  if (s->state == CC_SRV_DONE)
-    /* A handshake command once admitted is a confused or hostile agent. */
-    return t == CC_JSON || t >= 10 ? CC_PASS : MESH_E_PROTO_STATE;
+  if (s->state == CC_SRV_DONE) return cc_srv_post_auth(p, n);
   if (t == CC_JSON) return CC_PREAUTH_JSON;
   if (s->state != CC_SRV_HANDSHAKE) return MESH_E_PROTO_STATE;
   if (t > 31 || SEEN(s, t)) return MESH_E_PROTO_STATE;

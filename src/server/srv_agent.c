@@ -34,7 +34,7 @@
 struct agent_conn {
   struct srv *srv;
   struct ws *ws;
-  struct cc_srv cc;
+  struct cc_srv *cc; /* the handshake; freed once the agent is admitted */
   uv_timer_t deadline;
   int refs;
   int closed;   /* the socket is gone */
@@ -46,7 +46,10 @@ struct agent_conn {
 };
 
 static void conn_unref(struct agent_conn *a) {
-  if (--a->refs == 0) free(a);
+  if (--a->refs == 0) {
+    free(a->cc);
+    free(a);
+  }
 }
 
 /* Closes the connection with a logged reason; safe to call repeatedly. */
@@ -66,6 +69,17 @@ static void check(struct agent_conn *a, int r, const char *what) {
   if (r < 0) conn_fail(a, CLOSE_POLICY, r, what);
 }
 
+/* Called after every call into the state machine: once the agent is
+ * admitted, the handshake's buffers (certificate, signature, about 13 KB)
+ * are of no more use, and every connected agent would otherwise carry
+ * them for its whole life. */
+static void release_handshake(struct agent_conn *a) {
+  if (a->cc && a->cc->state == CC_SRV_DONE) {
+    free(a->cc);
+    a->cc = NULL;
+  }
+}
+
 static void cc_send(void *data, const uint8_t *p, size_t n) {
   struct agent_conn *a = data;
   if (!a->closed) ws_send(a->ws, WS_BINARY, p, n);
@@ -77,7 +91,8 @@ static void on_signed(int status, const uint8_t *sig, size_t len, void *data) {
     if (status)
       conn_fail(a, 1011, status, "signing failed");
     else
-      check(a, cc_srv_signed(&a->cc, sig, len), "sign result");
+      check(a, cc_srv_signed(a->cc, sig, len), "sign result");
+    release_handshake(a);
   }
   conn_unref(a);
 }
@@ -99,7 +114,8 @@ static void on_verified(int status, const uint8_t key_hash[CC_HASH_LEN],
     if (status)
       conn_fail(a, CLOSE_POLICY, status, "agent signature");
     else
-      check(a, cc_srv_verified(&a->cc, 1, key_hash), "verify result");
+      check(a, cc_srv_verified(a->cc, 1, key_hash), "verify result");
+    release_handshake(a);
   }
   conn_unref(a);
 }
@@ -153,7 +169,7 @@ static void cc_authenticated(void *data, const uint8_t node_hash[CC_HASH_LEN],
         "event=agent_refused peer=%s node=%s group=%s "
         "reason=\"unknown device group\"",
         a->peer, a->node_id, group);
-    cc_srv_admit(&a->cc, 0);
+    cc_srv_admit(a->cc, 0);
     ws_close(a->ws, CLOSE_POLICY, "unknown device group");
     return;
   }
@@ -168,8 +184,8 @@ static void cc_authenticated(void *data, const uint8_t node_hash[CC_HASH_LEN],
       .node_id = a->node_id,
       .group_id = group,
       .name = a->agent_name[0] ? a->agent_name : host,
-      .os = a->cc.host_info,
-      .commit_date = a->cc.commit_date,
+      .os = a->cc->host_info,
+      .commit_date = a->cc->commit_date,
       .addr = addr,
       .platform = info->platform_type,
       .agent_id = info->agent_id,
@@ -179,7 +195,7 @@ static void cc_authenticated(void *data, const uint8_t node_hash[CC_HASH_LEN],
     conn_fail(a, 1011, r, "database");
     return;
   }
-  if ((r = cc_srv_admit(&a->cc, 1)) != 0) {
+  if ((r = cc_srv_admit(a->cc, 1)) != 0) {
     free(stored);
     check(a, r, "admit");
     return;
@@ -191,7 +207,7 @@ static void cc_authenticated(void *data, const uint8_t node_hash[CC_HASH_LEN],
       "event=agent_online peer=%s node=%s group=%s name=\"%s\" "
       "agent_id=%u caps=0x%x server_sig=%s",
       a->peer, a->node_id, stored, seen.name, info->agent_id, info->caps,
-      a->cc.skip_sign ? "skipped" : "sent");
+      a->cc->skip_sign ? "skipped" : "sent");
   free(stored);
   /* Ask for the agent's binary hash (command 12) to record it. */
   uint8_t q[4] = {0, CC_AGENT_HASH, 0, 0};
@@ -257,7 +273,7 @@ static void on_message(struct ws *w, enum ws_type t, const uint8_t *p, size_t n,
   struct agent_conn *a = data;
   (void)w;
   (void)t; /* the first byte decides, never the opcode (spec §2.2) */
-  int r = cc_srv_feed(&a->cc, p, n);
+  int r = a->cc ? cc_srv_feed(a->cc, p, n) : cc_srv_post_auth(p, n);
   if (r == CC_PREAUTH_JSON) {
     on_preauth_json(a, p, n);
   } else if (r == CC_PASS) {
@@ -268,6 +284,7 @@ static void on_message(struct ws *w, enum ws_type t, const uint8_t *p, size_t n,
   } else {
     check(a, r, "handshake");
   }
+  release_handshake(a);
 }
 
 static void on_deadline_closed(uv_handle_t *h) { conn_unref(h->data); }
@@ -305,17 +322,20 @@ void srv_agent_accept(struct srv *s, struct http_conn *c,
                       const struct http_req *req) {
   struct agent_conn *a = calloc(1, sizeof *a);
   uint8_t nonce[CC_NONCE_LEN];
-  if (!a || rand_bytes(nonce, sizeof nonce) != 0) {
+  if (a) a->cc = malloc(sizeof *a->cc);
+  if (!a || !a->cc || rand_bytes(nonce, sizeof nonce) != 0) {
+    if (a) free(a->cc);
     free(a);
     http_respond(c, 503, NULL, "text/plain", "busy\n", 5);
     return;
   }
   a->srv = s;
   snprintf(a->peer, sizeof a->peer, "%s", req->peer);
-  cc_srv_init(&a->cc, &agent_cc_ops, a, s->keys.cc, s->keys.n_agent,
+  cc_srv_init(a->cc, &agent_cc_ops, a, s->keys.cc, s->keys.n_agent,
               s->keys.web_cert_hash, s->keys.web_key_hash, nonce);
   a->ws = http_upgrade_ws(c, req, &agent_ws_cbs, a);
   if (!a->ws) { /* http_upgrade_ws answered with an error status */
+    free(a->cc);
     free(a);
     return;
   }
