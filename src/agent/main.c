@@ -4,24 +4,17 @@
  * binary, named after it as the stock agent names them.
  */
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "base/log.h"
+#include "net/signals.h"
 
 static struct agent agent;
-static uv_signal_t sig_int, sig_term;
 
-static void on_signal(uv_signal_t *h, int signum) {
-  (void)h;
-  log_info("event=stopping signal=%d", signum);
-  uv_close((uv_handle_t *)&sig_int, NULL);
-  uv_close((uv_handle_t *)&sig_term, NULL);
-  agent_stop(&agent);
-}
+static void on_stop(void *data) { agent_stop(data); }
 
 /* Sets out to the path of our own binary plus ext ("msh" or "db"). */
 static int beside_binary(char *out, size_t cap, const char *ext) {
@@ -49,17 +42,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "meshagent: cannot find my own binary\n");
     return 1;
   }
-  signal(SIGPIPE, SIG_IGN);
   uv_loop_t *loop = uv_default_loop();
   int r = agent_start(&agent, loop, msh, db);
-  if (r == 0) {
-    uv_signal_init(loop, &sig_int);
-    uv_signal_init(loop, &sig_term);
-    uv_signal_start(&sig_int, on_signal, SIGINT);
-    uv_signal_start(&sig_term, on_signal, SIGTERM);
-  } else {
-    agent_stop(&agent);
-  }
+  if (r == 0) r = signals_start(loop, on_stop, &agent);
+  if (r != 0) agent_stop(&agent);
   uv_run(loop, UV_RUN_DEFAULT);
   agent_cleanup(&agent);
   uv_loop_close(loop);

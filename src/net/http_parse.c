@@ -281,3 +281,16 @@ int http_parse_keep_alive(const struct http_parse *hp) {
 }
 int http_parse_upgrade(const struct http_parse *hp) { return hp->upgrade; }
 int http_parse_minor(const struct http_parse *hp) { return hp->p.http_minor; }
+
+int http_header_has_token(const char *v, const char *tok) {
+  size_t tl = strlen(tok);
+  while (v && *v) {
+    while (*v == ' ' || *v == '\t' || *v == ',') v++;
+    size_t n = strcspn(v, ",");
+    size_t e = n;
+    while (e > 0 && (v[e - 1] == ' ' || v[e - 1] == '\t')) e--;
+    if (e == tl && strncasecmp(v, tok, tl) == 0) return 1;
+    v += n;
+  }
+  return 0;
+}

@@ -99,6 +99,10 @@ const char *http_parse_header_name(const struct http_parse *hp, size_t i);
 const char *http_parse_header_value(const struct http_parse *hp, size_t i);
 /* Body bytes (borrowed) and length; NULL/0 when there is no body. */
 const uint8_t *http_parse_body(const struct http_parse *hp, size_t *len);
+
+/* Nonzero if the comma-separated header value v (may be NULL) holds tok,
+ * compared without case ("Connection: keep-alive, Upgrade"). */
+int http_header_has_token(const char *v, const char *tok);
 /* Response status code (responses only). */
 int http_parse_code(const struct http_parse *hp);
 /* Whether the connection may be kept alive after this message. */

@@ -248,19 +248,6 @@ int http_respond(struct http_conn *c, int status, const char *extra_headers,
   return 0;
 }
 
-static int has_token(const char *v, const char *tok) {
-  size_t tl = strlen(tok);
-  while (v && *v) {
-    while (*v == ' ' || *v == '\t' || *v == ',') v++;
-    size_t n = strcspn(v, ",");
-    size_t e = n;
-    while (e > 0 && (v[e - 1] == ' ' || v[e - 1] == '\t')) e--;
-    if (e == tl && strncasecmp(v, tok, tl) == 0) return 1;
-    v += n;
-  }
-  return 0;
-}
-
 struct ws *http_upgrade_ws(struct http_conn *c, const struct http_req *req,
                            const struct ws_cbs *cbs, void *data) {
   if (c->state != C_PROCESSING) return NULL;
@@ -272,9 +259,9 @@ struct ws *http_upgrade_ws(struct http_conn *c, const struct http_req *req,
   const char *ver = http_req_header(req, "Sec-WebSocket-Version");
   char accept[WS_ACCEPT_LEN + 1];
   if (strcmp(req->method, "GET") != 0 || http_parse_minor(&c->hp) < 1 ||
-      !has_token(http_req_header(req, "Upgrade"), "websocket") ||
-      !has_token(http_req_header(req, "Connection"), "upgrade") || !key ||
-      !ws_key_valid(key, strlen(key)) ||
+      !http_header_has_token(http_req_header(req, "Upgrade"), "websocket") ||
+      !http_header_has_token(http_req_header(req, "Connection"), "upgrade") ||
+      !key || !ws_key_valid(key, strlen(key)) ||
       ws_accept_for_key(key, strlen(key), accept) != 0) {
     http_respond(c, 400, NULL, "text/plain", "bad websocket upgrade", 21);
     return NULL;

@@ -146,19 +146,6 @@ static void feed(struct ws *w, const uint8_t *p, size_t n) {
 
 /* ---- Client handshake ---- */
 
-static int header_has_token(const char *v, const char *tok) {
-  size_t tl = strlen(tok);
-  while (v && *v) {
-    while (*v == ' ' || *v == '\t' || *v == ',') v++;
-    size_t n = strcspn(v, ",");
-    size_t e = n;
-    while (e > 0 && (v[e - 1] == ' ' || v[e - 1] == '\t')) e--;
-    if (e == tl && strncasecmp(v, tok, tl) == 0) return 1;
-    v += n;
-  }
-  return 0;
-}
-
 static void client_on_response(struct ws *w, const uint8_t *p, size_t n) {
   ssize_t r = http_parse_feed(&w->resp, p, n);
   if (r == MESH_E_INCOMPLETE) {
@@ -170,8 +157,10 @@ static void client_on_response(struct ws *w, const uint8_t *p, size_t n) {
     return;
   }
   if (http_parse_code(&w->resp) != 101) goto refused;
-  if (!header_has_token(http_parse_header(&w->resp, "Upgrade"), "websocket") ||
-      !header_has_token(http_parse_header(&w->resp, "Connection"), "upgrade")) {
+  if (!http_header_has_token(http_parse_header(&w->resp, "Upgrade"),
+                             "websocket") ||
+      !http_header_has_token(http_parse_header(&w->resp, "Connection"),
+                             "upgrade")) {
     ws_fail(w, WS_CLOSE_ABNORMAL, "bad upgrade headers");
     return;
   }

@@ -1,7 +1,6 @@
 /*
  * meshd - the server. See usage() for the command line.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "base/log.h"
 #include "base/mesh_limits.h"
 #include "cli.h"
+#include "net/signals.h"
 #include "srv.h"
 
 static void usage(FILE *f) {
@@ -74,15 +74,8 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
 }
 
 static struct srv server;
-static uv_signal_t sig_int, sig_term;
 
-static void on_signal(uv_signal_t *h, int signum) {
-  (void)h;
-  log_info("event=stopping signal=%d", signum);
-  uv_close((uv_handle_t *)&sig_int, NULL);
-  uv_close((uv_handle_t *)&sig_term, NULL);
-  srv_stop(&server);
-}
+static void on_stop(void *data) { srv_stop(data); }
 
 static int run_server(const struct opts *o) {
   char host[256];
@@ -101,19 +94,11 @@ static int run_server(const struct opts *o) {
     else
       cfg.name = o->bind;
   }
-  signal(SIGPIPE, SIG_IGN);
   uv_loop_t *loop = uv_default_loop();
   int r = srv_start(&server, loop, &cfg);
-  if (r == 0) {
-    uv_signal_init(loop, &sig_int);
-    uv_signal_init(loop, &sig_term);
-    uv_signal_start(&sig_int, on_signal, SIGINT);
-    uv_signal_start(&sig_term, on_signal, SIGTERM);
-    uv_run(loop, UV_RUN_DEFAULT);
-  } else {
-    srv_stop(&server);
-    uv_run(loop, UV_RUN_DEFAULT);
-  }
+  if (r == 0) r = signals_start(loop, on_stop, &server);
+  if (r != 0) srv_stop(&server);
+  uv_run(loop, UV_RUN_DEFAULT);
   srv_cleanup(&server);
   uv_loop_close(loop);
   return r ? 1 : 0;
