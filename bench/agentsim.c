@@ -4,14 +4,16 @@
  * MeshCentral server.
  *
  *   agentsim --msh FILE --count N [--concurrency C] [--keys FILE]
- *            [--server-pid PID] [--hold SECONDS] [--reconnect]
+ *            [--server-pid PID | --server-pgid PGID] [--hold SECONDS]
+ *            [--reconnect] [--auth-timeout SECONDS]
  *   agentsim --msh FILE --mode MODE          (one misbehaving agent)
  *
  * Load mode connects N agents (distinct RSA-3072 identities, cached in
  * --keys) at most C handshakes at a time, then optionally drops them all
  * and reconnects them with the pinned certificate. It prints one JSON
  * object with rates, latencies and, given --server-pid, the server's CPU
- * time per handshake and memory per connected agent read from /proc.
+ * time per handshake and memory per connected agent read from /proc
+ * (--server-pgid: summed over the server's whole process group).
  *
  * Misbehaving modes end when the server closes the connection: the exit
  * status is 0 if it did (close code and reason printed), 1 if the server
@@ -21,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,12 +38,19 @@
 #include "net/tls.h"
 #include "net/ws.h"
 
-enum mode { M_LOAD, M_BAD_SIG, M_BAD_HASH, M_DUP_INFO, M_OVERSIZE,
-            M_UNKNOWN_GROUP, M_GARBAGE, M_SLOW_JSON };
-static const char *const mode_names[] = {"load", "bad-sig", "bad-hash",
-                                         "dup-info", "oversize",
-                                         "unknown-group", "garbage",
-                                         "preauth-json-flood"};
+enum mode {
+  M_LOAD,
+  M_BAD_SIG,
+  M_BAD_HASH,
+  M_DUP_INFO,
+  M_OVERSIZE,
+  M_UNKNOWN_GROUP,
+  M_GARBAGE,
+  M_SLOW_JSON
+};
+static const char *const mode_names[] = {
+    "load",     "bad-sig",       "bad-hash", "dup-info",
+    "oversize", "unknown-group", "garbage",  "preauth-json-flood"};
 
 struct sim {
   struct ident id;
@@ -48,7 +59,7 @@ struct sim {
   struct cc_agent cc;
   struct cc_agent_config cfg;
   uint8_t pin[CC_HASH_LEN];
-  int has_pin, connected;
+  int has_pin, connected, opened;
   unsigned gen;
   uint64_t t0;
 };
@@ -63,10 +74,11 @@ static struct {
   int phase; /* 0 first connect, 1 reconnect */
   uint64_t phase_start;
   double lat_sum, lat_max;
-  int server_pid;
+  int server_pid, server_pgid;
   int close_code;
   char close_reason[128];
-  uv_timer_t timer;
+  uv_timer_t timer, watch;
+  uint64_t auth_timeout_ms;
 } g;
 
 /* ------------------------------------------------------------ /proc */
@@ -97,6 +109,65 @@ static int64_t proc_rss_kb(int pid) {
     if (sscanf(line, "VmRSS: %" SCNd64, &kb) == 1) break;
   if (f) fclose(f);
   return kb;
+}
+
+/* Sums over every process whose process group is pgid (a server and
+ * the workers it forks, e.g. the stock server's meshaccelerator.js):
+ * CPU as utime+stime+cutime+cstime (so a worker that exits and is
+ * reaped keeps counting), RSS in KB. Returns the number of processes. */
+static int proc_group(int pgid, int64_t *cpu_ms, int64_t *rss_kb) {
+  *cpu_ms = *rss_kb = 0;
+  DIR *d = opendir("/proc");
+  struct dirent *e;
+  int n = 0;
+  long tck = sysconf(_SC_CLK_TCK);
+  while (d && (e = readdir(d))) {
+    char path[300], buf[1024], *p;
+    int pid = atoi(e->d_name), pg = 0;
+    unsigned long ut, st;
+    long cut, cst;
+    if (pid <= 0) continue;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = 0;
+    /* after "(comm) ": state ppid pgrp ... utime(14) stime cutime cstime */
+    if (!(p = strrchr(buf, ')')) ||
+        sscanf(p + 2,
+               "%*c %*d %d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld",
+               &pg, &ut, &st, &cut, &cst) != 5 ||
+        pg != pgid)
+      continue;
+    *cpu_ms += (int64_t)(ut + st + (unsigned long)cut + (unsigned long)cst) *
+               1000 / tck;
+    int64_t kb = proc_rss_kb(pid);
+    if (kb > 0) *rss_kb += kb;
+    n++;
+  }
+  if (d) closedir(d);
+  return n;
+}
+
+/* The server's CPU ms and RSS KB: its process group with --server-pgid,
+ * else the one process --server-pid; -1 when neither is given. */
+static int64_t server_cpu_ms(void) {
+  int64_t c, r;
+  if (g.server_pgid) return proc_group(g.server_pgid, &c, &r) ? c : -1;
+  return g.server_pid ? proc_cpu_ms(g.server_pid) : -1;
+}
+
+static int64_t server_rss_kb(void) {
+  int64_t c, r;
+  if (g.server_pgid) return proc_group(g.server_pgid, &c, &r) ? r : -1;
+  return g.server_pid ? proc_rss_kb(g.server_pid) : -1;
+}
+
+static int server_procs(void) {
+  int64_t c, r;
+  if (g.server_pgid) return proc_group(g.server_pgid, &c, &r);
+  return g.server_pid ? 1 : 0;
 }
 
 /* ------------------------------------------------------------ keys */
@@ -138,8 +209,7 @@ static void gen_done(uv_work_t *w, int status) {
  * generation is slow), then appends them to the cache. */
 static int make_keys(const char *path, int have, int want) {
   if (have >= want) return 0;
-  fprintf(stderr, "agentsim: generating %d RSA-3072 identities\n",
-          want - have);
+  fprintf(stderr, "agentsim: generating %d RSA-3072 identities\n", want - have);
   for (int i = have; i < want; i++) {
     uv_work_t *w = calloc(1, sizeof *w);
     w->data = &g.sims[i];
@@ -217,7 +287,7 @@ static void cc_sign(void *data, const uint8_t msg[CC_SIGNED_LEN]) {
   struct sim *s = data;
   struct ticket *t = malloc(sizeof *t);
   *t = (struct ticket){s, s->gen};
-  crypto_job_sign(g.loop, s->id.key, msg, on_signed, t);
+  crypto_job_sign(g.loop, s->id.key, msg, CC_SIGNED_LEN, on_signed, t);
 }
 
 static void on_verified(int st, const uint8_t kh[CC_HASH_LEN], void *data) {
@@ -233,7 +303,7 @@ static void cc_verify(void *data, const uint8_t *c, size_t cl,
   struct sim *s = data;
   struct ticket *t = malloc(sizeof *t);
   *t = (struct ticket){s, s->gen};
-  crypto_job_verify(g.loop, c, cl, sig, sl, msg, on_verified, t);
+  crypto_job_verify(g.loop, c, cl, sig, sl, msg, CC_SIGNED_LEN, on_verified, t);
 }
 
 static void cc_pin(void *data, const uint8_t h[CC_HASH_LEN]) {
@@ -265,12 +335,13 @@ static void cc_connected(void *data, int skipped) {
   finish_one(1);
 }
 
-static const struct cc_agent_ops sim_ops = {cc_send, cc_sign, cc_verify,
-                                            cc_pin, cc_connected};
+static const struct cc_agent_ops sim_ops = {cc_send, cc_sign, cc_verify, cc_pin,
+                                            cc_connected};
 
 static void on_open(struct ws *w, void *data) {
   struct sim *s = data;
   uint8_t ch[CC_HASH_LEN], kh[CC_HASH_LEN], nonce[CC_NONCE_LEN];
+  s->opened = 1;
   X509 *peer = ws_peer_cert(w);
   if (!peer || hash_cert(peer, ch) || hash_cert_key(peer, kh)) {
     sim_fail(s, MESH_E_AUTH, "no peer certificate");
@@ -282,7 +353,8 @@ static void on_open(struct ws *w, void *data) {
   s->cfg.pinned = s->has_pin ? s->pin : NULL;
   s->cfg.cert_der = s->der.data;
   s->cfg.cert_len = s->der.len;
-  s->cfg.info = (struct cc_auth_info){.info_version = 1, .agent_id = 6,
+  s->cfg.info = (struct cc_auth_info){.info_version = 1,
+                                      .agent_id = 6,
                                       .platform_type = 1,
                                       .hostname = (const uint8_t *)"sim",
                                       .hostname_len = 3};
@@ -301,15 +373,14 @@ static void on_open(struct ws *w, void *data) {
     ws_send(w, WS_BINARY, big, n);
     free(big);
   } else if (g.mode == M_SLOW_JSON) {
-    for (int i = 0; i < 10; i++)
-      ws_send(w, WS_TEXT, "{\"action\":\"x\"}", 14);
+    for (int i = 0; i < 10; i++) ws_send(w, WS_TEXT, "{\"action\":\"x\"}", 14);
   }
   int r = cc_agent_start(&s->cc, &sim_ops, s, &s->cfg, ch, kh, nonce);
   if (r) sim_fail(s, r, "start");
 }
 
-static void on_message(struct ws *w, enum ws_type t, const uint8_t *p,
-                       size_t n, void *data) {
+static void on_message(struct ws *w, enum ws_type t, const uint8_t *p, size_t n,
+                       void *data) {
   struct sim *s = data;
   (void)t;
   int r = cc_agent_feed(&s->cc, p, n);
@@ -327,6 +398,7 @@ static void on_close(struct ws *w, int code, const char *reason, void *data) {
   struct sim *s = data;
   (void)w;
   s->ws = NULL;
+  s->opened = 0;
   g.close_code = code;
   snprintf(g.close_reason, sizeof g.close_reason, "%s", reason ? reason : "");
   if (g.mode != M_LOAD) uv_stop(g.loop);
@@ -340,16 +412,15 @@ static void on_close(struct ws *w, int code, const char *reason, void *data) {
   }
 }
 
-static const struct ws_cbs sim_cbs = {.on_open = on_open,
-                                      .on_message = on_message,
-                                      .on_close = on_close};
+static const struct ws_cbs sim_cbs = {
+    .on_open = on_open, .on_message = on_message, .on_close = on_close};
 
 static void launch(struct sim *s) {
   s->gen++;
   s->t0 = uv_hrtime();
   g.in_flight++;
-  if (ws_connect(g.loop, g.conf.urls[0], g.tls, 20000, &sim_cbs, s,
-                 &s->ws) != 0) {
+  if (ws_connect(g.loop, g.conf.urls[0], g.tls, 20000, &sim_cbs, s, &s->ws) !=
+      0) {
     s->ws = NULL;
     finish_one(0);
   }
@@ -361,13 +432,29 @@ static void launch_more(void) {
   if (g.done == g.count) uv_stop(g.loop);
 }
 
+/* A server that stalls a handshake after the WebSocket upgrade (the
+ * stock server keeps such sockets open silently) would hang the phase:
+ * past --auth-timeout an agent that is not admitted counts as failed. */
+static void on_watch(uv_timer_t *t) {
+  (void)t;
+  uint64_t now = uv_hrtime();
+  for (int i = 0; i < g.next; i++) {
+    struct sim *s = &g.sims[i];
+    if (s->ws && s->opened && !s->connected &&
+        now - s->t0 > g.auth_timeout_ms * 1000000ull)
+      sim_fail(s, MESH_E_TIMEOUT, "auth timeout");
+  }
+}
+
 /* Runs one phase: connect every agent; returns the wall time in ms. */
 static double run_phase(void) {
   g.next = g.done = g.failed = g.in_flight = 0;
   g.lat_sum = g.lat_max = 0;
   uint64_t t0 = uv_hrtime();
+  uv_timer_start(&g.watch, on_watch, 1000, 1000);
   launch_more();
   uv_run(g.loop, UV_RUN_DEFAULT);
+  uv_timer_stop(&g.watch);
   return (double)(uv_hrtime() - t0) / 1e6;
 }
 
@@ -387,22 +474,35 @@ static void close_all(void) {
   for (int i = 0; i < 200 && g.open > 0; i++) run_for(50);
 }
 
-static void report_phase(const char *name, double wall_ms, int64_t cpu_ms) {
+/* This process's own CPU ms (user + system, all threads): on a small
+ * machine the load generator may be what bounds the wall-clock rates. */
+static int64_t self_cpu_ms(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
+static void report_phase(const char *name, double wall_ms, int64_t cpu_ms,
+                         int64_t client_ms) {
   int ok = g.count - g.failed;
-  printf("  \"%s\": {\"agents\": %d, \"failed\": %d, \"wall_ms\": %.0f, "
-         "\"per_second\": %.1f, \"latency_avg_ms\": %.1f, "
-         "\"latency_max_ms\": %.1f, \"server_cpu_ms\": %" PRId64
-         ", \"server_cpu_ms_per_agent\": %.3f},\n",
-         name, ok, g.failed, wall_ms, ok ? ok * 1000.0 / wall_ms : 0,
-         ok ? g.lat_sum / ok : 0, g.lat_max, cpu_ms,
-         ok && cpu_ms >= 0 ? (double)cpu_ms / ok : -1);
+  printf(
+      "  \"%s\": {\"agents\": %d, \"failed\": %d, \"wall_ms\": %.0f, "
+      "\"per_second\": %.1f, \"latency_avg_ms\": %.1f, "
+      "\"latency_max_ms\": %.1f, \"server_cpu_ms\": %" PRId64
+      ", \"server_cpu_ms_per_agent\": %.3f, \"client_cpu_ms\": %" PRId64 "},\n",
+      name, ok, g.failed, wall_ms, ok ? ok * 1000.0 / wall_ms : 0,
+      ok ? g.lat_sum / ok : 0, g.lat_max, cpu_ms,
+      ok && cpu_ms >= 0 ? (double)cpu_ms / ok : -1, client_ms);
 }
 
 static void usage(void) {
   fprintf(stderr,
           "usage: agentsim --msh FILE [--count N] [--concurrency C] "
           "[--keys FILE]\n"
-          "                [--server-pid PID] [--hold S] [--reconnect]\n"
+          "                [--server-pid PID | --server-pgid PGID] [--hold S]"
+          " [--reconnect]\n"
+          "                [--auth-timeout S (default 30)]\n"
           "                [--mode load|bad-sig|bad-hash|dup-info|oversize|"
           "unknown-group|garbage|preauth-json-flood]\n");
   exit(2);
@@ -429,29 +529,41 @@ int main(int argc, char **argv) {
   int hold = 0, reconnect = 0;
   g.count = 1;
   g.concurrency = 32;
+  g.auth_timeout_ms = 30000;
   for (int i = 1; i < argc; i++) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(argv[i], "--msh") && v) msh = argv[++i];
-    else if (!strcmp(argv[i], "--keys") && v) keys = argv[++i];
-    else if (!strcmp(argv[i], "--count") && v) g.count = atoi(argv[++i]);
+    if (!strcmp(argv[i], "--msh") && v)
+      msh = argv[++i];
+    else if (!strcmp(argv[i], "--keys") && v)
+      keys = argv[++i];
+    else if (!strcmp(argv[i], "--count") && v)
+      g.count = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--concurrency") && v)
       g.concurrency = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--server-pid") && v)
       g.server_pid = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--hold") && v) hold = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--reconnect")) reconnect = 1;
+    else if (!strcmp(argv[i], "--server-pgid") && v)
+      g.server_pgid = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--hold") && v)
+      hold = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--auth-timeout") && v)
+      g.auth_timeout_ms = (uint64_t)atoi(argv[++i]) * 1000;
+    else if (!strcmp(argv[i], "--reconnect"))
+      reconnect = 1;
     else if (!strcmp(argv[i], "--mode") && v) {
       const char *m = argv[++i];
-      g.mode = (enum mode)-1;
+      g.mode = (enum mode) - 1;
       for (int k = 0; k < (int)(sizeof mode_names / sizeof *mode_names); k++)
         if (!strcmp(m, mode_names[k])) g.mode = (enum mode)k;
       if ((int)g.mode < 0) usage();
-    } else usage();
+    } else
+      usage();
   }
   if (!msh || g.count < 1 || g.concurrency < 1) usage();
   log_set_level(LOG_ERROR);
   g.loop = uv_default_loop();
   uv_timer_init(g.loop, &g.timer);
+  uv_timer_init(g.loop, &g.watch);
   if (agent_config_load(msh, &g.conf) != 0) return 1;
   if (!(g.tls = tls_client_ctx_new())) return 1;
   g.sims = calloc((size_t)g.count, sizeof *g.sims);
@@ -463,29 +575,33 @@ int main(int argc, char **argv) {
   }
   if (g.mode != M_LOAD) return misbehave();
 
-  int pid = g.server_pid;
-  int64_t rss0 = pid ? proc_rss_kb(pid) : -1;
-  int64_t cpu0 = pid ? proc_cpu_ms(pid) : -1;
+  int pid = g.server_pid || g.server_pgid;
+  int64_t rss0 = server_rss_kb();
+  int64_t cpu0 = server_cpu_ms(), self0 = self_cpu_ms();
   double wall = run_phase();
-  int64_t cpu1 = pid ? proc_cpu_ms(pid) : -1;
+  int64_t cpu1 = server_cpu_ms();
   printf("{\n");
-  report_phase("first_connect", wall, pid ? cpu1 - cpu0 : -1);
+  report_phase("first_connect", wall, pid ? cpu1 - cpu0 : -1,
+               self_cpu_ms() - self0);
   if (hold > 0) run_for((uint64_t)hold * 1000);
-  int64_t rss1 = pid ? proc_rss_kb(pid) : -1;
+  int64_t rss1 = server_rss_kb();
+  int procs = server_procs();
   int connected = g.open;
   if (reconnect) {
     close_all();
     run_for(500);
-    int64_t c0 = pid ? proc_cpu_ms(pid) : -1;
+    int64_t c0 = server_cpu_ms(), s0 = self_cpu_ms();
     wall = run_phase();
-    int64_t c1 = pid ? proc_cpu_ms(pid) : -1;
-    report_phase("reconnect", wall, pid ? c1 - c0 : -1);
+    int64_t c1 = server_cpu_ms();
+    report_phase("reconnect", wall, pid ? c1 - c0 : -1, self_cpu_ms() - s0);
   }
-  printf("  \"connected\": %d, \"server_rss_kb_before\": %" PRId64
-         ", \"server_rss_kb_connected\": %" PRId64
-         ", \"server_kb_per_agent\": %.1f\n}\n",
-         connected, rss0, rss1,
-         connected && rss0 >= 0 ? (double)(rss1 - rss0) / connected : -1);
+  printf(
+      "  \"connected\": %d, \"server_procs\": %d, "
+      "\"server_rss_kb_before\": %" PRId64
+      ", \"server_rss_kb_connected\": %" PRId64
+      ", \"server_kb_per_agent\": %.1f\n}\n",
+      connected, procs, rss0, rss1,
+      connected && rss0 >= 0 ? (double)(rss1 - rss0) / connected : -1);
   close_all();
   return g.failed ? 1 : 0;
 }
