@@ -129,8 +129,8 @@ group_table() {
 # wait_quiet PGID: until the group uses < 3% CPU over a second (start-up
 # work such as the stock server hashing its agent binaries), at most 60 s.
 wait_quiet() {
-  local a b i
-  for i in $(seq 1 60); do
+  local a b
+  for _ in $(seq 1 60); do
     a=$(group_stat "$1" | cut -d' ' -f1)
     sleep 1
     b=$(group_stat "$1" | cut -d' ' -f1)
@@ -185,7 +185,7 @@ count_devices() {
 
 # ---------------------------------------------------------------- meshd
 bench_meshd() {
-  local d=$WORK/meshd g gw pid cmd seen
+  local d=$WORK/meshd g gw pid
   log "meshd: starting"
   start_meshd "$d" 0
   pid=$MESHD_PID
@@ -220,8 +220,8 @@ bench_meshd() {
 
 # wait_quiet_pid PID: wait_quiet for one process.
 wait_quiet_pid() {
-  local a b i
-  for i in $(seq 1 30); do
+  local a b
+  for _ in $(seq 1 30); do
     a=$(sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }')
     sleep 1
     b=$(sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }')
@@ -231,7 +231,7 @@ wait_quiet_pid() {
 
 # ---------------------------------------------------------------- stock
 bench_stock() {
-  local pid cmd mesh meshw stat
+  local pid cmd mesh meshw
   log "stock: starting MeshCentral $(node -p 'require(process.argv[1]).version' "$PEER_MC/package.json")"
   peer_start_server "$WORK/stock"
   pid=$PEER_PID
@@ -266,7 +266,7 @@ bench_stock() {
   peer_stop_server
 }
 
-MESHD_IDLE=- MESHD_DEVICES=- MESHD_TABLE= STOCK_IDLE=- STOCK_DEVICES=- STOCK_TABLE=
+MESHD_IDLE=- MESHD_DEVICES=- MESHD_TABLE='' STOCK_IDLE=- STOCK_DEVICES=- STOCK_TABLE=''
 [ "$ONLY" = stock ] || bench_meshd
 [ "$ONLY" = meshd ] || bench_stock
 
