@@ -214,7 +214,7 @@ int stream_write(struct stream *s, const void *p, size_t n) {
       stream_close(s, r);
       return r;
     }
-    r = flush_tls(s);
+    if ((r = flush_tls(s)) == 0) tls_pump_release(&s->tls);
   } else {
     r = queue_bytes(s, p, n, NULL);
   }
@@ -299,34 +299,39 @@ static void tls_advance(struct stream *s) {
     stream_close(s, MESH_E_CRYPTO);
     return;
   }
-  if (s->state != ST_CLOSING) flush_tls(s);
+  if (s->state != ST_CLOSING && flush_tls(s) == 0) tls_pump_release(&s->tls);
 }
+
+/* Every read lands in one buffer shared by all streams: libuv calls
+ * read_cb right after alloc_cb, on the one loop thread, and read_cb
+ * consumes the bytes before it returns (TLS copies them into its BIO, the
+ * plain path hands them to a callback that parses or copies them). One
+ * buffer instead of a malloc per read keeps the heap from fragmenting
+ * under thousands of connections. */
+static uint8_t read_buf[READ_CHUNK];
 
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b) {
   (void)h;
   (void)hint;
-  b->base = malloc(READ_CHUNK);
-  b->len = b->base ? READ_CHUNK : 0;
+  b->base = (char *)read_buf;
+  b->len = sizeof read_buf;
 }
 
 static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *b) {
   struct stream *s = h->data;
   if (nread < 0) {
-    free(b->base);
     stream_close(s, (int)nread);
     return;
   }
   if (nread == 0 || s->state != ST_OPEN) {
-    free(b->base); /* draining: input is discarded until the peer's FIN */
+    /* draining: input is discarded until the peer's FIN */
     return;
   }
   if (!s->use_tls) {
     deliver(s, (const uint8_t *)b->base, (size_t)nread);
-    free(b->base);
     return;
   }
   int r = tls_pump_feed(&s->tls, (const uint8_t *)b->base, (size_t)nread);
-  free(b->base);
   if (r != 0) {
     stream_close(s, r);
     return;

@@ -1,5 +1,6 @@
 #include "net/tls.h"
 
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +31,10 @@ static SSL_CTX *ctx_common(const SSL_METHOD *m) {
 SSL_CTX *tls_server_ctx_new(X509 *cert, EVP_PKEY *key) {
   SSL_CTX *c = ctx_common(TLS_server_method());
   if (!c) return NULL;
+  /* No resumption: no session cache, and no TLS 1.3 tickets, which would
+   * cost a write and memory on every connection for nothing. */
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(c, 0);
   if (SSL_CTX_use_certificate(c, cert) != 1 ||
       SSL_CTX_use_PrivateKey(c, key) != 1 ||
       SSL_CTX_check_private_key(c) != 1) {
@@ -119,6 +123,12 @@ int tls_pump_handshake(struct tls_pump *t, char *why, size_t whylen) {
 
 ssize_t tls_pump_read(struct tls_pump *t, uint8_t *out, size_t cap, char *why,
                       size_t whylen) {
+  /* With nothing buffered anywhere, calling SSL_read would only allocate
+   * its 16 KB record buffer to find no record: with
+   * SSL_MODE_RELEASE_BUFFERS that buffer is otherwise freed after each
+   * record, and an idle connection then holds none. */
+  if (BIO_ctrl_pending(t->rbio) == 0 && !SSL_has_pending(t->ssl))
+    return MESH_E_INCOMPLETE;
   ERR_clear_error();
   int n = SSL_read(t->ssl, out, cap > INT32_MAX ? INT32_MAX : (int)cap);
   if (n > 0) return n;
@@ -149,6 +159,33 @@ int tls_pump_write(struct tls_pump *t, const void *p, size_t n) {
 void tls_pump_shutdown(struct tls_pump *t) {
   if (t->established) SSL_shutdown(t->ssl);
   ERR_clear_error();
+}
+
+/* A memory BIO keeps the largest buffer it ever held (the handshake's
+ * few KB): an empty one that grew is swapped for a fresh one. */
+static BIO *fresh_if_grown(BIO *b) {
+  BUF_MEM *m = NULL;
+  if (BIO_get_mem_ptr(b, &m) != 1 || !m || m->length != 0 || m->max <= 1024)
+    return NULL;
+  BIO *n = BIO_new(BIO_s_mem());
+  if (n) BIO_set_mem_eof_return(n, -1);
+  return n;
+}
+
+void tls_pump_release(struct tls_pump *t) {
+  if (!t->ssl) return;
+  /* OpenSSL keeps the write buffer after a complete write even with
+   * SSL_MODE_RELEASE_BUFFERS; this fails harmlessly while it is in use. */
+  SSL_free_buffers(t->ssl);
+  BIO *r = fresh_if_grown(t->rbio), *w = fresh_if_grown(t->wbio);
+  if (r) {
+    SSL_set0_rbio(t->ssl, r); /* frees the old one */
+    t->rbio = r;
+  }
+  if (w) {
+    SSL_set0_wbio(t->ssl, w);
+    t->wbio = w;
+  }
 }
 
 size_t tls_pump_pending(const struct tls_pump *t) {

@@ -58,6 +58,9 @@ ssize_t tls_pump_read(struct tls_pump *t, uint8_t *out, size_t cap, char *why,
 int tls_pump_write(struct tls_pump *t, const void *p, size_t n);
 /* Queues close_notify. */
 void tls_pump_shutdown(struct tls_pump *t);
+/* Frees OpenSSL's record buffers (16 KB or more each) when nothing is in
+ * them: call when the connection goes idle. They come back on demand. */
+void tls_pump_release(struct tls_pump *t);
 /* Ciphertext waiting to go out, and a way to move it: tls_pump_take()
  * copies up to cap bytes into out and returns how many. */
 size_t tls_pump_pending(const struct tls_pump *t);

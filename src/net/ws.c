@@ -55,8 +55,7 @@ struct ws {
   int host_is_name, host_is_v6, tls_wanted;
   uint64_t connect_ms;
   char key[WS_KEY_LEN + 1];
-  struct http_parse resp;
-  int resp_init;
+  struct http_parse *resp; /* client: the 101 reply, until parsed */
   uv_getaddrinfo_t gai;
   int gai_pending;
 };
@@ -66,7 +65,8 @@ static const struct stream_cbs ws_stream_cbs;
 static void ws_free(struct ws *w) {
   ws_session_free(w->sess);
   buf_cleanup(&w->early);
-  if (w->resp_init) http_parse_cleanup(&w->resp);
+  if (w->resp) http_parse_cleanup(w->resp);
+  free(w->resp);
   free(w->host);
   free(w->target);
   free(w);
@@ -91,7 +91,8 @@ static int flush(struct ws *w) {
   struct buf *o = ws_session_out(w->sess);
   if (o->len == 0 || !w->st) return 0;
   int r = stream_write(w->st, o->data, o->len);
-  buf_reset(o);
+  /* The stream copied the bytes; an idle connection keeps no buffer. */
+  buf_cleanup(o);
   return r;
 }
 
@@ -147,25 +148,25 @@ static void feed(struct ws *w, const uint8_t *p, size_t n) {
 /* ---- Client handshake ---- */
 
 static void client_on_response(struct ws *w, const uint8_t *p, size_t n) {
-  ssize_t r = http_parse_feed(&w->resp, p, n);
+  ssize_t r = http_parse_feed(w->resp, p, n);
   if (r == MESH_E_INCOMPLETE) {
-    if (w->resp.headers_done && http_parse_code(&w->resp) != 101) goto refused;
+    if (w->resp->headers_done && http_parse_code(w->resp) != 101) goto refused;
     return;
   }
   if (r < 0) {
     ws_fail(w, WS_CLOSE_ABNORMAL, "bad upgrade response");
     return;
   }
-  if (http_parse_code(&w->resp) != 101) goto refused;
-  if (!http_header_has_token(http_parse_header(&w->resp, "Upgrade"),
+  if (http_parse_code(w->resp) != 101) goto refused;
+  if (!http_header_has_token(http_parse_header(w->resp, "Upgrade"),
                              "websocket") ||
-      !http_header_has_token(http_parse_header(&w->resp, "Connection"),
+      !http_header_has_token(http_parse_header(w->resp, "Connection"),
                              "upgrade")) {
     ws_fail(w, WS_CLOSE_ABNORMAL, "bad upgrade headers");
     return;
   }
   if (ws_check_accept(
-          w->key, http_parse_header(&w->resp, "Sec-WebSocket-Accept")) != 0) {
+          w->key, http_parse_header(w->resp, "Sec-WebSocket-Accept")) != 0) {
     ws_fail(w, WS_CLOSE_ABNORMAL, "bad Sec-WebSocket-Accept");
     return;
   }
@@ -173,6 +174,11 @@ static void client_on_response(struct ws *w, const uint8_t *p, size_t n) {
     ws_fail(w, WS_CLOSE_ABNORMAL, "out of memory");
     return;
   }
+  /* The reply's parser is done with; drop it before the application runs
+   * (p and r stay valid: they do not point into it). */
+  http_parse_cleanup(w->resp);
+  free(w->resp);
+  w->resp = NULL;
   w->state = W_OPEN;
   w->last_rx = uv_now(w->loop);
   stream_timer_stop(w->st);
@@ -184,7 +190,7 @@ static void client_on_response(struct ws *w, const uint8_t *p, size_t n) {
 refused : {
   char why[64];
   snprintf(why, sizeof why, "upgrade refused: status %d",
-           http_parse_code(&w->resp));
+           http_parse_code(w->resp));
   ws_fail(w, WS_CLOSE_ABNORMAL, why);
 }
 }
@@ -210,8 +216,11 @@ static void st_on_connect(struct stream *s, void *data) {
     ws_fail(w, WS_CLOSE_ABNORMAL, mesh_strerror(r));
     return;
   }
-  http_parse_init(&w->resp, HTTP_PARSE_RESPONSE);
-  w->resp_init = 1;
+  if (!(w->resp = malloc(sizeof *w->resp))) {
+    ws_fail(w, WS_CLOSE_ABNORMAL, mesh_strerror(MESH_E_NOMEM));
+    return;
+  }
+  http_parse_init(w->resp, HTTP_PARSE_RESPONSE);
   w->state = W_UPGRADING;
 }
 
