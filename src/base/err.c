@@ -18,7 +18,14 @@ static const char *const mesh_texts[] = {
     "connection closed",
     "invalid argument",
     "replaced by a newer connection",
+    "already exists",
+    "permission denied",
+    "too many attempts",
 };
+
+_Static_assert(sizeof mesh_texts / sizeof *mesh_texts ==
+                   MESH_E_BASE - MESH_E_LAST - 1,
+               "one text per error code");
 
 const char *mesh_strerror(int err) {
   if (err == 0) return "ok";

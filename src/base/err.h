@@ -25,7 +25,10 @@ enum {
   MESH_E_CLOSED = MESH_E_BASE - 12,     /* peer closed the connection */
   MESH_E_INVALID = MESH_E_BASE - 13,    /* bad argument or configuration */
   MESH_E_REPLACED = MESH_E_BASE - 14,   /* a newer connection took over */
-  MESH_E_LAST = MESH_E_BASE - 15
+  MESH_E_EXISTS = MESH_E_BASE - 15,     /* the name or id is taken */
+  MESH_E_DENIED = MESH_E_BASE - 16,     /* authenticated, but no right */
+  MESH_E_THROTTLED = MESH_E_BASE - 17,  /* too many attempts; wait */
+  MESH_E_LAST = MESH_E_BASE - 18
 };
 
 /* Returns a static, human readable text for a meshd or libuv error code. */

@@ -30,7 +30,33 @@ static const char schema[] =
     "  addr TEXT, platform INTEGER, agent_id INTEGER, caps INTEGER,"
     "  online INTEGER NOT NULL DEFAULT 0,"
     "  first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS devices_group ON devices(group_id);";
+    "CREATE INDEX IF NOT EXISTS devices_group ON devices(group_id);"
+    /* Accounts: id is "user//<lower-case name>"; hash is an encoded
+     * argon2id string; siteadmin the SITERIGHT bits. */
+    "CREATE TABLE IF NOT EXISTS users ("
+    "  id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT, realname TEXT,"
+    "  hash TEXT NOT NULL, siteadmin INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL, passchange INTEGER NOT NULL,"
+    "  totp_secret BLOB);"
+    /* Group membership with MESHRIGHT bits. */
+    "CREATE TABLE IF NOT EXISTS members ("
+    "  group_id TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+    "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  rights INTEGER NOT NULL, PRIMARY KEY (group_id, user_id));"
+    "CREATE INDEX IF NOT EXISTS members_user ON members(user_id);"
+    /* Sign-in sessions: only a hash of the token is stored. */
+    "CREATE TABLE IF NOT EXISTS sessions ("
+    "  token_hash BLOB PRIMARY KEY,"
+    "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  created INTEGER NOT NULL, expires INTEGER NOT NULL, addr TEXT);"
+    /* The audit log: one JSON document per event, and the ids it concerns
+     * (user, group, device) for filtering by who may see it. */
+    "CREATE TABLE IF NOT EXISTS events ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
+    "  etype TEXT NOT NULL, action TEXT NOT NULL, user_id TEXT,"
+    "  group_id TEXT, node_id TEXT, doc TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS events_node ON events(node_id, seq);"
+    "CREATE INDEX IF NOT EXISTS events_group ON events(group_id, seq);";
 
 static int db_err(struct store *st) {
   (void)st;
@@ -57,6 +83,8 @@ int store_open(const char *path, struct store **out) {
   *out = st;
   return 0;
 }
+
+sqlite3 *store_db(struct store *st) { return st->db; }
 
 void store_close(struct store *st) {
   if (!st) return;

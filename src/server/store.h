@@ -20,6 +20,10 @@ struct store;
  * schema up to date. */
 int store_open(const char *path, struct store **out);
 void store_close(struct store *st);
+/* The database handle (borrowed), for the modules that keep their own
+ * tables in it: users.c, events.c. */
+struct sqlite3;
+struct sqlite3 *store_db(struct store *st);
 
 /* Key/value settings (server name, port). *out is malloc'd. */
 int store_meta_get(struct store *st, const char *key, char **out);

@@ -1,0 +1,105 @@
+/*
+ * users.h - accounts, device-group membership and sign-in sessions, kept
+ * in the server's SQLite database (tables in store.c's schema).
+ *
+ * Ids follow MeshCentral: a user is "user//<name in lower case>", a group
+ * "mesh//<64 chars>" on the wire but stored as its bare 64-char id (as in
+ * the groups table). Strings passed in are borrowed. Strings in structs
+ * that these functions fill are malloc'd and owned by the struct; release
+ * with the matching _cleanup. All functions are synchronous single-row
+ * statements, safe to call on the loop; password hashing is not (see
+ * auth.h).
+ */
+#ifndef MESH_SERVER_USERS_H
+#define MESH_SERVER_USERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* Site rights (SITERIGHT bits, docs/user-api.md §4.2). */
+#define SITE_MANAGE_USERS 0x2u
+#define SITE_LOCKED 0x20u
+#define SITE_NO_NEW_GROUPS 0x40u
+#define SITE_NO_TOOLS 0x80u
+#define SITE_ALL_EVENTS 0x800u
+#define SITE_ADMIN 0xFFFFFFFFu
+
+/* Device group rights (MESHRIGHT bits, docs/user-api.md §4.1). */
+#define MESH_RIGHT_EDIT_GROUP 0x1u
+#define MESH_RIGHT_MANAGE_USERS 0x2u
+#define MESH_RIGHT_MANAGE_DEVICES 0x4u
+#define MESH_RIGHT_UNINSTALL 0x8000u
+#define MESH_RIGHT_DEVICE_DETAILS 0x100000u
+#define MESH_RIGHT_ADMIN 0xFFFFFFFFu
+
+/* The longest user name, e-mail and real name accepted. */
+#define USER_MAX_NAME 64
+#define USER_MAX_EMAIL 254
+
+struct user {
+  char *id;       /* "user//bob" */
+  char *name;     /* display name, case kept: "Bob" */
+  char *email;    /* or NULL */
+  char *realname; /* or NULL */
+  uint32_t siteadmin;
+  int64_t created;    /* unix seconds */
+  int64_t passchange; /* unix seconds */
+  int has_totp;       /* a second factor is enrolled */
+};
+void user_cleanup(struct user *u);
+
+/* Makes "user//<lower-case name>" in out (cap >= USER_MAX_NAME + 7).
+ * MESH_E_INVALID unless name is 1..USER_MAX_NAME bytes of letters,
+ * digits and ._- (no spaces, no slashes, no control bytes). */
+int user_id_of(const char *name, char *out, size_t cap);
+
+/* Creates an account with an already encoded password hash.
+ * MESH_E_EXISTS if the id is taken, MESH_E_INVALID for a bad name or an
+ * e-mail over USER_MAX_EMAIL. Fills *out when out is not NULL. */
+int users_create(struct store *st, const char *name, const char *email,
+                 const char *hash, uint32_t siteadmin, struct user *out);
+/* MESH_E_NOT_FOUND when absent. */
+int users_get(struct store *st, const char *id, struct user *out);
+/* The encoded password hash (*hash malloc'd). */
+int users_get_hash(struct store *st, const char *id, char **hash);
+int users_set_hash(struct store *st, const char *id, const char *hash);
+/* Writes email, realname and siteadmin of u (by u->id). */
+int users_update(struct store *st, const struct user *u);
+/* Deletes the account with its memberships and sessions. */
+int users_delete(struct store *st, const char *id);
+int users_count(struct store *st, size_t *n);
+typedef void (*users_cb)(const struct user *u, void *data);
+/* Every account, ordered by id; pointers borrowed for the call. */
+int users_each(struct store *st, users_cb cb, void *data);
+
+/* Membership. group_id is the bare 64-char group id. */
+int members_set(struct store *st, const char *group_id, const char *user_id,
+                uint32_t rights);
+/* MESH_E_NOT_FOUND if the user was not a member. */
+int members_del(struct store *st, const char *group_id, const char *user_id);
+/* The user's rights in the group, 0 when not a member. */
+uint32_t members_rights(struct store *st, const char *group_id,
+                        const char *user_id);
+typedef void (*members_cb)(const char *group_id, const char *user_id,
+                           const char *user_name, uint32_t rights, void *data);
+/* Members of one group (group_id set, user_id NULL) or groups of one user
+ * (user_id set, group_id NULL). */
+int members_each(struct store *st, const char *group_id, const char *user_id,
+                 members_cb cb, void *data);
+
+/* Sessions. The token is 32 random bytes as 43 base64url characters; only
+ * its SHA-256 is stored, so a stolen database opens no session. */
+#define SESSION_TOKEN_LEN 43
+int sessions_create(struct store *st, const char *user_id, int64_t ttl_s,
+                    const char *addr, char token[SESSION_TOKEN_LEN + 1]);
+/* The user of a live session (*user_id malloc'd); MESH_E_NOT_FOUND for an
+ * unknown, expired or revoked token. */
+int sessions_lookup(struct store *st, const char *token, char **user_id);
+int sessions_revoke(struct store *st, const char *token);
+int sessions_revoke_user(struct store *st, const char *user_id);
+/* Deletes expired sessions; run now and then. */
+int sessions_expire(struct store *st);
+
+#endif
