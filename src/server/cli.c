@@ -31,7 +31,7 @@ int cli_create_group(const char *dir, const char *name) {
     store_close(st);
     return 2;
   }
-  int r = store_group_create(st, name, &g);
+  int r = store_group_create(st, name, NULL, NULL, NULL, &g);
   store_close(st);
   if (r) {
     fprintf(stderr, "meshd: cannot create group: %s\n", mesh_strerror(r));
@@ -137,7 +137,7 @@ int cli_list_devices(const char *dir, int json) {
   /* A device marked online by a server that is no longer running is not
    * online: the lock tells whether one runs. */
   struct list_ctx c = {json, srv_is_running(dir), json_array()};
-  int r = store_devices_each(st, list_one, &c);
+  int r = store_devices_each(st, NULL, NULL, list_one, &c);
   store_close(st);
   if (r) {
     fprintf(stderr, "meshd: cannot list devices: %s\n", mesh_strerror(r));

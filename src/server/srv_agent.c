@@ -159,6 +159,7 @@ static void cc_authenticated(void *data, const uint8_t node_hash[CC_HASH_LEN],
   struct agent_conn *a = data;
   struct srv *s = a->srv;
   char group[97], host[MESH_CC_MAX_HOSTNAME + 1], *stored = NULL;
+  int created = 0;
   struct store_group g;
 
   hash_to_b64mc(node_hash, a->node_id);
@@ -187,11 +188,12 @@ static void cc_authenticated(void *data, const uint8_t node_hash[CC_HASH_LEN],
       .os = a->cc->host_info,
       .commit_date = a->cc->commit_date,
       .addr = addr,
+      .peer = a->peer,
       .platform = info->platform_type,
       .agent_id = info->agent_id,
       .caps = info->caps,
   };
-  if ((r = store_device_online(s->store, &seen, &stored)) != 0) {
+  if ((r = store_device_online(s->store, &seen, &stored, &created)) != 0) {
     conn_fail(a, 1011, r, "database");
     return;
   }

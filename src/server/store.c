@@ -23,13 +23,16 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
     "CREATE TABLE IF NOT EXISTS groups ("
     "  id TEXT PRIMARY KEY, name TEXT NOT NULL, type INTEGER NOT NULL,"
-    "  created INTEGER NOT NULL);"
+    "  created INTEGER NOT NULL, desc TEXT, flags INTEGER NOT NULL DEFAULT 0,"
+    "  consent INTEGER NOT NULL DEFAULT 0, creator_id TEXT, creator_name TEXT);"
     "CREATE TABLE IF NOT EXISTS devices ("
     "  id TEXT PRIMARY KEY, group_id TEXT NOT NULL REFERENCES groups(id),"
     "  name TEXT NOT NULL, os TEXT, commit_date TEXT, agent_hash TEXT,"
     "  addr TEXT, platform INTEGER, agent_id INTEGER, caps INTEGER,"
     "  online INTEGER NOT NULL DEFAULT 0,"
-    "  first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);"
+    "  first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+    "  desc TEXT, tags TEXT, icon INTEGER, last_connect INTEGER,"
+    "  last_peer TEXT);"
     "CREATE INDEX IF NOT EXISTS devices_group ON devices(group_id);"
     /* Accounts: id is "user//<lower-case name>"; hash is an encoded
      * argon2id string; siteadmin the SITERIGHT bits. */
@@ -145,10 +148,22 @@ int store_meta_set(struct store *st, const char *key, const char *value) {
 void store_group_cleanup(struct store_group *g) {
   free(g->id);
   free(g->name);
+  free(g->desc);
+  free(g->creator_id);
+  free(g->creator_name);
   memset(g, 0, sizeof *g);
 }
 
-int store_group_create(struct store *st, const char *name,
+/* Binds an optional text: NULL binds SQL NULL. */
+static void bind_opt(sqlite3_stmt *s, int i, const char *v) {
+  if (v)
+    sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(s, i);
+}
+
+int store_group_create(struct store *st, const char *name, const char *desc,
+                       const char *creator_id, const char *creator_name,
                        struct store_group *out) {
   uint8_t raw[48];
   char id[ENC_B64_LEN(48) + 1];
@@ -156,24 +171,21 @@ int store_group_create(struct store *st, const char *name,
   if (r) return r;
   enc_b64(raw, sizeof raw, id, 1);
   sqlite3_stmt *s;
-  const char *args[] = {id, name, NULL};
   if ((r = prep(st,
-                "INSERT INTO groups(id,name,type,created) "
-                "VALUES(?,?,2,?)",
-                &s, args)) != 0)
+                "INSERT INTO groups(id,name,type,created,desc,creator_id,"
+                "creator_name) VALUES(?,?,2,?,?,?,?)",
+                &s, NULL)) != 0)
     return r;
+  sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
+  bind_opt(s, 4, desc);
+  bind_opt(s, 5, creator_id);
+  bind_opt(s, 6, creator_name);
   r = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
   sqlite3_finalize(s);
   if (r) return r;
-  out->id = strdup(id);
-  out->name = strdup(name);
-  out->type = 2;
-  if (!out->id || !out->name) {
-    store_group_cleanup(out);
-    return MESH_E_NOMEM;
-  }
-  return 0;
+  return store_group_get(st, id, 0, out);
 }
 
 int store_group_get(struct store *st, const char *key, int by_name,
@@ -182,16 +194,25 @@ int store_group_get(struct store *st, const char *key, int by_name,
   const char *args[] = {key, NULL};
   memset(out, 0, sizeof *out);
   int r = prep(st,
-               by_name ? "SELECT id,name,type FROM groups WHERE name=? "
+               by_name ? "SELECT id,name,type,desc,flags,consent,created,"
+                         "creator_id,creator_name FROM groups WHERE name=? "
                          "ORDER BY created LIMIT 1"
-                       : "SELECT id,name,type FROM groups WHERE id=?",
+                       : "SELECT id,name,type,desc,flags,consent,created,"
+                         "creator_id,creator_name FROM groups WHERE id=?",
                &s, args);
   if (r) return r;
   if (sqlite3_step(s) == SQLITE_ROW) {
     out->id = dup_col(s, 0);
     out->name = dup_col(s, 1);
     out->type = sqlite3_column_int(s, 2);
+    out->desc = dup_col(s, 3);
+    out->flags = (uint32_t)sqlite3_column_int64(s, 4);
+    out->consent = (uint32_t)sqlite3_column_int64(s, 5);
+    out->created = sqlite3_column_int64(s, 6);
+    out->creator_id = dup_col(s, 7);
+    out->creator_name = dup_col(s, 8);
     r = out->id && out->name ? 0 : MESH_E_NOMEM;
+    if (r) store_group_cleanup(out);
   } else {
     r = MESH_E_NOT_FOUND;
   }
@@ -199,30 +220,75 @@ int store_group_get(struct store *st, const char *key, int by_name,
   return r;
 }
 
-int store_device_online(struct store *st, const struct store_agent_seen *a,
-                        char **group_out) {
+int store_group_update(struct store *st, const char *id, const char *name,
+                       const char *desc, int64_t flags, int64_t consent) {
   sqlite3_stmt *s;
+  /* COALESCE keeps a field whose new value is NULL; an empty desc clears
+   * it. */
+  int r = prep(st,
+               "UPDATE groups SET name=COALESCE(?2,name),"
+               " desc=CASE WHEN ?3 IS NULL THEN desc WHEN ?3='' THEN NULL"
+               " ELSE ?3 END, flags=COALESCE(?4,flags),"
+               " consent=COALESCE(?5,consent) WHERE id=?1",
+               &s, NULL);
+  if (r) return r;
+  sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+  bind_opt(s, 2, name);
+  bind_opt(s, 3, desc);
+  if (flags >= 0) sqlite3_bind_int64(s, 4, flags);
+  if (consent >= 0) sqlite3_bind_int64(s, 5, consent);
+  r = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
+  if (r == 0 && sqlite3_changes(st->db) == 0) r = MESH_E_NOT_FOUND;
+  sqlite3_finalize(s);
+  return r;
+}
+
+int store_group_delete(struct store *st, const char *id) {
+  const char *args[] = {id, NULL};
+  int r;
+  /* Its devices go with it; memberships go by ON DELETE CASCADE. */
+  if ((r = exec_args(st, "SAVEPOINT del_group", NULL)) != 0) return r;
+  if ((r = exec_args(st, "DELETE FROM devices WHERE group_id=?", args)) == 0 &&
+      (r = exec_args(st, "DELETE FROM groups WHERE id=?", args)) == 0 &&
+      sqlite3_changes(st->db) == 0)
+    r = MESH_E_NOT_FOUND;
+  exec_args(st, r ? "ROLLBACK TO del_group" : "RELEASE del_group", NULL);
+  if (r) exec_args(st, "RELEASE del_group", NULL);
+  return r;
+}
+
+int store_device_online(struct store *st, const struct store_agent_seen *a,
+                        char **group_out, int *created) {
+  sqlite3_stmt *s;
+  const char *id_arg[] = {a->node_id, NULL};
   *group_out = NULL;
+  *created = 0;
+  int r = prep(st, "SELECT 1 FROM devices WHERE id=?", &s, id_arg);
+  if (r) return r;
+  *created = sqlite3_step(s) != SQLITE_ROW;
+  sqlite3_finalize(s);
   /* On conflict the stored group stays: moving a device is a user action,
    * never something an agent can claim. */
   const char *args[] = {a->node_id,     a->group_id, a->name, a->os,
-                        a->commit_date, a->addr,     NULL};
-  int r = prep(st,
-               "INSERT INTO devices(id,group_id,name,os,commit_date,addr,"
-               " platform,agent_id,caps,online,first_seen,last_seen)"
-               " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,1,?10,?10)"
-               " ON CONFLICT(id) DO UPDATE SET name=excluded.name,"
-               " os=excluded.os, commit_date=excluded.commit_date,"
-               " addr=excluded.addr, platform=excluded.platform,"
-               " agent_id=excluded.agent_id, caps=excluded.caps, online=1,"
-               " last_seen=excluded.last_seen"
-               " RETURNING group_id",
-               &s, args);
+                        a->commit_date, a->addr,     a->peer, NULL};
+  r = prep(st,
+           "INSERT INTO devices(id,group_id,name,os,commit_date,addr,"
+           " last_peer,platform,agent_id,caps,online,first_seen,last_seen,"
+           " last_connect,icon)"
+           " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,1,?11,?11,?11,?8)"
+           " ON CONFLICT(id) DO UPDATE SET name=excluded.name,"
+           " os=excluded.os, commit_date=excluded.commit_date,"
+           " addr=excluded.addr, last_peer=excluded.last_peer,"
+           " platform=excluded.platform, agent_id=excluded.agent_id,"
+           " caps=excluded.caps, online=1, last_seen=excluded.last_seen,"
+           " last_connect=excluded.last_connect"
+           " RETURNING group_id",
+           &s, args);
   if (r) return r;
-  sqlite3_bind_int64(s, 7, a->platform);
-  sqlite3_bind_int64(s, 8, a->agent_id);
-  sqlite3_bind_int64(s, 9, a->caps);
-  sqlite3_bind_int64(s, 10, (sqlite3_int64)time(NULL));
+  sqlite3_bind_int64(s, 8, a->platform);
+  sqlite3_bind_int64(s, 9, a->agent_id);
+  sqlite3_bind_int64(s, 10, a->caps);
+  sqlite3_bind_int64(s, 11, (sqlite3_int64)time(NULL));
   if (sqlite3_step(s) == SQLITE_ROW) {
     *group_out = dup_col(s, 0);
     r = *group_out ? 0 : MESH_E_NOMEM;
@@ -251,39 +317,81 @@ int store_device_set_agent_hash(struct store *st, const char *node_id,
   return exec_args(st, "UPDATE devices SET agent_hash=? WHERE id=?", args);
 }
 
+int store_device_edit(struct store *st, const char *id, const char *name,
+                      const char *desc, const char *tags_json, int icon) {
+  sqlite3_stmt *s;
+  int r = prep(st,
+               "UPDATE devices SET name=COALESCE(?2,name),"
+               " desc=CASE WHEN ?3 IS NULL THEN desc WHEN ?3='' THEN NULL"
+               " ELSE ?3 END, tags=COALESCE(?4,tags), icon=COALESCE(?5,icon)"
+               " WHERE id=?1",
+               &s, NULL);
+  if (r) return r;
+  sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+  bind_opt(s, 2, name);
+  bind_opt(s, 3, desc);
+  bind_opt(s, 4, tags_json);
+  if (icon > 0) sqlite3_bind_int(s, 5, icon);
+  r = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
+  if (r == 0 && sqlite3_changes(st->db) == 0) r = MESH_E_NOT_FOUND;
+  sqlite3_finalize(s);
+  return r;
+}
+
+int store_device_delete(struct store *st, const char *id) {
+  const char *args[] = {id, NULL};
+  int r = exec_args(st, "DELETE FROM devices WHERE id=?", args);
+  if (r == 0 && sqlite3_changes(st->db) == 0) r = MESH_E_NOT_FOUND;
+  return r;
+}
+
 int store_devices_all_offline(struct store *st) {
   return exec_args(st, "UPDATE devices SET online=0 WHERE online=1", NULL);
 }
 
-int store_devices_each(struct store *st, store_device_cb cb, void *data) {
+int store_devices_each(struct store *st, const char *group_id,
+                       const char *node_id, store_device_cb cb, void *data) {
   sqlite3_stmt *s;
   int r = prep(st,
                "SELECT d.id,d.group_id,g.name,d.name,d.os,d.commit_date,"
                " d.agent_hash,d.addr,d.platform,d.agent_id,d.caps,d.online,"
-               " d.first_seen,d.last_seen FROM devices d"
-               " JOIN groups g ON g.id=d.group_id ORDER BY g.name,d.name,d.id",
+               " d.first_seen,d.last_seen,d.desc,d.tags,d.icon,"
+               " d.last_connect,d.last_peer FROM devices d"
+               " JOIN groups g ON g.id=d.group_id"
+               " WHERE (?1 IS NULL OR d.group_id=?1)"
+               " AND (?2 IS NULL OR d.id=?2)"
+               " ORDER BY g.name,d.name,d.id",
                &s, NULL);
   if (r) return r;
+  bind_opt(s, 1, group_id);
+  bind_opt(s, 2, node_id);
   int step;
+#define COL_TEXT(i) ((const char *)sqlite3_column_text(s, i))
   while ((step = sqlite3_step(s)) == SQLITE_ROW) {
     struct store_device d = {
-        .id = (char *)sqlite3_column_text(s, 0),
-        .group_id = (char *)sqlite3_column_text(s, 1),
-        .group_name = (char *)sqlite3_column_text(s, 2),
-        .name = (char *)sqlite3_column_text(s, 3),
-        .os = (char *)sqlite3_column_text(s, 4),
-        .commit_date = (char *)sqlite3_column_text(s, 5),
-        .agent_hash = (char *)sqlite3_column_text(s, 6),
-        .addr = (char *)sqlite3_column_text(s, 7),
+        .id = COL_TEXT(0),
+        .group_id = COL_TEXT(1),
+        .group_name = COL_TEXT(2),
+        .name = COL_TEXT(3),
+        .os = COL_TEXT(4),
+        .commit_date = COL_TEXT(5),
+        .agent_hash = COL_TEXT(6),
+        .addr = COL_TEXT(7),
         .platform = (uint32_t)sqlite3_column_int64(s, 8),
         .agent_id = (uint32_t)sqlite3_column_int64(s, 9),
         .caps = (uint32_t)sqlite3_column_int64(s, 10),
         .online = sqlite3_column_int(s, 11),
         .first_seen = sqlite3_column_int64(s, 12),
         .last_seen = sqlite3_column_int64(s, 13),
+        .desc = COL_TEXT(14),
+        .tags = COL_TEXT(15),
+        .icon = sqlite3_column_int(s, 16),
+        .last_connect = sqlite3_column_int64(s, 17),
+        .last_peer = COL_TEXT(18),
     };
     cb(&d, data);
   }
+#undef COL_TEXT
   r = step == SQLITE_DONE ? 0 : db_err(st);
   sqlite3_finalize(s);
   return r;

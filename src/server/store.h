@@ -30,48 +30,68 @@ int store_meta_get(struct store *st, const char *key, char **out);
 int store_meta_set(struct store *st, const char *key, const char *value);
 
 struct store_group {
-  char *id, *name;
+  char *id, *name, *desc, *creator_id,
+      *creator_name; /* desc etc. may be NULL */
   int type;
+  uint32_t flags, consent;
+  int64_t created; /* unix seconds */
 };
 void store_group_cleanup(struct store_group *g);
-/* Creates a group with a fresh random 48-byte id; fills *out. */
-int store_group_create(struct store *st, const char *name,
+/* Creates a group with a fresh random 48-byte id; fills *out. desc and the
+ * creator may be NULL. */
+int store_group_create(struct store *st, const char *name, const char *desc,
+                       const char *creator_id, const char *creator_name,
                        struct store_group *out);
-/* Finds a group by id, or by exact name when by_name is set.
- * MESH_E_NOT_FOUND when absent. */
+/* Finds a group by id, or by exact name when by_name is set (the oldest of
+ * that name). MESH_E_NOT_FOUND when absent. */
 int store_group_get(struct store *st, const char *key, int by_name,
                     struct store_group *out);
+/* Changes the fields given: NULL (or a negative number) keeps a field, an
+ * empty desc clears it. MESH_E_NOT_FOUND for an unknown id. */
+int store_group_update(struct store *st, const char *id, const char *name,
+                       const char *desc, int64_t flags, int64_t consent);
+/* Deletes the group with its devices and memberships. */
+int store_group_delete(struct store *st, const char *id);
 
 /* What an agent told us about itself when it was admitted. */
 struct store_agent_seen {
-  const char *node_id, *group_id, *name, *os, *commit_date, *addr;
+  const char *node_id, *group_id, *name, *os, *commit_date;
+  const char *addr; /* IP address */
+  const char *peer; /* IP address and port */
   uint32_t platform, agent_id, caps;
 };
 /* Creates or updates the device; marks it online with last/first seen
- * times. The device's group is set only when the device is new: an
- * existing device keeps its stored group (*group_out, malloc'd). */
+ * times. The device's group is set only when the device is new (*created
+ * set): an existing device keeps its stored group (*group_out, malloc'd). */
 int store_device_online(struct store *st, const struct store_agent_seen *a,
-                        char **group_out);
+                        char **group_out, int *created);
 /* Marks the device offline and records its last-seen time. */
 int store_device_offline(struct store *st, const char *node_id);
 /* Records the agent's binary hash (command 12 reply), as hex. */
 int store_device_set_agent_hash(struct store *st, const char *node_id,
                                 const char *hash_hex);
+/* A user's edit: NULL keeps a field, an empty desc clears it, tags_json
+ * is a JSON array text, icon 0 keeps. MESH_E_NOT_FOUND if unknown. */
+int store_device_edit(struct store *st, const char *id, const char *name,
+                      const char *desc, const char *tags_json, int icon);
+int store_device_delete(struct store *st, const char *id);
 /* Marks every device offline: run at start-up, since no agent can be
  * connected to a server that is not running. */
 int store_devices_all_offline(struct store *st);
 
 /* A device row as store_devices_each() hands it out: every pointer is
- * borrowed for the duration of the callback only. */
+ * borrowed for the duration of the callback only, and may be NULL. */
 struct store_device {
   const char *id, *group_id, *group_name, *name, *os, *commit_date, *agent_hash,
-      *addr;
+      *addr, *desc, *tags, *last_peer;
   uint32_t platform, agent_id, caps;
-  int online;
-  int64_t first_seen, last_seen; /* unix seconds */
+  int online, icon;
+  int64_t first_seen, last_seen, last_connect; /* unix seconds */
 };
 typedef void (*store_device_cb)(const struct store_device *d, void *data);
-/* Calls cb for every device, ordered by group then name. */
-int store_devices_each(struct store *st, store_device_cb cb, void *data);
+/* Calls cb for every device, or those of one group, or one device (filters
+ * NULL = any), ordered by group name then device name. */
+int store_devices_each(struct store *st, const char *group_id,
+                       const char *node_id, store_device_cb cb, void *data);
 
 #endif

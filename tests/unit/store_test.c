@@ -38,8 +38,9 @@ static void groups_and_devices(void **state) {
   assert_int_equal(stat(path, &sb), 0);
   assert_int_equal(sb.st_mode & 0777, 0600);
 
-  assert_int_equal(store_group_create(st, "Alpha", &a), 0);
-  assert_int_equal(store_group_create(st, "Beta", &b), 0);
+  assert_int_equal(store_group_create(st, "Alpha", "first", "user//x", "X", &a),
+                   0);
+  assert_int_equal(store_group_create(st, "Beta", NULL, NULL, NULL, &b), 0);
   assert_int_equal(strlen(a.id), 64);
   assert_string_not_equal(a.id, b.id);
   assert_int_equal(store_group_get(st, a.id, 0, &g), 0);
@@ -60,37 +61,66 @@ static void groups_and_devices(void **state) {
                                 .platform = 1,
                                 .agent_id = 6};
   char *stored;
-  assert_int_equal(store_device_online(st, &ag, &stored), 0);
+  int created;
+  assert_int_equal(store_device_online(st, &ag, &stored, &created), 0);
   assert_string_equal(stored, a.id);
   free(stored);
   ag.group_id = b.id;
   ag.name = "pc2";
-  assert_int_equal(store_device_online(st, &ag, &stored), 0);
+  assert_int_equal(store_device_online(st, &ag, &stored, &created), 0);
   assert_string_equal(stored, a.id);
   free(stored);
   assert_int_equal(store_device_set_agent_hash(st, "node1", "ab"), 0);
 
   struct seen s = {0};
-  assert_int_equal(store_devices_each(st, collect, &s), 0);
+  assert_int_equal(store_devices_each(st, NULL, NULL, collect, &s), 0);
   assert_int_equal(s.n, 1);
   assert_string_equal(s.group[0], a.id);
   assert_string_equal(s.name[0], "pc2");
   assert_int_equal(s.online[0], 1);
   assert_int_equal(store_device_offline(st, "node1"), 0);
   memset(&s, 0, sizeof s);
-  store_devices_each(st, collect, &s);
+  store_devices_each(st, NULL, NULL, collect, &s);
   assert_int_equal(s.online[0], 0);
-  assert_int_equal(store_device_online(st, &ag, &stored), 0);
+  assert_int_equal(store_device_online(st, &ag, &stored, &created), 0);
   free(stored);
   assert_int_equal(store_devices_all_offline(st), 0);
   memset(&s, 0, sizeof s);
-  store_devices_each(st, collect, &s);
+  store_devices_each(st, NULL, NULL, collect, &s);
   assert_int_equal(s.online[0], 0);
 
   /* A device cannot name a group that does not exist. */
   ag.node_id = "node2";
   ag.group_id = "missing";
-  assert_int_equal(store_device_online(st, &ag, &stored), MESH_E_DB);
+  assert_int_equal(store_device_online(st, &ag, &stored, &created), MESH_E_DB);
+
+  /* Group and device edits; deleting a group takes its devices. */
+  assert_int_equal(store_group_update(st, a.id, "Alpha2", "", -1, 7), 0);
+  assert_int_equal(store_group_get(st, a.id, 0, &g), 0);
+  assert_string_equal(g.name, "Alpha2");
+  assert_null(g.desc);
+  assert_int_equal(g.consent, 7);
+  assert_string_equal(g.creator_id, "user//x");
+  store_group_cleanup(&g);
+  assert_int_equal(store_group_update(st, "nope", "x", NULL, -1, -1),
+                   MESH_E_NOT_FOUND);
+  assert_int_equal(store_device_edit(st, "node1", "renamed", "d", "[\"t\"]", 3),
+                   0);
+  assert_int_equal(store_device_edit(st, "nope", "x", NULL, NULL, 0),
+                   MESH_E_NOT_FOUND);
+  memset(&s, 0, sizeof s);
+  store_devices_each(st, a.id, "node1", collect, &s);
+  assert_int_equal(s.n, 1);
+  assert_string_equal(s.name[0], "renamed");
+  memset(&s, 0, sizeof s);
+  store_devices_each(st, b.id, NULL, collect, &s);
+  assert_int_equal(s.n, 0);
+  assert_int_equal(store_group_delete(st, a.id), 0);
+  assert_int_equal(store_group_delete(st, a.id), MESH_E_NOT_FOUND);
+  memset(&s, 0, sizeof s);
+  store_devices_each(st, NULL, NULL, collect, &s);
+  assert_int_equal(s.n, 0);
+  assert_int_equal(store_device_delete(st, "node1"), MESH_E_NOT_FOUND);
 
   char *v;
   assert_int_equal(store_meta_get(st, "port", &v), MESH_E_NOT_FOUND);
