@@ -4,7 +4,7 @@
 
 JOBS ?= $(shell nproc)
 
-.PHONY: all build build-ci deps peer run test test-unit test-asan test-fuzz bench clean
+.PHONY: all build build-ci deps peer browser run test test-unit test-asan test-fuzz bench clean
 
 all: build
 
@@ -23,12 +23,16 @@ build-ci: deps
 peer:
 	@bash scripts/setup-peer.sh
 
+# Debian's chromium and the pinned playwright-core for tests/browser/.
+browser: deps
+	@bash scripts/setup-browser.sh
+
 run: build
 	@bash scripts/run.sh
 
-# Unit, end-to-end and interop tests on the normal build; the unit tests
-# again under ASan+UBSan; every fuzz target briefly.
-test: build-ci peer
+# Unit, end-to-end, interop and browser tests on the normal build; the
+# unit tests again under ASan+UBSan; every fuzz target briefly.
+test: build-ci peer browser
 	@bash scripts/check-style.sh
 	@cd build && ctest --output-on-failure -j2 --timeout 600
 	@$(MAKE) --no-print-directory test-asan test-fuzz

@@ -12,6 +12,12 @@
 #include "net/signals.h"
 #include "srv.h"
 
+/* The web app's folder when --web is not given: the source tree's web/
+ * (set by CMakeLists.txt), so a build runs from its checkout as is. */
+#ifndef MESHD_WEB_DIR
+#define MESHD_WEB_DIR "web"
+#endif
+
 static void usage(FILE *f) {
   fprintf(f,
           "usage: meshd [options]                 run the server\n"
@@ -27,11 +33,13 @@ static void usage(FILE *f) {
           "  --agent-idle-timeout S   drop a silent agent after S seconds "
           "(default 150)\n"
           "  --auth-timeout S         handshake deadline (default 30)\n"
+          "  --web DIR       the browser app's files (default " MESHD_WEB_DIR
+          ")\n"
           "  --verbose       debug logging\n");
 }
 
 struct opts {
-  const char *data, *bind, *name, *url;
+  const char *data, *bind, *name, *url, *web;
   int port, json, verbose;
   long idle_s, auth_s;
   const char *cmd, *arg;
@@ -50,6 +58,8 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
       o->name = v;
     else if (TAKE("--url"))
       o->url = v;
+    else if (TAKE("--web"))
+      o->web = v;
     else if (TAKE("--port"))
       o->port = atoi(v);
     else if (TAKE("--agent-idle-timeout"))
@@ -86,6 +96,7 @@ static int run_server(const struct opts *o) {
       .name = o->name,
       .agent_idle_ms = (uint64_t)o->idle_s * 1000,
       .auth_ms = (uint64_t)o->auth_s * 1000,
+      .web_dir = o->web,
   };
   if (!cfg.name) {
     int any = strcmp(o->bind, "0.0.0.0") == 0 || strcmp(o->bind, "::") == 0;
@@ -106,6 +117,7 @@ static int run_server(const struct opts *o) {
 
 int main(int argc, char **argv) {
   struct opts o = {.data = "./meshd-data",
+                   .web = MESHD_WEB_DIR,
                    .bind = "0.0.0.0",
                    .port = 443,
                    .idle_s = MESH_AGENT_IDLE_MS / 1000,

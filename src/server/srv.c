@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "net/http_srv.h"
 #include "net/tls.h"
+#include "srv_web.h"
 
 static int is_agent_path(const char *path) {
   return strcmp(path, "/agent.ashx") == 0;
@@ -23,14 +24,8 @@ static void on_request(struct http_conn *c, const struct http_req *req,
     srv_agent_accept(s, c, req);
     return;
   }
-  if (strcmp(req->path, "/") == 0) {
-    static const char body[] = "meshd\n";
-    http_respond(c, 200, NULL, "text/plain; charset=utf-8", body,
-                 sizeof body - 1);
-    return;
-  }
-  static const char nf[] = "not found\n";
-  http_respond(c, 404, NULL, "text/plain; charset=utf-8", nf, sizeof nf - 1);
+  /* Everything else is the web app's static files (404 when unknown). */
+  srv_web_serve(s, c, req);
 }
 
 int srv_start(struct srv *s, uv_loop_t *loop, const struct srv_config *cfg) {

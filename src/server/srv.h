@@ -45,6 +45,8 @@ struct srv_config {
   const char *name;       /* host name in certificates and .msh URLs */
   uint64_t agent_idle_ms; /* a silent agent is dropped after this */
   uint64_t auth_ms;       /* handshake must complete within this */
+  const char *web_dir;    /* the browser app's static files (srv_web.c);
+                             NULL serves nothing (404) */
 };
 
 struct srv {
