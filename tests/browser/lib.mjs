@@ -62,6 +62,17 @@ export async function startMeshd(extraArgs = []) {
     port,
     base: `https://127.0.0.1:${port}`,
     log: () => log,
+    /** Resolves once the log matches re (lines arrive through a pipe, so
+     * after the reply that caused them); rejects after timeoutMs. */
+    async waitLog(re, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!re.test(log)) {
+        if (Date.now() > deadline) {
+          throw new Error(`no log line matching ${re} in:\n${log}`);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
     /** SIGTERM, wait for the exit (SIGKILL after a while); returns it. */
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

@@ -130,7 +130,7 @@ test('the size cap: at the limit 200, past it 500', async () => {
   const big = await get('/big.js');
   assert.equal(big.status, 500);
   assert.equal(big.headers['content-security-policy'], CSP);
-  assert.match(meshd.log(), /event=web path=\/big\.js reason="file over/);
+  await meshd.waitLog(/event=web path=\/big\.js reason="file over/);
 });
 
 test('the server still serves after all that', async () => {
