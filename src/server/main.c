@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/mesh_limits.h"
 #include "cli.h"
+#include "cli_users.h"
 #include "net/signals.h"
 #include "srv.h"
 
@@ -24,6 +25,8 @@ static void usage(FILE *f) {
           "       meshd create-group NAME [--data DIR]\n"
           "       meshd agent-config GROUP [--data DIR] [--url URL]\n"
           "       meshd list-devices [--data DIR] [--json]\n"
+          "       meshd create-account NAME --pass P [--email E] [--admin] "
+          "[--data DIR]\n"
           "options:\n"
           "  --data DIR      data folder (default ./meshd-data)\n"
           "  --port N        HTTPS port (default 443; 0 picks a free one)\n"
@@ -39,7 +42,8 @@ static void usage(FILE *f) {
 }
 
 struct opts {
-  const char *data, *bind, *name, *url, *web;
+  const char *data, *bind, *name, *url, *web, *pass, *email;
+  int admin;
   int port, json, verbose;
   long idle_s, auth_s;
   const char *cmd, *arg;
@@ -60,6 +64,12 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
       o->url = v;
     else if (TAKE("--web"))
       o->web = v;
+    else if (TAKE("--pass"))
+      o->pass = v;
+    else if (TAKE("--email"))
+      o->email = v;
+    else if (strcmp(a, "--admin") == 0)
+      o->admin = 1;
     else if (TAKE("--port"))
       o->port = atoi(v);
     else if (TAKE("--agent-idle-timeout"))
@@ -137,6 +147,8 @@ int main(int argc, char **argv) {
     return cli_create_group(o.data, o.arg);
   if (!strcmp(o.cmd, "agent-config") && o.arg)
     return cli_agent_config(o.data, o.arg, o.url);
+  if (!strcmp(o.cmd, "create-account") && o.arg && o.pass)
+    return cli_create_account(o.data, o.arg, o.pass, o.email, o.admin);
   if (!strcmp(o.cmd, "list-devices") && !o.arg)
     return cli_list_devices(o.data, o.json);
   usage(stderr);

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "base/err.h"
+#include "ctl.h"
 #include "base/log.h"
 #include "net/http_srv.h"
 #include "net/tls.h"
@@ -24,6 +26,10 @@ static void on_request(struct http_conn *c, const struct http_req *req,
     srv_agent_accept(s, c, req);
     return;
   }
+  if (strcmp(req->path, "/control.ashx") == 0) {
+    srv_ctl_accept(s, c, req);
+    return;
+  }
   /* Everything else is the web app's static files (404 when unknown). */
   srv_web_serve(s, c, req);
 }
@@ -36,6 +42,7 @@ int srv_start(struct srv *s, uv_loop_t *loop, const struct srv_config *cfg) {
   s->cfg = *cfg;
   s->lock_fd = -1;
   strmap_init(&s->agents);
+  if (!(s->throttle = auth_throttle_new())) return MESH_E_NOMEM;
   if ((r = srv_data_dir_init(cfg->data_dir)) != 0) {
     log_error_r(r, "event=start data=%s what=\"data folder\"", cfg->data_dir);
     return r;
@@ -97,6 +104,7 @@ void srv_stop(struct srv *s) {
 
 void srv_cleanup(struct srv *s) {
   strmap_cleanup(&s->agents);
+  auth_throttle_free(s->throttle);
   store_close(s->store);
   srv_keys_cleanup(&s->keys);
   SSL_CTX_free(s->tls);

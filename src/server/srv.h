@@ -57,7 +57,9 @@ struct srv {
   SSL_CTX *tls;
   struct http_srv *http;
   struct strmap agents; /* node id -> struct agent_conn, admitted only */
-  size_t n_conns;       /* agent connections, admitted or not */
+  struct ctl_session *ctl_sessions; /* signed-in user connections */
+  struct auth_throttle *throttle;   /* sign-in attempts */
+  size_t n_conns;                   /* agent connections, admitted or not */
   int lock_fd;
 };
 
@@ -73,6 +75,8 @@ struct http_conn;
 struct http_req;
 void srv_agent_accept(struct srv *s, struct http_conn *c,
                       const struct http_req *req);
+/* Closes the agent connection of node_id, if any, with reason. */
+void srv_agent_kick(struct srv *s, const char *node_id, const char *reason);
 
 /* Data folder helpers (srv_data.c). */
 /* Joins dir and name into out; MESH_E_TOO_LARGE if it does not fit. */

@@ -23,6 +23,7 @@
 #include "net/crypto_job.h"
 #include "net/http_srv.h"
 #include "net/ws.h"
+#include "ctl.h"
 #include "srv.h"
 
 /* Pre-auth JSON an agent may send (agentName); more is an attack. */
@@ -41,6 +42,7 @@ struct agent_conn {
   int admitted; /* this connection owns the node's table entry */
   int preauth_json;
   char node_id[65];
+  char group_id[97]; /* the device's group, once admitted */
   char peer[64];
   char agent_name[MESH_CC_MAX_HOSTNAME + 1];
 };
@@ -203,6 +205,8 @@ static void cc_authenticated(void *data, const uint8_t node_hash[CC_HASH_LEN],
     return;
   }
   take_over_node(a);
+  snprintf(a->group_id, sizeof a->group_id, "%s", stored);
+  events_node_state(s, a->node_id, stored, 1, created);
   uv_timer_stop(&a->deadline);
   ws_set_idle_timeout(a->ws, s->cfg.agent_idle_ms);
   log_info(
@@ -300,6 +304,7 @@ static void on_close(struct ws *w, int code, const char *reason, void *data) {
   if (a->admitted) {
     strmap_del(&s->agents, a->node_id);
     store_device_offline(s->store, a->node_id);
+    events_node_state(s, a->node_id, a->group_id, 0, 0);
     log_info("event=agent_offline peer=%s node=%s code=%d reason=\"%s\"",
              a->peer, a->node_id, code, reason ? reason : "");
   } else {
@@ -347,4 +352,9 @@ void srv_agent_accept(struct srv *s, struct http_conn *c,
   uv_timer_init(s->loop, &a->deadline);
   a->deadline.data = a;
   uv_timer_start(&a->deadline, on_deadline, s->cfg.auth_ms, 0);
+}
+
+void srv_agent_kick(struct srv *s, const char *node_id, const char *reason) {
+  struct agent_conn *a = strmap_get(&s->agents, node_id);
+  if (a) ws_close(a->ws, CLOSE_POLICY, reason);
 }

@@ -1,0 +1,262 @@
+/*
+ * ctl.c - control connections: upgrade, Origin check, sign-in, the list
+ * of open sessions, and sending.
+ *
+ * Sign-in happens inside the WebSocket, as the stock server does it, so
+ * that meshctrl's "Invalid login." path works: the upgrade always
+ * succeeds (unless the Origin is foreign), then a failed sign-in gets
+ * {"action":"close","cause":"noauth",...} and a close frame. Password
+ * checks run on the thread pool; commands that arrive meanwhile wait in
+ * a short queue and run in order once the session is open.
+ *
+ * A session holds a reference for its socket and one per thread-pool job,
+ * and is freed with the last (the same scheme as srv_agent.c).
+ */
+#include "ctl.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "net/http_srv.h"
+#include "net/ws.h"
+
+void ctl_session_ref(struct ctl_session *cs) { cs->refs++; }
+
+void ctl_session_unref(struct ctl_session *cs) {
+  if (--cs->refs > 0) return;
+  for (int i = 0; i < cs->n_early; i++) json_decref(cs->early[i]);
+  user_cleanup(&cs->user);
+  free(cs);
+}
+
+void ctl_send(struct ctl_session *cs, json_t *msg) {
+  if (cs->state == CTL_CLOSED) return;
+  char *text = json_dumps(msg, JSON_COMPACT);
+  if (text) ws_send(cs->ws, WS_TEXT, text, strlen(text));
+  free(text);
+}
+
+/* Refuses the sign-in the way meshctrl understands, then closes. */
+static void refuse(struct ctl_session *cs, const char *cause, const char *msg) {
+  json_t *j = json_pack("{s:s, s:s, s:s}", "action", "close", "cause", cause,
+                        "msg", msg);
+  ctl_send(cs, j);
+  json_decref(j);
+  log_info("event=login_refused peer=%s reason=\"%s\"", cs->peer, msg);
+  ws_close(cs->ws, 1008, msg);
+}
+
+static void open_session(struct ctl_session *cs, const char *user_id) {
+  struct srv *s = cs->srv;
+  if (users_get(s->store, user_id, &cs->user) != 0) {
+    refuse(cs, "noauth", "noauth");
+    return;
+  }
+  if (cs->user.siteadmin != SITE_ADMIN && (cs->user.siteadmin & SITE_LOCKED)) {
+    refuse(cs, "noauth", "noauth-2d");
+    return;
+  }
+  cs->state = CTL_OPEN;
+  cs->next = s->ctl_sessions;
+  if (cs->next) cs->next->prev = cs;
+  s->ctl_sessions = cs;
+  log_info("event=user_session peer=%s user=%s", cs->peer, cs->user.id);
+  ctl_hello(cs);
+  /* Commands that arrived during sign-in, in their order. */
+  for (int i = 0; i < cs->n_early && cs->state == CTL_OPEN; i++) {
+    ctl_dispatch(cs, cs->early[i]);
+    json_decref(cs->early[i]);
+    cs->early[i] = NULL;
+  }
+  cs->n_early = 0;
+}
+
+static void on_password(int status, const char *user_id, void *data) {
+  struct ctl_session *cs = data;
+  if (cs->state == CTL_AUTHING) {
+    if (status == 0) {
+      auth_throttle_succeeded(cs->srv->throttle, cs->login_key, time(NULL));
+      open_session(cs, user_id);
+    } else {
+      auth_throttle_failed(cs->srv->throttle, cs->login_key, cs->login_addr,
+                           time(NULL));
+      refuse(cs, "noauth", "noauth-2d");
+    }
+  }
+  ctl_session_unref(cs);
+}
+
+/* The throttle is keyed by the lower-case name, so "Bob" and "bob" count
+ * together. */
+static void throttle_key(const char *name, char *out, size_t cap) {
+  size_t i = 0;
+  for (; name[i] && i + 1 < cap; i++)
+    out[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+  out[i] = 0;
+}
+
+static void sign_in_password(struct ctl_session *cs, const char *header) {
+  struct srv *s = cs->srv;
+  char *user = NULL, *pass = NULL, *token = NULL;
+  snprintf(cs->login_addr, sizeof cs->login_addr, "%s", cs->peer);
+  char *colon = strrchr(cs->login_addr, ':');
+  if (colon) *colon = 0;
+  if (auth_parse_meshauth(header, &user, &pass, &token) != 0) {
+    refuse(cs, "noauth", "noauth-2c");
+    return;
+  }
+  throttle_key(user, cs->login_key, sizeof cs->login_key);
+  if (auth_throttle_check(s->throttle, cs->login_key, cs->login_addr,
+                          time(NULL)) != 0) {
+    refuse(cs, "noauth", "noauth-2d");
+  } else {
+    ctl_session_ref(cs);
+    if (auth_check_password(s->loop, s->store, user, pass, on_password, cs) !=
+        0) {
+      ctl_session_unref(cs);
+      refuse(cs, "noauth", "noauth-2d");
+    }
+  }
+  free(user);
+  if (pass) OPENSSL_cleanse(pass, strlen(pass));
+  free(pass);
+  free(token);
+}
+
+/* The value of cookie name in a Cookie header, copied into out. */
+static int cookie_value(const char *header, const char *name, char *out,
+                        size_t cap) {
+  size_t nl = strlen(name);
+  const char *p = header;
+  while (p && *p) {
+    while (*p == ' ' || *p == ';') p++;
+    const char *end = strchr(p, ';');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+      size_t vl = len - nl - 1;
+      if (vl >= cap) return MESH_E_TOO_LARGE;
+      memcpy(out, p + nl + 1, vl);
+      out[vl] = 0;
+      return 0;
+    }
+    p = end;
+  }
+  return MESH_E_NOT_FOUND;
+}
+
+static void sign_in(struct ctl_session *cs, const struct http_req *req) {
+  const char *auth = http_req_header(req, "x-meshauth");
+  const char *cookies = http_req_header(req, "Cookie");
+  char token[SESSION_TOKEN_LEN + 2], *user_id = NULL;
+  if (auth) {
+    sign_in_password(cs, auth);
+  } else if (cookies &&
+             cookie_value(cookies, CTL_COOKIE, token, sizeof token) == 0 &&
+             sessions_lookup(cs->srv->store, token, &user_id) == 0) {
+    open_session(cs, user_id);
+    free(user_id);
+  } else {
+    refuse(cs, "noauth", "noauth");
+  }
+}
+
+static void on_message(struct ws *w, enum ws_type t, const uint8_t *p, size_t n,
+                       void *data) {
+  struct ctl_session *cs = data;
+  (void)w;
+  json_t *req = t == WS_TEXT ? json_loadb((const char *)p, n, 0, NULL) : NULL;
+  if (!json_is_object(req)) { /* the stock server ignores these too */
+    json_decref(req);
+    return;
+  }
+  if (cs->state == CTL_OPEN) {
+    ctl_dispatch(cs, req);
+    json_decref(req);
+  } else if (cs->state == CTL_AUTHING && cs->n_early < CTL_MAX_EARLY) {
+    cs->early[cs->n_early++] = req;
+  } else {
+    json_decref(req);
+    ws_close(cs->ws, 1008, "too many commands before sign-in");
+  }
+}
+
+static void on_close(struct ws *w, int code, const char *reason, void *data) {
+  struct ctl_session *cs = data;
+  struct srv *s = cs->srv;
+  (void)w;
+  if (cs->state == CTL_OPEN) {
+    if (cs->prev)
+      cs->prev->next = cs->next;
+    else
+      s->ctl_sessions = cs->next;
+    if (cs->next) cs->next->prev = cs->prev;
+    log_info("event=user_session_end peer=%s user=%s code=%d", cs->peer,
+             cs->user.id, code);
+  }
+  (void)reason;
+  cs->state = CTL_CLOSED;
+  ctl_session_unref(cs);
+}
+
+static const struct ws_cbs ctl_ws_cbs = {.on_message = on_message,
+                                         .on_close = on_close};
+
+/* A browser always sends Origin on a WebSocket upgrade; it must be this
+ * very server (the Host the browser connected to), or any page on the
+ * web could use a signed-in user's cookie (cross-site WebSocket
+ * hijacking). Clients that are not browsers (meshctrl) send no Origin.
+ * There is deliberately no setting to turn this off. */
+static int origin_ok(const struct http_req *req) {
+  const char *origin = http_req_header(req, "Origin");
+  const char *host = http_req_header(req, "Host");
+  if (!origin) return 1;
+  if (!host || strncasecmp(origin, "https://", 8) != 0) return 0;
+  return strcasecmp(origin + 8, host) == 0;
+}
+
+void srv_ctl_accept(struct srv *s, struct http_conn *c,
+                    const struct http_req *req) {
+  if (!origin_ok(req)) {
+    static const char msg[] = "cross-origin request refused\n";
+    log_warn("event=origin_refused peer=%s", req->peer);
+    http_respond(c, 403, NULL, "text/plain; charset=utf-8", msg,
+                 sizeof msg - 1);
+    return;
+  }
+  struct ctl_session *cs = calloc(1, sizeof *cs);
+  if (!cs) {
+    http_respond(c, 503, NULL, "text/plain", "busy\n", 5);
+    return;
+  }
+  cs->srv = s;
+  cs->refs = 1;
+  snprintf(cs->peer, sizeof cs->peer, "%s", req->peer);
+  cs->ws = http_upgrade_ws(c, req, &ctl_ws_cbs, cs);
+  if (!cs->ws) {
+    free(cs);
+    return;
+  }
+  ws_set_max_message(cs->ws, CTL_MAX_MESSAGE);
+  ws_set_idle_timeout(cs->ws, 0);
+  sign_in(cs, req);
+}
+
+void ctl_refresh_user(struct srv *s, const char *user_id) {
+  for (struct ctl_session *cs = s->ctl_sessions; cs; cs = cs->next) {
+    if (strcmp(cs->user.id, user_id) != 0) continue;
+    struct user u;
+    if (users_get(s->store, user_id, &u) != 0) continue;
+    user_cleanup(&cs->user);
+    cs->user = u;
+  }
+}
+
+void ctl_close_user(struct srv *s, const char *user_id, const char *why) {
+  for (struct ctl_session *cs = s->ctl_sessions; cs; cs = cs->next)
+    if (strcmp(cs->user.id, user_id) == 0) ws_close(cs->ws, 1008, why);
+}

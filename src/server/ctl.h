@@ -1,0 +1,85 @@
+/*
+ * ctl.h - /control.ashx: the user API over a WebSocket, in MeshCentral's
+ * JSON dialect (docs/user-api.md), spoken by the stock meshctrl.js, by
+ * meshd's own web app and by meshctl.
+ *
+ * A connection signs in first (x-meshauth header or a session cookie),
+ * then every JSON object it sends is one command, answered in order.
+ * Every command checks the user's rights on the server; every event is
+ * pushed only to sessions allowed to see it.
+ */
+#ifndef MESH_SERVER_CTL_H
+#define MESH_SERVER_CTL_H
+
+#include <jansson.h>
+
+#include "srv.h"
+#include "users.h"
+
+/* Messages a connection may send before its sign-in completes (meshctrl
+ * sends its command at once); more is a flood. */
+#define CTL_MAX_EARLY 16
+/* The largest JSON command accepted. */
+#define CTL_MAX_MESSAGE (256 * 1024)
+/* Name of the session cookie set by the web app's sign-in. */
+#define CTL_COOKIE "meshd_session"
+
+enum ctl_state { CTL_AUTHING, CTL_OPEN, CTL_CLOSED };
+
+struct ctl_session {
+  struct srv *srv;
+  struct ws *ws;
+  struct ctl_session *prev, *next; /* srv->ctl_sessions, once open */
+  enum ctl_state state;
+  int refs; /* the socket, plus one per job on the thread pool */
+  struct user user;
+  char peer[64];
+  char login_key[USER_MAX_NAME + 1]; /* throttle keys of the sign-in */
+  char login_addr[64];
+  json_t *early[CTL_MAX_EARLY]; /* commands that came before sign-in */
+  int n_early;
+};
+
+/* Upgrades req to a control connection. */
+void srv_ctl_accept(struct srv *s, struct http_conn *c,
+                    const struct http_req *req);
+/* Sends msg (a reference is taken) as one text message. */
+void ctl_send(struct ctl_session *cs, json_t *msg);
+/* Re-reads the session's user after a change (rights, e-mail, name). */
+void ctl_refresh_user(struct srv *s, const char *user_id);
+/* Closes every session of a user (deleted or locked account). */
+void ctl_close_user(struct srv *s, const char *user_id, const char *why);
+void ctl_session_ref(struct ctl_session *cs);
+void ctl_session_unref(struct ctl_session *cs);
+
+/* ctl_cmds.c: the command table. */
+void ctl_hello(struct ctl_session *cs);
+void ctl_dispatch(struct ctl_session *cs, json_t *req);
+
+/* Object builders shared by commands and events (new references). */
+json_t *ctl_user_json(struct srv *s, const struct user *u);
+json_t *ctl_group_json(struct srv *s, const struct store_group *g);
+json_t *ctl_node_json(struct srv *s, const struct store_device *d);
+
+/* events.c: the audit log and its live push. */
+struct ev_scope {
+  const char *user_id;  /* the account concerned (user events) or actor */
+  const char *group_id; /* bare group id, or NULL */
+  const char *node_id;  /* bare node id, or NULL */
+};
+/* Completes ev (domain, time), stores it unless nolog, and pushes it to
+ * every session that may see it. Takes ownership of ev. */
+void events_emit(struct srv *s, json_t *ev, const struct ev_scope *scope,
+                 int nolog);
+/* Stored events visible to cs, newest first, at most limit (0 = 10000),
+ * of one device when node_id is set. New reference. */
+json_t *events_list(struct ctl_session *cs, const char *node_id, int limit);
+/* Nonzero if cs may see an event of this scope. */
+int events_visible(struct ctl_session *cs, const char *etype,
+                   const struct ev_scope *scope);
+/* An agent came or went: pushes nodeconnect (not stored) and, for a new
+ * device, stores addnode. */
+void events_node_state(struct srv *s, const char *node_id, const char *group_id,
+                       int online, int created);
+
+#endif

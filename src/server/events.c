@@ -1,0 +1,152 @@
+/*
+ * events.c - the audit log: events stored in SQLite and pushed live.
+ *
+ * Who may see an event (stored or live) follows from its scope: a full
+ * site administrator, or a user with the "all events" site right, sees
+ * everything; a member of the event's device group sees group and device
+ * events; the account concerned sees its own; user managers see account
+ * events. The same rule serves listing (as SQL) and pushing (in C).
+ */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "ctl.h"
+
+static int sees_all(const struct user *u) {
+  return u->siteadmin == SITE_ADMIN || (u->siteadmin & SITE_ALL_EVENTS);
+}
+
+int events_visible(struct ctl_session *cs, const char *etype,
+                   const struct ev_scope *sc) {
+  const struct user *u = &cs->user;
+  if (sees_all(u)) return 1;
+  if (sc->user_id && strcmp(sc->user_id, u->id) == 0) return 1;
+  if (strcmp(etype, "user") == 0 && (u->siteadmin & SITE_MANAGE_USERS))
+    return 1;
+  return sc->group_id &&
+         members_rights(cs->srv->store, sc->group_id, u->id) != 0;
+}
+
+/* ISO-8601 UTC with milliseconds: meshctrl needs "time" to be a string. */
+static void iso_now(char out[32]) {
+  struct timeval tv;
+  struct tm tm;
+  gettimeofday(&tv, NULL);
+  gmtime_r(&tv.tv_sec, &tm);
+  size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out + n, 32 - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
+}
+
+static void store_event(struct srv *s, json_t *ev, const char *etype,
+                        const char *action, const struct ev_scope *sc) {
+  sqlite3_stmt *st;
+  char *doc = json_dumps(ev, JSON_COMPACT);
+  if (!doc || sqlite3_prepare_v2(store_db(s->store),
+                                 "INSERT INTO events(time,etype,action,user_id,"
+                                 "group_id,node_id,doc) VALUES(?,?,?,?,?,?,?)",
+                                 -1, &st, NULL) != SQLITE_OK) {
+    free(doc);
+    log_error("event=event_store_failed action=%s", action);
+    return;
+  }
+  sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+  sqlite3_bind_text(st, 2, etype, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, sc->user_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 5, sc->group_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 6, sc->node_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 7, doc, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) != SQLITE_DONE)
+    log_error("event=event_store_failed action=%s", action);
+  sqlite3_finalize(st);
+  free(doc);
+}
+
+void events_emit(struct srv *s, json_t *ev, const struct ev_scope *sc,
+                 int nolog) {
+  const char *etype = json_string_value(json_object_get(ev, "etype"));
+  const char *action = json_string_value(json_object_get(ev, "action"));
+  if (!etype || !action) {
+    json_decref(ev);
+    return;
+  }
+  json_object_set_new(ev, "domain", json_string(""));
+  if (!nolog) {
+    char when[32];
+    iso_now(when);
+    json_object_set_new(ev, "time", json_string(when));
+    store_event(s, ev, etype, action, sc);
+  }
+  json_t *msg = json_pack("{s:s, s:O}", "action", "event", "event", ev);
+  for (struct ctl_session *cs = s->ctl_sessions; cs; cs = cs->next)
+    if (events_visible(cs, etype, sc)) ctl_send(cs, msg);
+  json_decref(msg);
+  json_decref(ev);
+}
+
+json_t *events_list(struct ctl_session *cs, const char *node_id, int limit) {
+  sqlite3 *db = store_db(cs->srv->store);
+  sqlite3_stmt *st;
+  json_t *out = json_array();
+  const struct user *u = &cs->user;
+  if (limit <= 0 || limit > 10000) limit = 10000;
+  /* The SQL form of events_visible(). */
+  if (sqlite3_prepare_v2(
+          db,
+          "SELECT doc FROM events WHERE (?1 IS NULL OR node_id=?1) AND"
+          " (?2 OR user_id=?3 OR (etype='user' AND ?4) OR group_id IN"
+          " (SELECT group_id FROM members WHERE user_id=?3))"
+          " ORDER BY seq DESC LIMIT ?5",
+          -1, &st, NULL) != SQLITE_OK)
+    return out;
+  if (node_id)
+    sqlite3_bind_text(st, 1, node_id, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, 1);
+  sqlite3_bind_int(st, 2, sees_all(u));
+  sqlite3_bind_text(st, 3, u->id, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 4, (u->siteadmin & SITE_MANAGE_USERS) != 0);
+  sqlite3_bind_int(st, 5, limit);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    json_t *e = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    if (!e) continue;
+    if (node_id) { /* as the stock server lists a device's events */
+      json_object_del(e, "etype");
+      json_object_del(e, "nodeid");
+    }
+    json_object_del(e, "domain");
+    json_array_append_new(out, e);
+  }
+  sqlite3_finalize(st);
+  return out;
+}
+
+void events_node_state(struct srv *s, const char *node_id, const char *group_id,
+                       int online, int created) {
+  char nid[80], mid[80];
+  snprintf(nid, sizeof nid, "node//%s", node_id);
+  snprintf(mid, sizeof mid, "mesh//%s", group_id);
+  struct ev_scope sc = {NULL, group_id, node_id};
+  if (created) {
+    struct store_group g;
+    const char *gname = "";
+    int have = store_group_get(s->store, group_id, 0, &g) == 0;
+    if (have) gname = g.name;
+    char msg[512];
+    snprintf(msg, sizeof msg, "Added device to device group %s", gname);
+    events_emit(s,
+                json_pack("{s:s, s:s, s:s, s:s, s:i, s:[s]}", "etype", "node",
+                          "action", "addnode", "meshid", mid, "msg", msg,
+                          "msgid", 57, "msgArgs", gname),
+                &sc, 0);
+    if (have) store_group_cleanup(&g);
+  }
+  json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "etype", "node",
+                         "action", "nodeconnect", "nodeid", nid, "meshid", mid,
+                         "conn", online ? 1 : 0, "pwr", online ? 1 : 0);
+  events_emit(s, ev, &sc, 1);
+}
