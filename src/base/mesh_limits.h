@@ -12,6 +12,11 @@
 #define MESH_HTTP_MAX_HEADERS 64
 #define MESH_HTTP_MAX_URL 2048
 #define MESH_HTTP_MAX_BODY (1024 * 1024)
+/* The web app's JSON requests to /api/ (a name, a password, an e-mail). */
+#define MESH_API_MAX_BODY 4096
+/* Password checks and hashes (argon2id, 64 MiB each) that /api/ requests
+ * may have queued on the thread pool at once; more get 503. */
+#define MESH_API_MAX_JOBS 32
 
 /* WebSocket: the largest reassembled message we accept. A stock server's
  * core push is ~400 KB in one frame, and native-update blocks are 64 KiB. */

@@ -180,6 +180,14 @@ struct auth_throttle {
   struct strmap map; /* key -> struct throttle_entry (owned) */
 };
 
+void auth_throttle_key(const char *name, char *out, size_t cap) {
+  size_t i = 0;
+  if (!cap) return;
+  for (; name[i] && i + 1 < cap; i++)
+    out[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+  out[i] = 0;
+}
+
 struct auth_throttle *auth_throttle_new(void) {
   struct auth_throttle *t = calloc(1, sizeof *t);
   if (t) strmap_init(&t->map);

@@ -46,6 +46,10 @@ int auth_throttle_check(struct auth_throttle *t, const char *user,
                         const char *addr, int64_t now);
 void auth_throttle_failed(struct auth_throttle *t, const char *user,
                           const char *addr, int64_t now);
+/* The throttle's key for a typed user name: the name in lower case, so
+ * "Bob" and "bob" count together, whichever door (x-meshauth, /api/login)
+ * they come through. Truncated to cap - 1 bytes. name is borrowed. */
+void auth_throttle_key(const char *name, char *out, size_t cap);
 /* A success clears the account's count (not the address's). */
 void auth_throttle_succeeded(struct auth_throttle *t, const char *user,
                              int64_t now);

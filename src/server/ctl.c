@@ -16,7 +16,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "auth.h"
@@ -91,15 +90,6 @@ static void on_password(int status, const char *user_id, void *data) {
   ctl_session_unref(cs);
 }
 
-/* The throttle is keyed by the lower-case name, so "Bob" and "bob" count
- * together. */
-static void throttle_key(const char *name, char *out, size_t cap) {
-  size_t i = 0;
-  for (; name[i] && i + 1 < cap; i++)
-    out[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
-  out[i] = 0;
-}
-
 static void sign_in_password(struct ctl_session *cs, const char *header) {
   struct srv *s = cs->srv;
   char *user = NULL, *pass = NULL, *token = NULL;
@@ -110,7 +100,7 @@ static void sign_in_password(struct ctl_session *cs, const char *header) {
     refuse(cs, "noauth", "noauth-2c");
     return;
   }
-  throttle_key(user, cs->login_key, sizeof cs->login_key);
+  auth_throttle_key(user, cs->login_key, sizeof cs->login_key);
   if (auth_throttle_check(s->throttle, cs->login_key, cs->login_addr,
                           time(NULL)) != 0) {
     refuse(cs, "noauth", "noauth-2d");
@@ -128,27 +118,6 @@ static void sign_in_password(struct ctl_session *cs, const char *header) {
   free(token);
 }
 
-/* The value of cookie name in a Cookie header, copied into out. */
-static int cookie_value(const char *header, const char *name, char *out,
-                        size_t cap) {
-  size_t nl = strlen(name);
-  const char *p = header;
-  while (p && *p) {
-    while (*p == ' ' || *p == ';') p++;
-    const char *end = strchr(p, ';');
-    size_t len = end ? (size_t)(end - p) : strlen(p);
-    if (len > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
-      size_t vl = len - nl - 1;
-      if (vl >= cap) return MESH_E_TOO_LARGE;
-      memcpy(out, p + nl + 1, vl);
-      out[vl] = 0;
-      return 0;
-    }
-    p = end;
-  }
-  return MESH_E_NOT_FOUND;
-}
-
 static void sign_in(struct ctl_session *cs, const struct http_req *req) {
   const char *auth = http_req_header(req, "x-meshauth");
   const char *cookies = http_req_header(req, "Cookie");
@@ -156,7 +125,7 @@ static void sign_in(struct ctl_session *cs, const struct http_req *req) {
   if (auth) {
     sign_in_password(cs, auth);
   } else if (cookies &&
-             cookie_value(cookies, CTL_COOKIE, token, sizeof token) == 0 &&
+             srv_cookie_value(cookies, CTL_COOKIE, token, sizeof token) == 0 &&
              sessions_lookup(cs->srv->store, token, &user_id) == 0) {
     open_session(cs, user_id);
     free(user_id);
@@ -206,22 +175,12 @@ static void on_close(struct ws *w, int code, const char *reason, void *data) {
 static const struct ws_cbs ctl_ws_cbs = {.on_message = on_message,
                                          .on_close = on_close};
 
-/* A browser always sends Origin on a WebSocket upgrade; it must be this
- * very server (the Host the browser connected to), or any page on the
- * web could use a signed-in user's cookie (cross-site WebSocket
- * hijacking). Clients that are not browsers (meshctrl) send no Origin.
- * There is deliberately no setting to turn this off. */
-static int origin_ok(const struct http_req *req) {
-  const char *origin = http_req_header(req, "Origin");
-  const char *host = http_req_header(req, "Host");
-  if (!origin) return 1;
-  if (!host || strncasecmp(origin, "https://", 8) != 0) return 0;
-  return strcasecmp(origin + 8, host) == 0;
-}
-
 void srv_ctl_accept(struct srv *s, struct http_conn *c,
                     const struct http_req *req) {
-  if (!origin_ok(req)) {
+  /* A browser's upgrade must come from this server's own pages, or any
+   * site could use a signed-in user's cookie (cross-site WebSocket
+   * hijacking); meshctrl sends no Origin. */
+  if (!srv_same_origin(req)) {
     static const char msg[] = "cross-origin request refused\n";
     log_warn("event=origin_refused peer=%s", req->peer);
     http_respond(c, 403, NULL, "text/plain; charset=utf-8", msg,

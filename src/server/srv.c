@@ -5,15 +5,49 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "base/err.h"
 #include "ctl.h"
 #include "base/log.h"
+#include "msh_text.h"
 #include "net/http_srv.h"
 #include "net/tls.h"
+#include "srv_api.h"
 #include "srv_web.h"
+
+/* A browser always sends Origin on a WebSocket upgrade and on a POST; it
+ * must be this very server (the Host the browser connected to), or any
+ * page on the web could use a signed-in user's cookie. */
+int srv_same_origin(const struct http_req *req) {
+  const char *origin = http_req_header(req, "Origin");
+  const char *host = http_req_header(req, "Host");
+  if (!origin) return 1;
+  if (!host || strncasecmp(origin, "https://", 8) != 0) return 0;
+  return strcasecmp(origin + 8, host) == 0;
+}
+
+int srv_cookie_value(const char *header, const char *name, char *out,
+                     size_t cap) {
+  size_t nl = strlen(name);
+  const char *p = header;
+  while (p && *p) {
+    while (*p == ' ' || *p == ';') p++;
+    const char *end = strchr(p, ';');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+      size_t vl = len - nl - 1;
+      if (vl >= cap) return MESH_E_TOO_LARGE;
+      memcpy(out, p + nl + 1, vl);
+      out[vl] = 0;
+      return 0;
+    }
+    p = end;
+  }
+  return MESH_E_NOT_FOUND;
+}
 
 static int is_agent_path(const char *path) {
   return strcmp(path, "/agent.ashx") == 0;
@@ -28,6 +62,14 @@ static void on_request(struct http_conn *c, const struct http_req *req,
   }
   if (strcmp(req->path, "/control.ashx") == 0) {
     srv_ctl_accept(s, c, req);
+    return;
+  }
+  if (strncmp(req->path, "/api/", 5) == 0) {
+    srv_api_serve(s, c, req);
+    return;
+  }
+  if (strcmp(req->path, "/meshsettings") == 0) {
+    srv_meshsettings(s, c, req);
     return;
   }
   /* Everything else is the web app's static files (404 when unknown). */

@@ -60,6 +60,8 @@ struct srv {
   struct ctl_session *ctl_sessions; /* signed-in user connections */
   struct auth_throttle *throttle;   /* sign-in attempts */
   size_t n_conns;                   /* agent connections, admitted or not */
+  size_t api_jobs;                  /* /api requests waiting on the pool */
+  int setup_busy;                   /* a first-account setup is hashing */
   int lock_fd;
 };
 
@@ -73,6 +75,22 @@ void srv_cleanup(struct srv *s);
 struct ws;
 struct http_conn;
 struct http_req;
+
+/* Browser request helpers (srv.c), shared by /control.ashx and /api. */
+
+/* Nonzero if req may act on this server's behalf: it has no Origin header
+ * (not a browser, e.g. meshctrl), or its Origin is exactly
+ * "https://" + its Host header (case-insensitive). Anything else, "null"
+ * included, is another site using a signed-in browser's cookie (cross-site
+ * WebSocket hijacking, CSRF) and gets 0. There is deliberately no setting
+ * to turn this off. req is borrowed. Pure; callable from any callback. */
+int srv_same_origin(const struct http_req *req);
+
+/* Copies the value of the cookie called name from a Cookie header value
+ * (borrowed, may be NULL) into out (cap bytes, NUL-terminated). Returns 0,
+ * MESH_E_NOT_FOUND when absent, MESH_E_TOO_LARGE when it does not fit. */
+int srv_cookie_value(const char *header, const char *name, char *out,
+                     size_t cap);
 void srv_agent_accept(struct srv *s, struct http_conn *c,
                       const struct http_req *req);
 /* Closes the agent connection of node_id, if any, with reason. */

@@ -74,7 +74,7 @@ test('the sign-in page loads over HTTPS with its security headers', async () => 
   await page.close();
 });
 
-test('signing in against the missing endpoint shows the error', async () => {
+test('a wrong password shows the error', async () => {
   const { page, seen } = await openPage();
   await page.goto(meshd.base + '/');
   await page.fill('#user', 'alice');
@@ -85,14 +85,14 @@ test('signing in against the missing endpoint shows the error', async () => {
   assert.equal(res.request().method(), 'POST');
   assert.deepEqual(JSON.parse(res.request().postData()),
     { user: 'alice', pass: 'correct horse' });
-  assert.equal(res.status(), 404);
+  assert.equal(res.status(), 401);
   const error = page.locator('#signin-error');
   await error.waitFor({ state: 'visible' });
-  assert.equal(await error.textContent(), 'sign-in failed (404)');
+  assert.equal(await error.textContent(), 'sign-in failed (401)');
   assert.equal(await page.inputValue('#pass'), '', 'password field cleared');
   await screenshot(page, 'signin-error');
 
-  // The only console error allowed is Chromium's note about that 404.
+  // The only console error allowed is Chromium's note about that 401.
   const unexpected = seen.errors.filter((e) => !e.url.endsWith('/api/login'));
   assert.deepEqual(unexpected, []);
   await page.close();
@@ -134,7 +134,7 @@ test('path traversal and encoded paths get 404 with the headers', async () => {
   for (const p of ['/../../etc/passwd', '/%2e%2e/', '/%2e%2e/%2e%2e/etc/passwd',
     '/..%2f..%2fetc%2fpasswd', '//etc/passwd', '/.%2e/etc/passwd',
     '/..\\..\\etc\\passwd', '/app.js%00.html', '/.git/config', '/web/',
-    '/index.html/', '/README.md', '/api/login']) {
+    '/index.html/', '/README.md', '/api/nope']) {
     const res = await request(meshd.port, 'GET', p);
     assert.equal(res.status, 404, p);
     assert.equal(res.headers['content-security-policy'], CSP, p);
