@@ -6,8 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "base/enc.h"
+#include "base/buf.h"
 #include "base/err.h"
+#include "msh_text.h"
 #include "srv.h"
 
 static struct store *open_store(const char *dir) {
@@ -42,19 +43,12 @@ int cli_create_group(const char *dir, const char *name) {
   return 0;
 }
 
-/* The 48 group-id bytes as the .msh writes them: 0x + upper-case hex. */
-static int mesh_id_hex(const char *id, char out[97]) {
-  uint8_t raw[48];
-  if (enc_unb64(id, strlen(id), raw, sizeof raw) != 48) return MESH_E_MALFORMED;
-  enc_hex(raw, 48, out, 1);
-  return 0;
-}
-
 int cli_agent_config(const char *dir, const char *group, const char *url) {
   struct store *st = open_store(dir);
   struct store_group g;
   struct srv_keys keys;
-  char *name = NULL, *port = NULL, mesh_hex[97], sid[97];
+  struct buf out;
+  char *name = NULL, *port = NULL, def_url[600];
   int r, status = 1;
   if (!st) return 1;
   r = store_group_get(st, group, 0, &g);
@@ -64,27 +58,29 @@ int cli_agent_config(const char *dir, const char *group, const char *url) {
     store_close(st);
     return 1;
   }
+  buf_init(&out, MSH_TEXT_MAX);
   if (store_meta_get(st, "name", &name) != 0) name = strdup("127.0.0.1");
   if (store_meta_get(st, "port", &port) != 0) port = strdup("443");
+  if (!name || !port) goto out;
   if ((r = srv_keys_load(dir, name, &keys)) != 0) {
     fprintf(stderr, "meshd: cannot load keys: %s\n", mesh_strerror(r));
     goto out;
   }
-  srv_keys_server_id(&keys, sid);
-  srv_keys_cleanup(&keys);
-  if (mesh_id_hex(g.id, mesh_hex) != 0) {
-    fprintf(stderr, "meshd: group %s has a legacy id; no .msh\n", g.id);
-    goto out;
+  if (!url) {
+    snprintf(def_url, sizeof def_url, "wss://%s:%s/agent.ashx", name, port);
+    url = def_url;
   }
-  /* CRLF lines after an empty first line, as a stock server writes. */
-  printf("\r\nMeshName=%s\r\nMeshType=2\r\nMeshID=0x%s\r\nServerID=%s\r\n",
-         g.name, mesh_hex, sid);
-  if (url)
-    printf("MeshServer=%s\r\n", url);
-  else
-    printf("MeshServer=wss://%s:%s/agent.ashx\r\n", name, port);
-  status = 0;
+  r = srv_msh_text(st, &keys, g.id, url, &out);
+  srv_keys_cleanup(&keys);
+  if (r == MESH_E_MALFORMED) {
+    fprintf(stderr, "meshd: group %s has a legacy id; no .msh\n", g.id);
+  } else if (r) {
+    fprintf(stderr, "meshd: cannot write the .msh: %s\n", mesh_strerror(r));
+  } else if (fwrite(out.data, 1, out.len, stdout) == out.len) {
+    status = 0;
+  }
 out:
+  buf_cleanup(&out);
   free(name);
   free(port);
   store_group_cleanup(&g);

@@ -84,3 +84,21 @@ is_offline() { [ "$(online_count "$1")" -eq 0 ]; }
 
 # count LOGFILE PATTERN: occurrences of PATTERN.
 count() { grep -c -- "$2" "$1" 2>/dev/null || true; }
+
+# new_session DATA USERID [TTL_SECONDS]: prints a fresh session token for
+# USERID ("user//admin"), stored the way users.c's sessions_create stores
+# it (only the SHA-256 of the 43-character token). A stand-in for a
+# browser sign-in; a negative TTL makes an expired session.
+new_session() {
+  local data=$1 user=$2 ttl=${3:-3600} tok hash now
+  tok=$(head -c 32 /dev/urandom | base64 -w0 | tr '+/' '-_' | cut -c1-43)
+  hash=$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)
+  now=$(date +%s)
+  sql "$data" "INSERT INTO sessions(token_hash,user_id,created,expires)
+    VALUES(x'$hash','$user',$now,$((now + ttl)));" >/dev/null || return 1
+  printf '%s\n' "$tok"
+}
+
+# sql DATA STATEMENT: runs one statement on meshd's database (the server
+# may be running: the database is in WAL mode).
+sql() { sqlite3 -cmd '.timeout 5000' "$1/meshd.db" "$2"; }

@@ -1,0 +1,197 @@
+/*
+ * msh_text.c - the .msh builder and GET /meshsettings.
+ *
+ * A stock MeshCentral serves /meshsettings to anyone who knows the group
+ * id, since in its model that id is the enrolment secret. meshd asks for
+ * more: a signed-in user who is a member of the group, because our web
+ * app is the only client and it always has a session (stock meshctrl
+ * does not use this route). Groups the user cannot see answer 404, the
+ * same as groups that do not exist, so the route reveals nothing about
+ * other groups.
+ */
+#include "msh_text.h"
+
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/enc.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "ctl.h"
+#include "net/http_srv.h"
+#include "users.h"
+
+/* The longest group id accepted in the query (ids are 64 characters). */
+#define MSH_MAX_ID 128
+
+/* The 48 group-id bytes as the .msh writes them: upper-case hex. */
+static int mesh_id_hex(const char *id, char out[97]) {
+  uint8_t raw[48];
+  if (enc_unb64(id, strlen(id), raw, sizeof raw) != 48) return MESH_E_MALFORMED;
+  enc_hex(raw, 48, out, 1);
+  return 0;
+}
+
+static int put_str(struct buf *b, const char *s) {
+  return buf_put(b, s, strlen(s));
+}
+
+int srv_msh_text(struct store *st, const struct srv_keys *keys,
+                 const char *group_id, const char *url, struct buf *out) {
+  struct store_group g;
+  char mesh_hex[97], sid[97];
+  size_t start = out->len;
+  int r;
+  if (!url[0]) return MESH_E_INVALID;
+  for (const char *p = url; *p; p++)
+    if ((unsigned char)*p <= ' ' || *p == 0x7f) return MESH_E_INVALID;
+  if ((r = store_group_get(st, group_id, 0, &g)) != 0) return r;
+  if ((r = mesh_id_hex(g.id, mesh_hex)) != 0) goto out;
+  srv_keys_server_id(keys, sid);
+  /* CRLF lines after an empty first line, as a stock server writes. */
+  if ((r = put_str(out, "\r\nMeshName=")) != 0) goto out;
+  /* A name is free text from the user API; a CR or LF in it would start
+   * a line of its own (a second MeshServer=, say), so control bytes go
+   * out as spaces. */
+  for (const char *p = g.name; *p && r == 0; p++) {
+    unsigned char ch = (unsigned char)*p;
+    r = buf_put_u8(out, ch < ' ' || ch == 0x7f ? ' ' : ch);
+  }
+  if (r != 0 || (r = put_str(out, "\r\nMeshType=2\r\nMeshID=0x")) != 0 ||
+      (r = put_str(out, mesh_hex)) != 0 ||
+      (r = put_str(out, "\r\nServerID=")) != 0 ||
+      (r = put_str(out, sid)) != 0 ||
+      (r = put_str(out, "\r\nMeshServer=")) != 0 ||
+      (r = put_str(out, url)) != 0 || (r = put_str(out, "\r\n")) != 0)
+    goto out;
+out:
+  if (r != 0) out->len = start; /* nothing partial */
+  store_group_cleanup(&g);
+  return r;
+}
+
+/* The value of the "id" query parameter, %-decoded, into out. Returns 0,
+ * MESH_E_NOT_FOUND when absent, MESH_E_INVALID when it is not a group id
+ * in the B64MC alphabet (an optional "mesh//" prefix is dropped). */
+static int query_id(const char *query, char *out, size_t cap) {
+  const char *p = query;
+  while (p && *p) {
+    const char *end = strchr(p, '&');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len >= 3 && memcmp(p, "id=", 3) == 0) {
+      size_t n = 0;
+      for (size_t i = 3; i < len; i++) {
+        int ch = (unsigned char)p[i];
+        if (ch == '%') { /* "%24" for '$', "%40" for '@' */
+          uint8_t byte;
+          if (i + 2 >= len || enc_unhex(p + i + 1, 2, &byte, 1) != 0)
+            return MESH_E_INVALID;
+          ch = byte;
+          i += 2;
+        }
+        if (n + 1 >= cap) return MESH_E_INVALID;
+        out[n++] = (char)ch;
+      }
+      out[n] = 0;
+      if (strncmp(out, "mesh//", 6) == 0) memmove(out, out + 6, n - 5);
+      if (!out[0]) return MESH_E_INVALID;
+      for (const char *q = out; *q; q++)
+        if (!((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') ||
+              (*q >= '0' && *q <= '9') || *q == '@' || *q == '$'))
+          return MESH_E_INVALID;
+      return 0;
+    }
+    p = end ? end + 1 : NULL;
+  }
+  return MESH_E_NOT_FOUND;
+}
+
+/* A Host header fit to stand in a URL: 1..MSH_MAX_HOST bytes of letters,
+ * digits and ".:[]-" (names, IPv4, [IPv6], and a port). */
+static int host_ok(const char *h) {
+  size_t n = 0;
+  if (!h) return 0;
+  for (; h[n]; n++) {
+    char ch = h[n];
+    if (n >= MSH_MAX_HOST) return 0;
+    if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+          (ch >= '0' && ch <= '9') || ch == '.' || ch == ':' || ch == '[' ||
+          ch == ']' || ch == '-'))
+      return 0;
+  }
+  return n > 0;
+}
+
+static void respond_text(struct http_conn *c, int status, const char *text) {
+  http_respond(c, status, "Cache-Control: no-store\r\n",
+               "text/plain; charset=utf-8", text, strlen(text));
+}
+
+void srv_meshsettings(struct srv *s, struct http_conn *c,
+                      const struct http_req *req) {
+  const char *host = http_req_header(req, "Host");
+  const char *cookies = http_req_header(req, "Cookie");
+  char token[SESSION_TOKEN_LEN + 2], id[MSH_MAX_ID + 1];
+  char url[MSH_MAX_HOST + 32];
+  char *user_id = NULL;
+  struct user u = {0};
+  struct buf out;
+  int have_user = 0, r;
+  buf_init(&out, MSH_TEXT_MAX);
+  if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+    http_respond(c, 405, "Allow: GET, HEAD\r\n", "text/plain", "method\n", 7);
+    goto out;
+  }
+  /* Who asks: a live session of an account that is not locked. */
+  if (!cookies ||
+      srv_cookie_value(cookies, CTL_COOKIE, token, sizeof token) != 0 ||
+      sessions_lookup(s->store, token, &user_id) != 0 ||
+      users_get(s->store, user_id, &u) != 0) {
+    respond_text(c, 403, "sign in first\n");
+    goto out;
+  }
+  have_user = 1;
+  if (u.siteadmin != SITE_ADMIN && (u.siteadmin & SITE_LOCKED)) {
+    respond_text(c, 403, "account locked\n");
+    goto out;
+  }
+  /* Which group: one the user is a member of (any rights). */
+  if (query_id(req->query, id, sizeof id) != 0 ||
+      members_rights(s->store, id, u.id) == 0) {
+    respond_text(c, 404, "no such device group\n");
+    goto out;
+  }
+  /* The agent is to reach the server by the very address the user
+   * reached it by: the Host of this request. The configured --name may
+   * be an address only the server's own network knows (127.0.0.1 in a
+   * container, an inside name behind a proxy), while the user's browser
+   * just proved that this one works from where the user is. It is
+   * checked to hold only host-and-port characters, so it cannot break
+   * out of the URL or the .msh line. */
+  if (!host_ok(host)) {
+    respond_text(c, 400, "bad Host header\n");
+    goto out;
+  }
+  snprintf(url, sizeof url, "wss://%s/agent.ashx", host);
+  r = srv_msh_text(s->store, &s->keys, id, url, &out);
+  if (r == MESH_E_NOT_FOUND || r == MESH_E_MALFORMED) {
+    respond_text(c, 404, "no such device group\n");
+  } else if (r != 0) {
+    log_warn_r(r, "event=meshsettings peer=%s user=%s", req->peer, u.id);
+    respond_text(c, 500, "cannot build the settings\n");
+  } else {
+    log_info("event=meshsettings peer=%s user=%s group=%s", req->peer, u.id,
+             id);
+    http_respond(c, 200,
+                 "Cache-Control: no-store\r\n"
+                 "Content-Disposition: attachment; filename=\"meshagent.msh\""
+                 "\r\n",
+                 "application/octet-stream", out.data, out.len);
+  }
+out:
+  OPENSSL_cleanse(token, sizeof token);
+  if (have_user) user_cleanup(&u);
+  free(user_id);
+  buf_cleanup(&out);
+}

@@ -1,0 +1,48 @@
+/*
+ * msh_text.h - the agent's settings file (.msh) for a device group, as a
+ * MeshCentral server writes it, and GET /meshsettings, which hands it to
+ * a signed-in member of the group.
+ *
+ * One builder serves both `meshd agent-config` (cli.c) and the HTTP
+ * route, so the two can never disagree on the format.
+ */
+#ifndef MESH_SERVER_MSH_TEXT_H
+#define MESH_SERVER_MSH_TEXT_H
+
+#include "base/buf.h"
+#include "srv.h"
+
+/* The largest .msh built: five short lines. */
+#define MSH_TEXT_MAX 4096
+/* The longest Host header accepted for the MeshServer URL. */
+#define MSH_MAX_HOST 255
+
+/*
+ * Appends the .msh of group group_id (the bare 64-character id) to out:
+ * CRLF lines after an empty first line, MeshName, MeshType=2, MeshID=0x
+ * + 96 upper-case hex digits, ServerID (keys' primary agent-server key
+ * hash) and MeshServer=url. Control bytes in the group name become
+ * spaces, so a name cannot add a line.
+ *
+ * st, keys, group_id, url and out are borrowed. Returns 0;
+ * MESH_E_NOT_FOUND for an unknown group; MESH_E_MALFORMED when the id
+ * is not 48 bytes of base64 (a legacy id, which has no .msh);
+ * MESH_E_INVALID when url is empty or holds a control byte or space;
+ * MESH_E_TOO_LARGE / MESH_E_NOMEM from out (which is then unchanged).
+ * Synchronous, safe on the loop.
+ */
+int srv_msh_text(struct store *st, const struct srv_keys *keys,
+                 const char *group_id, const char *url, struct buf *out);
+
+/*
+ * GET /meshsettings?id=<group id>: answers the request on c with the
+ * group's .msh (200, application/octet-stream, meshagent.msh), 403
+ * without a live session cookie of an unlocked account, 404 when the
+ * group is unknown or the user has no rights in it (a membership with
+ * rights 0 counts as none, as in the user API), 400 for a bad Host
+ * header. s, c and req are borrowed. Called from srv.c's router.
+ */
+void srv_meshsettings(struct srv *s, struct http_conn *c,
+                      const struct http_req *req);
+
+#endif

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# GET /meshsettings?id=<group>: the group's .msh for a signed-in member,
+# byte for byte what `meshd agent-config` prints, with the MeshServer URL
+# taken from the request's Host; 403 without a live session of an
+# unlocked account, 404 for groups the user cannot see; and a real
+# meshagent enrols with what it served.
+#
+# Sessions are minted straight into the database (lib.sh new_session),
+# standing in for the web app's sign-in.
+source "$(dirname "$0")/lib.sh"
+
+D=$WORK/data
+"$MESHD" create-account admin --pass 'Adm1n-pass-123' --admin --data "$D" \
+  >/dev/null || fail "create-account admin"
+"$MESHD" create-account eve --pass 'Eve-pass-1234' --data "$D" >/dev/null ||
+  fail "create-account eve"
+start_meshd "$D" 0
+G=$("$MESHD" create-group "Office" --data "$D")
+OTHER=$("$MESHD" create-group "Not yours" --data "$D")
+sql "$D" "INSERT INTO members(group_id,user_id,rights) VALUES('$G','user//admin',4294967295);
+  INSERT INTO members(group_id,user_id,rights) VALUES('$G','user//eve',8);
+  INSERT INTO members(group_id,user_id,rights) VALUES('$OTHER','user//admin',1);" ||
+  fail "memberships"
+ADMIN=$(new_session "$D" user//admin) || fail "session"
+URL="https://127.0.0.1:$MESHD_PORT/meshsettings"
+
+# get NAME [curl args...]: body to $WORK/NAME, headers to $WORK/NAME.h;
+# prints the status code.
+get() {
+  local name=$1; shift
+  curl -sk -m 10 -o "$WORK/$name" -D "$WORK/$name.h" -w '%{http_code}' "$@"
+}
+status() { # status WANT NAME [curl args...]
+  local want=$1 got; shift
+  got=$(get "$@")
+  [ "$got" = "$want" ] || fail "$1: wanted HTTP $want, got $got: $(cat "$WORK/$1")"
+}
+
+status 200 msh -H "Cookie: meshd_session=$ADMIN" "$URL?id=$G"
+"$MESHD" agent-config "$G" --data "$D" \
+  --url "wss://127.0.0.1:$MESHD_PORT/agent.ashx" >"$WORK/cli.msh"
+cmp -s "$WORK/msh" "$WORK/cli.msh" ||
+  fail "/meshsettings and agent-config differ: $(od -c "$WORK/msh" | head)"
+[ "$(head -c 2 "$WORK/msh" | od -An -c | tr -d ' ')" = '\r\n' ] ||
+  fail "no empty first line"
+grep -q $'^MeshID=0x[0-9A-F]\{96\}\r$' "$WORK/msh" || fail "MeshID"
+grep -q $'^ServerID=[0-9A-F]\{96\}\r$' "$WORK/msh" || fail "ServerID"
+grep -qi '^content-type: application/octet-stream' "$WORK/msh.h" ||
+  fail "content type"
+grep -qi '^content-disposition: attachment; filename="meshagent.msh"' \
+  "$WORK/msh.h" || fail "content disposition"
+grep -qi '^cache-control: no-store' "$WORK/msh.h" || fail "cache control"
+pass "a member gets the group's .msh, the same as agent-config's"
+
+# The URL is the one the user reached the server by.
+status 200 host -H "Cookie: meshd_session=$ADMIN" \
+  -H "Host: localhost:$MESHD_PORT" "$URL?id=$G"
+grep -q $'^MeshServer=wss://localhost:'"$MESHD_PORT"$'/agent.ashx\r$' \
+  "$WORK/host" || fail "MeshServer does not follow Host: $(cat "$WORK/host")"
+status 200 v6 -H "Cookie: meshd_session=$ADMIN" \
+  -H "Host: [::1]:$MESHD_PORT" "$URL?id=mesh//$G"
+grep -q "^MeshServer=wss://\[::1\]:$MESHD_PORT/agent.ashx" "$WORK/v6" ||
+  fail "IPv6 Host, mesh// prefix"
+ENC=$(printf '%s' "$G" | sed 's/\$/%24/g; s/@/%40/g')
+status 200 enc -H "Cookie: meshd_session=$ADMIN" "$URL?x=1&id=$ENC"
+cmp -s "$WORK/enc" "$WORK/msh" || fail "%-encoded id"
+for h in 'evil.example/x' 'a b' 'a"b' "$(printf 'x%.0s' $(seq 256))"; do
+  status 400 badhost -H "Cookie: meshd_session=$ADMIN" -H "Host: $h" "$URL?id=$G"
+done
+pass "MeshServer is wss://<Host>/agent.ashx; bad Host headers get 400"
+
+# Who may not.
+status 403 nocookie "$URL?id=$G"
+status 403 badcookie -H "Cookie: meshd_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" "$URL?id=$G"
+status 403 othercookie -H "Cookie: other=$ADMIN" "$URL?id=$G"
+OLD=$(new_session "$D" user//admin -10)
+status 403 expired -H "Cookie: meshd_session=$OLD" "$URL?id=$G"
+EVE=$(new_session "$D" user//eve)
+status 200 eve -H "Cookie: a=b; meshd_session=$EVE; c=d" "$URL?id=$G"
+sql "$D" "UPDATE users SET siteadmin=32 WHERE id='user//eve'"
+status 403 locked -H "Cookie: meshd_session=$EVE" "$URL?id=$G"
+pass "403 without a live session of an unlocked account (any group rights do)"
+
+sql "$D" "UPDATE users SET siteadmin=0 WHERE id='user//eve'"
+status 404 notmine -H "Cookie: meshd_session=$EVE" "$URL?id=$OTHER"
+status 404 unknown -H "Cookie: meshd_session=$ADMIN" \
+  "$URL?id=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+status 404 noid -H "Cookie: meshd_session=$ADMIN" "$URL"
+status 404 badid -H "Cookie: meshd_session=$ADMIN" "$URL?id=../../x"
+status 404 badpct -H "Cookie: meshd_session=$ADMIN" "$URL?id=%2"
+cmp -s "$WORK/notmine" "$WORK/unknown" ||
+  fail "a foreign group answers differently from an unknown one"
+status 405 post -X POST -H "Cookie: meshd_session=$ADMIN" "$URL?id=$G"
+pass "404 alike for unknown and foreign groups"
+
+# A real agent enrols with the served file.
+A=$WORK/agent
+mkdir -p "$A"
+cp "$MESHAGENT" "$A/meshagent"
+cp "$WORK/msh" "$A/meshagent.msh"
+start_agent "$A"
+wait_for 20 is_online "$D" || fail "agent did not come online with the served .msh"
+"$MESHD" list-devices --data "$D" | grep -q "Office" || fail "device not in Office"
+pass "meshagent enrols with the served .msh"
