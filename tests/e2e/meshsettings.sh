@@ -5,8 +5,8 @@
 # unlocked account, 404 for groups the user cannot see; and a real
 # meshagent enrols with what it served.
 #
-# Sessions are minted straight into the database (lib.sh new_session),
-# standing in for the web app's sign-in.
+# Most sessions are minted straight into the database (lib.sh
+# new_session); one comes from the web app's POST /api/login.
 source "$(dirname "$0")/lib.sh"
 
 D=$WORK/data
@@ -92,6 +92,20 @@ cmp -s "$WORK/notmine" "$WORK/unknown" ||
   fail "a foreign group answers differently from an unknown one"
 status 405 post -X POST -H "Cookie: meshd_session=$ADMIN" "$URL?id=$G"
 pass "404 alike for unknown and foreign groups"
+
+# With the web app's own sign-in (POST /api/login) instead of a minted
+# session; signing out ends it.
+API="https://127.0.0.1:$MESHD_PORT/api"
+curl -sk -m 10 -c "$WORK/jar" -H 'Content-Type: application/json' \
+  -d '{"user":"admin","pass":"Adm1n-pass-123"}' "$API/login" >/dev/null
+grep -q meshd_session "$WORK/jar" || fail "/api/login set no cookie"
+status 200 login -b "$WORK/jar" "$URL?id=$G"
+cmp -s "$WORK/login" "$WORK/msh" || fail "after /api/login"
+cp "$WORK/jar" "$WORK/jar.old"
+curl -sk -m 10 -b "$WORK/jar" -c "$WORK/jar" -X POST \
+  -H 'Content-Type: application/json' -d '{}' "$API/logout" >/dev/null
+status 403 loggedout -b "$WORK/jar.old" "$URL?id=$G"
+pass "a session from /api/login opens it; /api/logout closes it"
 
 # A real agent enrols with the served file.
 A=$WORK/agent
