@@ -140,6 +140,9 @@ json_t *ctl_node_json(struct srv *s, const struct store_device *d) {
       "rname", d->name ? d->name : "", "domain", "", "agent", "ver", 0, "id",
       (json_int_t)d->agent_id, "caps", (json_int_t)d->caps, "host",
       "firstconnect", (json_int_t)d->first_seen * 1000);
+  if (d->commit_date && *d->commit_date) /* meshd's own: the agent build */
+    json_object_set_new(json_object_get(j, "agent"), "build",
+                        json_string(d->commit_date));
   if (d->addr) json_object_set_new(j, "ip", json_string(d->addr));
   if (d->os) json_object_set_new(j, "osdesc", json_string(d->os));
   if (d->desc) json_object_set_new(j, "desc", json_string(d->desc));

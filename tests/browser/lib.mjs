@@ -1,8 +1,8 @@
 // lib.mjs - helpers for the browser tests: start and stop a real meshd on
 // loopback, plain HTTPS requests from node, and a headless Chromium that
 // can reach nothing but loopback.
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,8 +60,14 @@ export async function startMeshd(extraArgs = []) {
   });
   return {
     port,
+    dataDir,
     base: `https://127.0.0.1:${port}`,
     log: () => log,
+    /** Runs an offline meshd command on this data folder; its stdout. */
+    cli(...args) {
+      return execFileSync(bin, [...args, '--data', dataDir],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    },
     /** Resolves once the log matches re (lines arrive through a pipe, so
      * after the reply that caused them); rejects after timeoutMs. */
     async waitLog(re, timeoutMs = 5000) {
@@ -89,9 +95,10 @@ export async function startMeshd(extraArgs = []) {
 
 /**
  * One HTTPS request from node, the path sent exactly as given (no
- * normalisation, no decoding). Resolves to {status, headers, body}.
+ * normalisation, no decoding), with an optional body (string or Buffer).
+ * Resolves to {status, headers, body}.
  */
-export function request(port, method, rawPath, headers = {}) {
+export function request(port, method, rawPath, headers = {}, body = null) {
   return new Promise((resolve, reject) => {
     const req = https.request({
       host: '127.0.0.1', port, method, path: rawPath, headers,
@@ -107,8 +114,103 @@ export function request(port, method, rawPath, headers = {}) {
     });
     req.on('timeout', () => req.destroy(new Error(`${method} ${rawPath}: timeout`)));
     req.on('error', reject);
-    req.end();
+    req.end(body ?? undefined);
   });
+}
+
+/** POSTs a JSON body to an /api/ path; resolves like request(), plus json. */
+export async function postJson(port, rawPath, value, headers = {}) {
+  const res = await request(port, 'POST', rawPath,
+    { 'Content-Type': 'application/json', ...headers }, JSON.stringify(value));
+  let json = null;
+  try {
+    json = JSON.parse(res.body.toString());
+  } catch {
+    // Left null: the test decides whether that is wrong.
+  }
+  return { ...res, json };
+}
+
+/** Signs in through /api/login; resolves to the "meshd_session=..." pair. */
+export async function login(port, user, pass) {
+  const res = await postJson(port, '/api/login', { user, pass });
+  if (res.status !== 200) throw new Error(`login ${user}: ${res.status}`);
+  const cookie = [res.headers['set-cookie']].flat()[0];
+  return cookie.split(';')[0];
+}
+
+const AGENT_STOP_MS = 5000;
+
+/**
+ * Starts a real meshagent (the binary in $MESHAGENT) for device group
+ * `group` (its id or name) of meshd: a copy of the binary in a fresh
+ * folder beside the meshagent.msh that `meshd agent-config` prints, with
+ * an agentName line added when given (the computer name it reports).
+ * Returns {dir, log(), kill(), stop()}; stop also removes the folder.
+ */
+export async function startAgent(meshd, group, { agentName } = {}) {
+  const bin = process.env.MESHAGENT;
+  if (!bin) throw new Error('MESHAGENT is not set (ctest sets it)');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'meshd-agent-'));
+  const exe = path.join(dir, 'meshagent');
+  await copyFile(bin, exe);
+  await chmod(exe, 0o755);
+  let msh = meshd.cli('agent-config', group, '--url',
+    `wss://127.0.0.1:${meshd.port}/agent.ashx`);
+  if (agentName !== undefined) msh += `\r\nagentName=${agentName}`;
+  await writeFile(path.join(dir, 'meshagent.msh'), msh + '\r\n');
+  const child = spawn(exe, ['run'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (c) => { log += c; });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return {
+    dir,
+    log: () => log,
+    /** SIGKILL: the agent vanishes as a crashed or unplugged machine. */
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), AGENT_STOP_MS);
+      await exited;
+      clearTimeout(timer);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Opens a page of context that records console errors, page errors,
+ * requests and dialogs (alert, confirm: the app never opens one).
+ */
+export async function openPage(context) {
+  const page = await context.newPage();
+  const seen = { errors: [], requests: [], dialogs: [] };
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') {
+      seen.errors.push({ text: msg.text(), url: msg.location().url });
+    }
+  });
+  page.on('pageerror', (err) => seen.errors.push({ text: String(err), url: '' }));
+  page.on('request', (req) => seen.requests.push(req.url()));
+  page.on('dialog', (d) => {
+    seen.dialogs.push(d.message());
+    d.dismiss().catch(() => {});
+  });
+  return { page, seen };
+}
+
+/** Signs in through the app's form and waits for the device list. */
+export async function signIn(page, base, user, pass) {
+  await page.goto(base + '/');
+  await page.locator('#signin-form').waitFor();
+  await page.fill('#user', user);
+  await page.fill('#pass', pass);
+  await page.click('#signin');
+  await page.locator('#device-list').waitFor();
 }
 
 /**
@@ -136,4 +238,12 @@ export async function launchBrowser() {
       await rm(userDataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Saves a screenshot when MESH_SCREENSHOT_DIR is set (for a person). */
+export async function screenshot(page, name) {
+  const dir = process.env.MESH_SCREENSHOT_DIR;
+  if (!dir) return;
+  await mkdir(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
 }
