@@ -18,6 +18,7 @@
 #include "base/enc.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "crypto/hash.h"
 #include "crypto/rand.h"
 #include "net/crypto_job.h"
@@ -179,6 +180,12 @@ static void cc_authenticated(void *data, const uint8_t node_hash[CC_HASH_LEN],
   store_group_cleanup(&g);
   memcpy(host, info->hostname, info->hostname_len);
   host[info->hostname_len] = 0;
+  /* Everything the agent says about itself is stored, listed and shown:
+   * make it valid UTF-8 without control characters first. */
+  text_clean(host);
+  text_clean(a->agent_name);
+  text_clean(a->cc->host_info);
+  text_clean(a->cc->commit_date);
   char addr[64];
   snprintf(addr, sizeof addr, "%s", a->peer);
   char *colon = strrchr(addr, ':');
