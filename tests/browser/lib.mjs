@@ -247,3 +247,19 @@ export async function screenshot(page, name) {
   await mkdir(dir, { recursive: true });
   await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
 }
+
+/**
+ * Creates a device group through the app's Groups page (the page must be
+ * signed in) and resolves to its bare id, taken from the group page's
+ * address the app then shows.
+ */
+export async function createGroup(page, name, desc = '') {
+  await page.evaluate(() => { location.hash = '#/groups'; });
+  await page.locator('#group-form').waitFor();
+  await page.fill('#group-name', name);
+  if (desc) await page.fill('#group-desc', desc);
+  await page.click('#group-create');
+  await page.waitForFunction(() => location.hash.startsWith('#/group/'));
+  await page.locator('#group-title').waitFor();
+  return decodeURIComponent(await page.evaluate(() => location.hash.slice('#/group/'.length)));
+}

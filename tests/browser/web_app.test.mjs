@@ -59,7 +59,9 @@ test('the sign-in page loads over HTTPS with its security headers', async () => 
   }
   assert.equal(headers['content-type'], 'text/html; charset=utf-8');
   assert.equal(headers['cache-control'], 'no-cache');
-  assert.equal(await page.title(), 'meshd');
+  // The form comes once the app asked /api/setup and found no session.
+  await page.locator('#signin-form').waitFor();
+  assert.equal(await page.title(), 'Sign in · meshd');
 
   for (const sel of ['#signin-form', '#user', '#pass', '#signin']) {
     assert.ok(await page.locator(sel).isVisible(), `${sel} is visible`);
@@ -121,6 +123,7 @@ test('the page also fits a phone screen', async () => {
   const { page, seen } = await openPage();
   await page.setViewportSize({ width: 375, height: 667 });
   await page.goto(meshd.base + '/');
+  await page.locator('#signin').waitFor();
   const box = await page.locator('#signin').boundingBox();
   assert.ok(box && box.x >= 0 && box.x + box.width <= 375, 'button on screen');
   const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
