@@ -322,7 +322,8 @@ function devicesView() {
     el: el('section', { className: 'page' },
       pageHead('Devices', search, filter), summary, list),
     update(what) {
-      if (what === 'data' || what === 'conn') draw();
+      // At most one redraw per frame, however many agents come and go.
+      if (what === 'data' || what === 'conn') later();
     },
   };
 }
@@ -581,9 +582,14 @@ function groupView(sid) {
       devices.length
         ? el('ul', { className: 'devices' }, ...devices.map(deviceRow))
         : el('div', { className: 'empty' },
-          el('p', {}, 'No devices yet. On the server, make an agent configuration with'),
-          el('pre', {}, `meshd agent-config ${short(mesh._id)} --data DATA`),
-          el('p', {}, 'and put it beside meshagent as meshagent.msh.')),
+          el('p', {}, 'No devices yet. To add one, put this group\'s agent settings ',
+            'beside meshagent as meshagent.msh and run “meshagent run”.')),
+      el('p', { className: 'small' },
+        el('a', {
+          id: 'group-msh', download: 'meshagent.msh',
+          href: `/meshsettings?id=${encodeURIComponent(short(mesh._id))}`,
+        }, 'Download meshagent.msh'),
+        el('span', { className: 'muted' }, ` or, on the server: meshd agent-config ${short(mesh._id)}`)),
       el('h2', {}, 'Members'),
       el('div', { className: 'table-wrap' },
         el('table', { id: 'member-table' },

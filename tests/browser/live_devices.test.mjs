@@ -32,7 +32,18 @@ test('an agent appears online live, then goes offline when it dies', async (t) =
   const { page, seen } = await openPage(browser.context);
   await signIn(page, meshd.base, 'admin', 'admin password');
   const group = await createGroup(page, 'Lab', 'machines in the lab');
-  await page.locator('text=meshd agent-config').waitFor();
+  // The group's agent settings, as the page offers them for download.
+  const [download] = await Promise.all([page.waitForEvent('download'),
+    page.click('#group-msh')]);
+  const msh = await new Promise((resolve, reject) => {
+    download.createReadStream().then((s) => {
+      let text = '';
+      s.setEncoding('utf8');
+      s.on('data', (c) => { text += c; });
+      s.on('end', () => resolve(text));
+    }, reject);
+  });
+  assert.match(msh, /^MeshServer=wss:\/\/127\.0\.0\.1:\d+\/agent\.ashx\r$/m);
 
   await page.evaluate(() => { location.hash = '#/devices'; });
   const section = page.locator(`section.group[data-mesh="${group}"]`);
@@ -85,6 +96,14 @@ test('an agent appears online live, then goes offline when it dies', async (t) =
   await section.locator('li.device.offline', { hasText: 'lab-box-1' }).waitFor();
   assert.equal(await page.locator('#device-summary').textContent(), '0 of 1 device online');
   assert.equal(await page.evaluate(() => window.meshdTestMark), 42, 'no reload');
+
+  // On a phone the list still fits, with no sideways scrolling.
+  await page.setViewportSize({ width: 375, height: 667 });
+  await section.locator('li.device', { hasText: 'lab-box-1' }).waitFor();
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 375, `no horizontal scroll (${width})`);
+  await screenshot(page, 'devices-phone');
+  await page.setViewportSize({ width: 1024, height: 720 });
 
   // The event log lists what happened.
   await page.click('nav a[data-view="events"]');
