@@ -251,3 +251,40 @@ test('the sign-in throttle answers 429 after repeated failures', async () => {
     assert.equal(code, 0);
   }
 });
+
+/** Sends a raw POST of body to path and closes the socket at once. */
+function postAndVanish(port, path, body) {
+  return new Promise((resolve, reject) => {
+    const sock = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+    sock.on('secureConnect', () => {
+      sock.write([`POST ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`,
+        'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`,
+        '', body].join('\r\n'), () => {
+        sock.destroy();
+        resolve();
+      });
+    });
+    sock.on('error', reject);
+  });
+}
+
+test('password work outlives its client, and the server stopping', async () => {
+  // Clients that leave while their password is being checked or hashed.
+  const mark = meshd.log().length;
+  await postAndVanish(meshd.port, '/api/login',
+    JSON.stringify({ user: 'carol', pass: 'carol password' }));
+  await postAndVanish(meshd.port, '/api/login',
+    JSON.stringify({ user: 'nosuch', pass: 'whatever pass' }));
+  await meshd.waitLog(/event=web_login peer=\S+ user=user\/\/carol/, 5000, mark);
+  await meshd.waitLog(/event=web_login_refused peer=\S+ reason=password/, 5000, mark);
+  const r = await postJson(meshd.port, '/api/login', { user: 'carol', pass: 'carol password' });
+  assert.equal(r.status, 200, 'the server carries on');
+
+  // A server told to stop while a setup is hashing exits cleanly.
+  const fresh = await startMeshd();
+  await postAndVanish(fresh.port, '/api/setup',
+    JSON.stringify({ user: 'admin', pass: 'first password' }));
+  const { code, signal } = await fresh.stop();
+  assert.equal(signal, null, fresh.log());
+  assert.equal(code, 0, fresh.log());
+});

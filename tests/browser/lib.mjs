@@ -68,11 +68,12 @@ export async function startMeshd(extraArgs = []) {
       return execFileSync(bin, [...args, '--data', dataDir],
         { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
     },
-    /** Resolves once the log matches re (lines arrive through a pipe, so
-     * after the reply that caused them); rejects after timeoutMs. */
-    async waitLog(re, timeoutMs = 5000) {
+    /** Resolves once the log (from offset `from` on) matches re (lines
+     * arrive through a pipe, so after the reply that caused them);
+     * rejects after timeoutMs. */
+    async waitLog(re, timeoutMs = 5000, from = 0) {
       const deadline = Date.now() + timeoutMs;
-      while (!re.test(log)) {
+      while (!re.test(log.slice(from))) {
         if (Date.now() > deadline) {
           throw new Error(`no log line matching ${re} in:\n${log}`);
         }
