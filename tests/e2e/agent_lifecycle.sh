@@ -27,8 +27,8 @@ FIRST=$AGENT_PID
 start_agent "$WORK/twin"
 wait_for 20 grep -q "event=agent_replaced node=$ID" "$D.log" ||
   fail "second connection did not replace the first"
-grep -q 'code=4000 reason="replaced by a newer connection"' "$A/agent.log" ||
-  fail "replaced agent was not told why"
+wait_for 10 grep -q 'code=4000 reason="replaced by a newer connection"' \
+  "$A/agent.log" || fail "replaced agent was not told why"
 [ "$(device_state "$D" | wc -l)" -eq 1 ] || fail "the twin made a second device"
 kill -9 "$AGENT_PID"
 AGENT_PID=$FIRST
@@ -45,7 +45,7 @@ wait_for 20 is_online "$D" || fail "agent did not come back"
 grep -q "server_sig=skipped" "$D.log" || fail "pinned reconnect not skipped"
 kill -STOP "$AGENT_PID"
 wait_for 15 is_offline "$D" || fail "silent agent still online"
-grep -q "idle timeout" "$D.log" || fail "no idle-timeout log line"
+wait_for 5 grep -q "idle timeout" "$D.log" || fail "no idle-timeout log line"
 kill -CONT "$AGENT_PID"
 pass "silent agent goes offline after the idle timeout"
 
