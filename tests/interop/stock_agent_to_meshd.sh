@@ -15,11 +15,14 @@ peer_stock_agent "$A" "$WORK/group.msh"
 
 start_agent "$A"
 wait_for 30 is_online "$D" || fail "stock agent did not come online at meshd"
-grep -q 'event=agent_online.*agent_id=6.*server_sig=sent' "$D.log" ||
+wait_for 5 grep -q 'event=agent_online.*agent_id=6.*server_sig=sent' "$D.log" ||
   fail "no full handshake logged for the stock agent"
 "$MESHD" list-devices --data "$D" --json | grep -q '"commitDate": "20' ||
   fail "stock agent's build date (command 30) not recorded"
-"$MESHD" list-devices --data "$D" --json | grep -q '"agentHash": "[0-9a-f]\{96\}"' ||
+has_hash() {
+  "$MESHD" list-devices --data "$D" --json | grep -q '"agentHash": "[0-9a-f]\{96\}"'
+}
+wait_for 5 has_hash ||
   fail "stock agent's binary hash (command 12) not recorded"
 pass "stock agent online at meshd"
 
