@@ -40,6 +40,17 @@ void ctl_send(struct ctl_session *cs, json_t *msg) {
   free(text);
 }
 
+/* Starts closing the connection. From here on nothing it sent is run or
+ * queued: the close handshake may take a while (a client need not answer
+ * the close frame), and neither a sign-in finishing meanwhile nor
+ * commands still arriving may act for it. */
+static void start_close(struct ctl_session *cs, uint16_t code,
+                        const char *why) {
+  if (cs->state == CTL_AUTHING || cs->state == CTL_OPEN)
+    cs->state = CTL_CLOSING;
+  ws_close(cs->ws, code, why);
+}
+
 /* Refuses the sign-in the way meshctrl understands, then closes. */
 static void refuse(struct ctl_session *cs, const char *cause, const char *msg) {
   json_t *j = json_pack("{s:s, s:s, s:s}", "action", "close", "cause", cause,
@@ -47,7 +58,7 @@ static void refuse(struct ctl_session *cs, const char *cause, const char *msg) {
   ctl_send(cs, j);
   json_decref(j);
   log_info("event=login_refused peer=%s reason=\"%s\"", cs->peer, msg);
-  ws_close(cs->ws, 1008, msg);
+  start_close(cs, 1008, msg);
 }
 
 static void open_session(struct ctl_session *cs, const char *user_id) {
@@ -61,6 +72,7 @@ static void open_session(struct ctl_session *cs, const char *user_id) {
     return;
   }
   cs->state = CTL_OPEN;
+  cs->linked = 1;
   cs->next = s->ctl_sessions;
   if (cs->next) cs->next->prev = cs;
   s->ctl_sessions = cs;
@@ -148,9 +160,11 @@ static void on_message(struct ws *w, enum ws_type t, const uint8_t *p, size_t n,
     json_decref(req);
   } else if (cs->state == CTL_AUTHING && cs->n_early < CTL_MAX_EARLY) {
     cs->early[cs->n_early++] = req;
-  } else {
+  } else if (cs->state == CTL_AUTHING) {
     json_decref(req);
-    ws_close(cs->ws, 1008, "too many commands before sign-in");
+    start_close(cs, 1008, "too many commands before sign-in");
+  } else {
+    json_decref(req); /* closing: dropped */
   }
 }
 
@@ -158,12 +172,13 @@ static void on_close(struct ws *w, int code, const char *reason, void *data) {
   struct ctl_session *cs = data;
   struct srv *s = cs->srv;
   (void)w;
-  if (cs->state == CTL_OPEN) {
+  if (cs->linked) {
     if (cs->prev)
       cs->prev->next = cs->next;
     else
       s->ctl_sessions = cs->next;
     if (cs->next) cs->next->prev = cs->prev;
+    cs->linked = 0;
     log_info("event=user_session_end peer=%s user=%s code=%d", cs->peer,
              cs->user.id, code);
   }
@@ -217,5 +232,5 @@ void ctl_refresh_user(struct srv *s, const char *user_id) {
 
 void ctl_close_user(struct srv *s, const char *user_id, const char *why) {
   for (struct ctl_session *cs = s->ctl_sessions; cs; cs = cs->next)
-    if (strcmp(cs->user.id, user_id) == 0) ws_close(cs->ws, 1008, why);
+    if (strcmp(cs->user.id, user_id) == 0) start_close(cs, 1008, why);
 }

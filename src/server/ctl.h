@@ -24,14 +24,17 @@
 /* Name of the session cookie set by the web app's sign-in. */
 #define CTL_COOKIE "meshd_session"
 
-enum ctl_state { CTL_AUTHING, CTL_OPEN, CTL_CLOSED };
+/* CTL_CLOSING: the server started closing (refused sign-in, flood,
+ * account deleted or locked); nothing more is run, queued or sent. */
+enum ctl_state { CTL_AUTHING, CTL_OPEN, CTL_CLOSING, CTL_CLOSED };
 
 struct ctl_session {
   struct srv *srv;
   struct ws *ws;
   struct ctl_session *prev, *next; /* srv->ctl_sessions, once open */
   enum ctl_state state;
-  int refs; /* the socket, plus one per job on the thread pool */
+  int linked; /* in srv->ctl_sessions (it was open at some point) */
+  int refs;   /* the socket, plus one per job on the thread pool */
   struct user user;
   char peer[64];
   char login_key[USER_MAX_NAME + 1]; /* throttle keys of the sign-in */

@@ -26,6 +26,14 @@ static const char *str_of(json_t *req, const char *key) {
   return json_string_value(json_object_get(req, key));
 }
 
+/* Nonzero if key is present with a type other than a string: such a
+ * field is refused, never taken as absent (which would report "ok" for a
+ * change that was not made). */
+static int not_str(json_t *req, const char *key) {
+  json_t *v = json_object_get(req, key);
+  return v && !json_is_string(v);
+}
+
 /* Replies {"action":A,"responseid":R,"result":T} when the request carried
  * a responseid (the stock rule: without one, errors are not sent). */
 static void result(struct ctl_session *cs, json_t *req, const char *action,
@@ -306,7 +314,7 @@ static void cmd_adduser(struct ctl_session *cs, json_t *req) {
   if (!pass || strlen(pass) < AUTH_MIN_PASSWORD ||
       strlen(pass) > AUTH_MAX_PASSWORD)
     return result(cs, req, "adduser", "Invalid password");
-  if (email && *email && !email_ok(email))
+  if (not_str(req, "email") || (email && *email && !email_ok(email)))
     return result(cs, req, "adduser", "Invalid email");
   if (!site_rights_ok(cs, json_object_get(req, "siteadmin"), &site))
     return result(cs, req, "adduser", "Invalid site permissions");
@@ -375,8 +383,12 @@ static void cmd_edituser(struct ctl_session *cs, json_t *req) {
   const char *email = str_of(req, "email"), *realname = str_of(req, "realname");
   json_t *site = json_object_get(req, "siteadmin");
   uint32_t rights = t.siteadmin;
-  if (email && *email && !email_ok(email)) {
+  if (not_str(req, "email") || (email && *email && !email_ok(email))) {
     result(cs, req, "edituser", "Invalid email");
+  } else if (not_str(req, "realname")) {
+    result(cs, req, "edituser", "Invalid realname");
+  } else if (site && !json_is_integer(site)) {
+    result(cs, req, "edituser", "Invalid site permissions");
   } else if (site && (strcmp(t.id, cs->user.id) == 0 ||
                       !site_rights_ok(cs, site, &rights))) {
     result(cs, req, "edituser", "Permission denied");
@@ -397,6 +409,13 @@ static void cmd_edituser(struct ctl_session *cs, json_t *req) {
       snprintf(msg, sizeof msg, "Account changed: %s", t.name);
       account_event(cs, &t, "accountchange", 66, msg);
       ctl_refresh_user(cs->srv, t.id);
+      /* A locked account is signed out everywhere at once: its open
+       * connections close and its web sessions are revoked (sign-in
+       * refuses it from now on). */
+      if (t.siteadmin != SITE_ADMIN && (t.siteadmin & SITE_LOCKED)) {
+        sessions_revoke_user(cs->srv->store, t.id);
+        ctl_close_user(cs->srv, t.id, "account locked");
+      }
       result(cs, req, "edituser", "ok");
     }
   }
@@ -559,9 +578,13 @@ static void cmd_editmesh(struct ctl_session *cs, json_t *req) {
   json_t *consent = json_object_get(req, "consent");
   if (!(rights_in(cs, g.id) & MESH_RIGHT_EDIT_GROUP)) {
     result(cs, req, "editmesh", "Permission denied");
-  } else if ((name && (!*name || strlen(name) > 128)) ||
+  } else if (not_str(req, "meshname") || not_str(req, "desc") ||
+             (name && (!*name || strlen(name) > 128)) ||
              (desc && strlen(desc) > 1024)) {
     result(cs, req, "editmesh", "Invalid group name or description");
+  } else if ((flags && !json_is_integer(flags)) ||
+             (consent && !json_is_integer(consent))) {
+    result(cs, req, "editmesh", "Invalid group flags or consent");
   } else {
     store_group_update(
         cs->srv->store, g.id, name, desc,
@@ -620,7 +643,8 @@ static void cmd_addmeshuser(struct ctl_session *cs, json_t *req) {
   if (find_group(cs, req, "addmeshuser", "meshid", "meshname",
                  "Invalid groupid", &g) != 0)
     return;
-  if (rights && !json_is_integer(rights)) {
+  if (rights && (!json_is_integer(rights) || json_integer_value(rights) < 0 ||
+                 json_integer_value(rights) > 0xFFFFFFFFll)) {
     result(cs, req, "addmeshuser", "Invalid group rights");
   } else if (!json_is_array(names) || json_array_size(names) > 1000) {
     result(cs, req, "addmeshuser", "Invalid usernames");
@@ -755,8 +779,11 @@ static int find_node(struct ctl_session *cs, json_t *req, uint32_t need,
 
 static void node_reply(struct ctl_session *cs, json_t *req, const char *action,
                        json_t *extra) {
+  /* Echo nodeid as sent; a request without one still gets its answer
+   * (json_pack fails on a NULL "O", which would send nothing). */
+  json_t *nid = json_object_get(req, "nodeid");
   json_t *j = json_pack("{s:s, s:O}", "action", action, "nodeid",
-                        json_object_get(req, "nodeid"));
+                        nid ? nid : json_null());
   json_object_update(j, extra);
   json_decref(extra);
   reply(cs, req, j, 1);
@@ -833,7 +860,8 @@ static void cmd_changedevice(struct ctl_session *cs, json_t *req) {
     return result(cs, req, "changedevice", "Invalid nodeid");
   if (find_node(cs, req, MESH_RIGHT_MANAGE_DEVICES, id, sizeof id, &o) != 0)
     return result(cs, req, "changedevice", "Access Denied");
-  if ((name && (!*name || strlen(name) > 255)) ||
+  if (not_str(req, "name") || not_str(req, "desc") ||
+      (name && (!*name || strlen(name) > 255)) ||
       (desc && strlen(desc) > 1024) ||
       (tags && !json_is_string(tags) && !valid_tags(tags)) ||
       (icon && (!json_is_integer(icon) || json_integer_value(icon) < 1 ||
