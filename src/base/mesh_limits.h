@@ -34,6 +34,11 @@
  * agent itself reassembles no more than 65535 bytes. */
 #define MESH_CC_MAX_MESSAGE (64 * 1024)
 
+/* User API (/control.ashx). */
+#define MESH_CTL_MAX_MESSAGE (256 * 1024) /* one JSON command */
+#define MESH_CTL_MAX_EARLY 16             /* commands queued while signing in */
+#define MESH_CTL_MAX_IDS 1000 /* devices or users named in one command */
+
 /* Back-pressure on every stream: stop reading a source when its sink has
  * more than HIGH bytes queued, resume below LOW; close past HARD. */
 #define MESH_STREAM_HIGH_WATER (256 * 1024)

@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "cli_users.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -11,20 +12,8 @@
 #include "msh_text.h"
 #include "srv.h"
 
-static struct store *open_store(const char *dir) {
-  char path[4096];
-  struct store *st = NULL;
-  int r = srv_data_dir_init(dir);
-  if (r == 0) r = srv_path(path, sizeof path, dir, "meshd.db");
-  if (r == 0) r = store_open(path, &st);
-  if (r)
-    fprintf(stderr, "meshd: cannot open %s/meshd.db: %s\n", dir,
-            mesh_strerror(r));
-  return st;
-}
-
 int cli_create_group(const char *dir, const char *name) {
-  struct store *st = open_store(dir);
+  struct store *st = cli_open_store(dir);
   struct store_group g;
   if (!st) return 1;
   if (!name[0] || strlen(name) > 255) {
@@ -44,7 +33,7 @@ int cli_create_group(const char *dir, const char *name) {
 }
 
 int cli_agent_config(const char *dir, const char *group, const char *url) {
-  struct store *st = open_store(dir);
+  struct store *st = cli_open_store(dir);
   struct store_group g;
   struct srv_keys keys;
   struct buf out;
@@ -128,7 +117,7 @@ static void list_one(const struct store_device *d, void *data) {
 }
 
 int cli_list_devices(const char *dir, int json) {
-  struct store *st = open_store(dir);
+  struct store *st = cli_open_store(dir);
   if (!st) return 1;
   /* A device marked online by a server that is no longer running is not
    * online: the lock tells whether one runs. */

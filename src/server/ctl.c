@@ -14,6 +14,8 @@
  */
 #include "ctl.h"
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -139,11 +141,13 @@ static void sign_in(struct ctl_session *cs, const struct http_req *req) {
   } else if (cookies &&
              srv_cookie_value(cookies, CTL_COOKIE, token, sizeof token) == 0 &&
              sessions_lookup(cs->srv->store, token, &user_id) == 0) {
+    SHA256((const uint8_t *)token, strlen(token), cs->token_hash);
     open_session(cs, user_id);
     free(user_id);
   } else {
     refuse(cs, "noauth", "noauth");
   }
+  OPENSSL_cleanse(token, sizeof token);
 }
 
 static void on_message(struct ws *w, enum ws_type t, const uint8_t *p, size_t n,
@@ -158,7 +162,7 @@ static void on_message(struct ws *w, enum ws_type t, const uint8_t *p, size_t n,
   if (cs->state == CTL_OPEN) {
     ctl_dispatch(cs, req);
     json_decref(req);
-  } else if (cs->state == CTL_AUTHING && cs->n_early < CTL_MAX_EARLY) {
+  } else if (cs->state == CTL_AUTHING && cs->n_early < MESH_CTL_MAX_EARLY) {
     cs->early[cs->n_early++] = req;
   } else if (cs->state == CTL_AUTHING) {
     json_decref(req);
@@ -215,7 +219,7 @@ void srv_ctl_accept(struct srv *s, struct http_conn *c,
     free(cs);
     return;
   }
-  ws_set_max_message(cs->ws, CTL_MAX_MESSAGE);
+  ws_set_max_message(cs->ws, MESH_CTL_MAX_MESSAGE);
   ws_set_idle_timeout(cs->ws, 0);
   sign_in(cs, req);
 }
@@ -228,6 +232,14 @@ void ctl_refresh_user(struct srv *s, const char *user_id) {
     user_cleanup(&cs->user);
     cs->user = u;
   }
+}
+
+void ctl_close_session(struct srv *s, const char *token, const char *why) {
+  uint8_t h[32];
+  SHA256((const uint8_t *)token, strlen(token), h);
+  for (struct ctl_session *cs = s->ctl_sessions; cs; cs = cs->next)
+    if (CRYPTO_memcmp(cs->token_hash, h, sizeof h) == 0)
+      start_close(cs, 1008, why);
 }
 
 void ctl_close_user(struct srv *s, const char *user_id, const char *why) {

@@ -13,14 +13,10 @@
 
 #include <jansson.h>
 
+#include "base/mesh_limits.h"
 #include "srv.h"
 #include "users.h"
 
-/* Messages a connection may send before its sign-in completes (meshctrl
- * sends its command at once); more is a flood. */
-#define CTL_MAX_EARLY 16
-/* The largest JSON command accepted. */
-#define CTL_MAX_MESSAGE (256 * 1024)
 /* Name of the session cookie set by the web app's sign-in. */
 #define CTL_COOKIE "meshd_session"
 
@@ -31,6 +27,9 @@ enum ctl_state { CTL_AUTHING, CTL_OPEN, CTL_CLOSING, CTL_CLOSED };
 struct ctl_session {
   struct srv *srv;
   struct ws *ws;
+  /* SHA-256 of the session cookie it signed in with (all zero for a
+   * password sign-in): signing out closes the connection too. */
+  uint8_t token_hash[32];
   struct ctl_session *prev, *next; /* srv->ctl_sessions, once open */
   enum ctl_state state;
   int linked; /* in srv->ctl_sessions (it was open at some point) */
@@ -39,7 +38,7 @@ struct ctl_session {
   char peer[64];
   char login_key[USER_MAX_NAME + 1]; /* throttle keys of the sign-in */
   char login_addr[64];
-  json_t *early[CTL_MAX_EARLY]; /* commands that came before sign-in */
+  json_t *early[MESH_CTL_MAX_EARLY]; /* commands that came before sign-in */
   int n_early;
 };
 
@@ -52,6 +51,8 @@ void ctl_send(struct ctl_session *cs, json_t *msg);
 void ctl_refresh_user(struct srv *s, const char *user_id);
 /* Closes every session of a user (deleted or locked account). */
 void ctl_close_user(struct srv *s, const char *user_id, const char *why);
+/* Closes the connections opened with the web session token (signed out). */
+void ctl_close_session(struct srv *s, const char *token, const char *why);
 void ctl_session_ref(struct ctl_session *cs);
 void ctl_session_unref(struct ctl_session *cs);
 

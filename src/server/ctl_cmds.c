@@ -76,6 +76,16 @@ static int user_arg(const char *in, char *out, size_t cap) {
   return user_id_of(in, out, cap);
 }
 
+/* A name shown in lists, menus and the .msh: 1..max bytes without control
+ * characters (jansson has already checked it is valid UTF-8). */
+static int name_ok(const char *name, size_t max) {
+  size_t n = name ? strlen(name) : 0;
+  if (n == 0 || n > max) return 0;
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+    if (*p < 0x20 || *p == 0x7f) return 0;
+  return 1;
+}
+
 static int is_admin(const struct ctl_session *cs) {
   return cs->user.siteadmin == SITE_ADMIN;
 }
@@ -520,7 +530,7 @@ static void cmd_createmesh(struct ctl_session *cs, json_t *req) {
   struct store_group g;
   if (!is_admin(cs) && (cs->user.siteadmin & SITE_NO_NEW_GROUPS))
     return result(cs, req, "createmesh", "Permission denied");
-  if (!name || !*name || strlen(name) > 128)
+  if (!name_ok(name, 128))
     return result(cs, req, "createmesh", "Invalid group name");
   if (json_object_get(req, "desc") && (!desc || strlen(desc) > 1024))
     return result(cs, req, "createmesh", "Invalid group description");
@@ -579,8 +589,7 @@ static void cmd_editmesh(struct ctl_session *cs, json_t *req) {
   if (!(rights_in(cs, g.id) & MESH_RIGHT_EDIT_GROUP)) {
     result(cs, req, "editmesh", "Permission denied");
   } else if (not_str(req, "meshname") || not_str(req, "desc") ||
-             (name && (!*name || strlen(name) > 128)) ||
-             (desc && strlen(desc) > 1024)) {
+             (name && !name_ok(name, 128)) || (desc && strlen(desc) > 1024)) {
     result(cs, req, "editmesh", "Invalid group name or description");
   } else if ((flags && !json_is_integer(flags)) ||
              (consent && !json_is_integer(consent))) {
@@ -646,7 +655,8 @@ static void cmd_addmeshuser(struct ctl_session *cs, json_t *req) {
   if (rights && (!json_is_integer(rights) || json_integer_value(rights) < 0 ||
                  json_integer_value(rights) > 0xFFFFFFFFll)) {
     result(cs, req, "addmeshuser", "Invalid group rights");
-  } else if (!json_is_array(names) || json_array_size(names) > 1000) {
+  } else if (!json_is_array(names) ||
+             json_array_size(names) > MESH_CTL_MAX_IDS) {
     result(cs, req, "addmeshuser", "Invalid usernames");
   } else if (!(rights_in(cs, g.id) & MESH_RIGHT_MANAGE_USERS)) {
     result(cs, req, "addmeshuser", "Permission denied");
@@ -861,8 +871,7 @@ static void cmd_changedevice(struct ctl_session *cs, json_t *req) {
   if (find_node(cs, req, MESH_RIGHT_MANAGE_DEVICES, id, sizeof id, &o) != 0)
     return result(cs, req, "changedevice", "Access Denied");
   if (not_str(req, "name") || not_str(req, "desc") ||
-      (name && (!*name || strlen(name) > 255)) ||
-      (desc && strlen(desc) > 1024) ||
+      (name && !name_ok(name, 255)) || (desc && strlen(desc) > 1024) ||
       (tags && !json_is_string(tags) && !valid_tags(tags)) ||
       (icon && (!json_is_integer(icon) || json_integer_value(icon) < 1 ||
                 json_integer_value(icon) > 8)))
@@ -881,7 +890,8 @@ static void cmd_changedevice(struct ctl_session *cs, json_t *req) {
 static void cmd_removedevices(struct ctl_session *cs, json_t *req) {
   json_t *ids = json_object_get(req, "nodeids"), *n;
   size_t i;
-  if (!json_is_array(ids))
+  /* One reply per id: bound the work one message can cause. */
+  if (!json_is_array(ids) || json_array_size(ids) > MESH_CTL_MAX_IDS)
     return result(cs, req, "removedevices", "Invalid nodeid");
   json_array_foreach(ids, i, n) {
     char id[80];

@@ -244,6 +244,7 @@ static void api_logout(struct srv *s, struct http_conn *c,
   const char *cookies = http_req_header(req, "Cookie");
   if (srv_cookie_value(cookies, CTL_COOKIE, token, sizeof token) == 0) {
     sessions_revoke(s->store, token);
+    ctl_close_session(s, token, "signed out");
     OPENSSL_cleanse(token, sizeof token);
     log_info("event=web_logout peer=%s", req->peer);
   }

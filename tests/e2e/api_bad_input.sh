@@ -130,7 +130,7 @@ hasnt "$OUT" '"responseid":"q"' "no action"
 [ "$(state)" = "$BEFORE" ] || fail "missing fields changed something"
 pass "(3) missing fields -> errors, nothing changed"
 
-# (4) Message size: CTL_MAX_MESSAGE (256 KiB) passes, one byte more closes
+# (4) Message size: MESH_CTL_MAX_MESSAGE (256 KiB) passes, one byte more closes
 # with 1009, and the server serves the next connection.
 OUT=$(as_admin --big 262144 --wait pong --linger 0)
 has "$OUT" '^MSG \{"action":"pong"\}$' "a message of exactly 256 KiB"
@@ -148,7 +148,7 @@ has "$OUT" '^MSG \{"action":"pong"\}$' "ping after junk"
 hasnt "$OUT" '^CLOSE' "junk closed the session"
 pass "(5) invalid JSON and binary frames ignored; ping still answered"
 
-# (6) Commands sent before sign-in completes: CTL_MAX_EARLY (16) wait and
+# (6) Commands sent before sign-in completes: MESH_CTL_MAX_EARLY (16) wait and
 # run in order; the 17th closes, and none of them runs, even when the
 # client does not answer the close and the sign-in finishes meanwhile.
 PONGS=()

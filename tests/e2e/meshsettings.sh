@@ -102,10 +102,20 @@ grep -q meshd_session "$WORK/jar" || fail "/api/login set no cookie"
 status 200 login -b "$WORK/jar" "$URL?id=$G"
 cmp -s "$WORK/login" "$WORK/msh" || fail "after /api/login"
 cp "$WORK/jar" "$WORK/jar.old"
+# A control connection opened with that cookie (another tab) ends too.
+TOKEN=$(awk '$6 == "meshd_session" {print $7}' "$WORK/jar")
+node "$(dirname "$0")/wsclient.mjs" "wss://127.0.0.1:$MESHD_PORT/control.ashx" \
+  -H "Cookie: meshd_session=$TOKEN" --wait '"userinfo"' --linger 8000 \
+  --timeout 15000 >"$WORK/tab.out" 2>&1 &
+TAB=$!
+wait_for 10 grep -q userinfo "$WORK/tab.out" || fail "cookie tab did not open"
 curl -sk -m 10 -b "$WORK/jar" -c "$WORK/jar" -X POST \
   -H 'Content-Type: application/json' -d '{}' "$API/logout" >/dev/null
+wait "$TAB" || true
+grep -q '^CLOSE 1008 signed out' "$WORK/tab.out" ||
+  fail "open control connection survived sign-out: $(cat "$WORK/tab.out")"
 status 403 loggedout -b "$WORK/jar.old" "$URL?id=$G"
-pass "a session from /api/login opens it; /api/logout closes it"
+pass "a session from /api/login opens it; /api/logout closes it and its connections"
 
 # A real agent enrols with the served file.
 A=$WORK/agent
