@@ -22,8 +22,10 @@ cat <<MSG
 
 meshd is starting on https://127.0.0.1:$PORT (data in $DATA).
 
-  Web app and sign-in: not built yet (user accounts come next); the
-  server answers https://127.0.0.1:$PORT/ and the agent channel meanwhile.
+  Sign in: open https://127.0.0.1:$PORT/ (accept the server's own
+  certificate once). On the first visit it asks you to create the
+  administrator account. Or from a shell:
+      $MESHD create-account NAME --pass PASSWORD --admin --data $DATA
 
   Add this machine as a device (in a second terminal):
       .run/agent/meshagent run
