@@ -9,6 +9,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *p, size_t n) {
   uint8_t out[64];
   char s[64];
   size_t len;
+  const char *t;
+  if (msh_embedded(p, n, &t, &len) == 0) (void)msh_parse(t, len, &m);
   if (msh_parse((const char *)p, n, &m) != 0) return 0;
   (void)msh_get_hex(&m, "MeshID", out, sizeof out, &len);
   (void)msh_get_str(&m, "MeshServer", s, sizeof s);

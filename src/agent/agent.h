@@ -43,6 +43,10 @@ struct agent_config {
  * already logged naming what is wrong. */
 int agent_config_load(const char *path, struct agent_config *c);
 void agent_config_cleanup(struct agent_config *c);
+/* Writes the .msh embedded at the end of the binary exe (if any) to
+ * msh_path, 0600, unless that file exists. Returns 0, MESH_E_NOT_FOUND
+ * when the binary carries none, or another negative code (logged). */
+int agent_config_extract(const char *exe, const char *msh_path);
 
 /* ------------------------------------------ control channel (conn.c) */
 

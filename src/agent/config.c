@@ -1,9 +1,12 @@
 /*
  * config.c - the agent's settings from its .msh (spec §3).
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "base/enc.h"
@@ -136,4 +139,36 @@ void agent_config_cleanup(struct agent_config *c) {
   free(c->agent_name);
   free(c->tag);
   memset(c, 0, sizeof *c);
+}
+
+int agent_config_extract(const char *exe, const char *msh_path) {
+  int fd = open(exe, O_RDONLY | O_CLOEXEC), r = MESH_E_IO;
+  struct stat st;
+  uint8_t *tail = NULL;
+  if (fd < 0 || fstat(fd, &st) != 0) goto out;
+  /* Only the end of the binary can hold it: read just that. */
+  size_t n = (size_t)st.st_size;
+  if (n > MESH_MSH_MAX_BYTES + MSH_EMBED_TRAILER)
+    n = MESH_MSH_MAX_BYTES + MSH_EMBED_TRAILER;
+  if (!(tail = malloc(n ? n : 1))) {
+    r = MESH_E_NOMEM;
+    goto out;
+  }
+  if (pread(fd, tail, n, st.st_size - (off_t)n) != (ssize_t)n) goto out;
+  const char *text;
+  size_t len;
+  if ((r = msh_embedded(tail, n, &text, &len)) != 0) goto out;
+  /* 0600: the group id in it is what lets a device join the group. */
+  int out_fd = open(msh_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (out_fd < 0 || write(out_fd, text, len) != (ssize_t)len) {
+    r = MESH_E_IO;
+    log_error("event=msh_extract_failed path=%s", msh_path);
+  } else {
+    log_info("event=msh_extracted path=%s bytes=%zu", msh_path, len);
+  }
+  if (out_fd >= 0) close(out_fd);
+out:
+  if (fd >= 0) close(fd);
+  free(tail);
+  return r;
 }

@@ -32,8 +32,8 @@ int main(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "run") != 0) {
     fprintf(stderr,
             "usage: meshagent run [--verbose]\n"
-            "  reads <binary>.msh and keeps its identity in "
-            "<binary>.db beside the binary\n");
+            "  reads <binary>.msh (or the one embedded in the binary) and "
+            "keeps its\n  identity in <binary>.db beside the binary\n");
     return 2;
   }
   if (argc > 2 && strcmp(argv[2], "--verbose") == 0) log_set_level(LOG_DEBUG);
@@ -42,6 +42,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "meshagent: cannot find my own binary\n");
     return 1;
   }
+  /* A binary downloaded from the server carries its group's .msh inside;
+   * the first start writes it out beside the binary (spec §3.3). */
+  if (access(msh, F_OK) != 0) agent_config_extract("/proc/self/exe", msh);
   uv_loop_t *loop = uv_default_loop();
   int r = agent_start(&agent, loop, msh, db);
   if (r == 0) r = signals_start(loop, on_stop, &agent);

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "buf.h"
 #include "enc.h"
 #include "err.h"
 
@@ -83,4 +84,38 @@ int msh_get_hex(const struct msh *m, const char *key, uint8_t *out, size_t cap,
   int r = enc_unhex(e->value + 2, e->value_len - 2, out, bytes);
   if (r == 0) *len = bytes;
   return r;
+}
+
+const uint8_t MSH_EMBED_GUID[16] = {0xB9, 0x96, 0x01, 0x58, 0x80, 0x54,
+                                    0x4A, 0x19, 0xB7, 0xF7, 0xE9, 0xBE,
+                                    0x44, 0x91, 0x4C, 0x19};
+
+int msh_embed(struct buf *b, const char *text, size_t n) {
+  int r;
+  if (n > MESH_MSH_MAX_BYTES) return MESH_E_TOO_LARGE;
+  if ((r = buf_reserve(b, n + MSH_EMBED_TRAILER)) != 0 ||
+      (r = buf_put(b, text, n)) != 0 ||
+      (r = buf_put_u32be(b, (uint32_t)n)) != 0 ||
+      (r = buf_put(b, MSH_EMBED_GUID, sizeof MSH_EMBED_GUID)) != 0)
+    return r;
+  return 0;
+}
+
+int msh_embedded(const uint8_t *file, size_t n, const char **text,
+                 size_t *len) {
+  *text = NULL;
+  *len = 0;
+  if (n < MSH_EMBED_TRAILER ||
+      memcmp(file + n - 16, MSH_EMBED_GUID, sizeof MSH_EMBED_GUID) != 0)
+    return MESH_E_NOT_FOUND;
+  /* Big-endian, as the stock agent reads it (spec §3.3 warns that one
+   * stock server helper reads it little-endian). */
+  const uint8_t *l = file + n - MSH_EMBED_TRAILER;
+  uint32_t m =
+      (uint32_t)l[0] << 24 | (uint32_t)l[1] << 16 | (uint32_t)l[2] << 8 | l[3];
+  if (m > MESH_MSH_MAX_BYTES) return MESH_E_TOO_LARGE;
+  if (m > n - MSH_EMBED_TRAILER) return MESH_E_MALFORMED;
+  *text = (const char *)(l - m);
+  *len = m;
+  return 0;
 }

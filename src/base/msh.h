@@ -45,4 +45,19 @@ int msh_get_str(const struct msh *m, const char *key, char *out, size_t cap);
 int msh_get_hex(const struct msh *m, const char *key, uint8_t *out, size_t cap,
                 size_t *len);
 
+/* A binary may carry its .msh at its very end (spec §3.3): the text, its
+ * length as a big-endian u32, then this 16-byte marker. */
+extern const uint8_t MSH_EMBED_GUID[16];
+#define MSH_EMBED_TRAILER 20 /* length + marker */
+
+struct buf;
+/* Appends text (n bytes), its length and the marker to b. 0,
+ * MESH_E_TOO_LARGE (over MESH_MSH_MAX_BYTES, or b full), MESH_E_NOMEM. */
+int msh_embed(struct buf *b, const char *text, size_t n);
+/* Finds the .msh at the end of the n bytes at file (which may be just the
+ * file's tail). Returns 0 with *text and *len pointing into file, or
+ * MESH_E_NOT_FOUND (no marker), MESH_E_MALFORMED (a length that does not
+ * fit), MESH_E_TOO_LARGE (over MESH_MSH_MAX_BYTES). */
+int msh_embedded(const uint8_t *file, size_t n, const char **text, size_t *len);
+
 #endif

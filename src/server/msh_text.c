@@ -11,12 +11,16 @@
  */
 #include "msh_text.h"
 
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/enc.h"
 #include "base/err.h"
+#include "base/msh.h"
 #include "base/log.h"
 #include "ctl.h"
 #include "net/http_srv.h"
@@ -128,8 +132,55 @@ static void respond_text(struct http_conn *c, int status, const char *text) {
                "text/plain; charset=utf-8", text, strlen(text));
 }
 
+/* The agent binary served with a group's .msh embedded: the meshagent
+ * built beside this meshd. Read per request: it is a few MB from the page
+ * cache, on the rare occasion a user adds a device. */
+#define AGENT_BIN_MAX (64 * 1024 * 1024)
+
+static int read_agent_bin(struct buf *out) {
+  char path[4096];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 16);
+  if (n <= 0) return MESH_E_IO;
+  path[n] = 0;
+  char *slash = strrchr(path, '/');
+  if (!slash) return MESH_E_IO;
+  strcpy(slash + 1, "meshagent");
+  int fd = open(path, O_RDONLY | O_CLOEXEC), r = MESH_E_IO;
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) goto out;
+  if ((size_t)st.st_size > AGENT_BIN_MAX) {
+    r = MESH_E_TOO_LARGE;
+    goto out;
+  }
+  if ((r = buf_reserve(out, (size_t)st.st_size + MSH_TEXT_MAX)) != 0) goto out;
+  if (read(fd, out->data, (size_t)st.st_size) != st.st_size) {
+    r = MESH_E_IO;
+    goto out;
+  }
+  out->len = (size_t)st.st_size;
+  r = 0;
+out:
+  if (fd >= 0) close(fd);
+  return r;
+}
+
+static void serve_group_file(struct srv *s, struct http_conn *c,
+                             const struct http_req *req, int binary);
+
 void srv_meshsettings(struct srv *s, struct http_conn *c,
                       const struct http_req *req) {
+  serve_group_file(s, c, req, 0);
+}
+
+void srv_meshagent(struct srv *s, struct http_conn *c,
+                   const struct http_req *req) {
+  serve_group_file(s, c, req, 1);
+}
+
+/* A group's .msh, alone or embedded in the agent binary, for a signed-in
+ * member of the group. */
+static void serve_group_file(struct srv *s, struct http_conn *c,
+                             const struct http_req *req, int binary) {
   const char *host = http_req_header(req, "Host");
   const char *cookies = http_req_header(req, "Cookie");
   char token[SESSION_TOKEN_LEN + 2], id[MSH_MAX_ID + 1];
@@ -175,18 +226,32 @@ void srv_meshsettings(struct srv *s, struct http_conn *c,
   }
   snprintf(url, sizeof url, "wss://%s/agent.ashx", host);
   r = srv_msh_text(s->store, &s->keys, id, url, &out);
+  if (r == 0 && binary) {
+    struct buf bin;
+    buf_init(&bin, AGENT_BIN_MAX + MSH_TEXT_MAX);
+    if ((r = read_agent_bin(&bin)) == 0 &&
+        (r = msh_embed(&bin, (const char *)out.data, out.len)) == 0) {
+      buf_cleanup(&out);
+      out = bin;
+    } else {
+      buf_cleanup(&bin);
+    }
+  }
   if (r == MESH_E_NOT_FOUND || r == MESH_E_MALFORMED) {
     respond_text(c, 404, "no such device group\n");
   } else if (r != 0) {
     log_warn_r(r, "event=meshsettings peer=%s user=%s", req->peer, u.id);
     respond_text(c, 500, "cannot build the settings\n");
   } else {
-    log_info("event=meshsettings peer=%s user=%s group=%s", req->peer, u.id,
-             id);
+    log_info("event=%s peer=%s user=%s group=%s",
+             binary ? "agent_download" : "meshsettings", req->peer, u.id, id);
     http_respond(c, 200,
-                 "Cache-Control: no-store\r\n"
-                 "Content-Disposition: attachment; filename=\"meshagent.msh\""
-                 "\r\n",
+                 binary ? "Cache-Control: no-store\r\n"
+                          "Content-Disposition: attachment; "
+                          "filename=\"meshagent\"\r\n"
+                        : "Cache-Control: no-store\r\n"
+                          "Content-Disposition: attachment; "
+                          "filename=\"meshagent.msh\"\r\n",
                  "application/octet-stream", out.data, out.len);
   }
 out:

@@ -45,4 +45,10 @@ int srv_msh_text(struct store *st, const struct srv_keys *keys,
 void srv_meshsettings(struct srv *s, struct http_conn *c,
                       const struct http_req *req);
 
+/* GET /api/meshagent?id=<group>: the meshagent binary built beside this
+ * meshd with the group's .msh embedded at its end (spec §3.3), so one
+ * download is all a new device needs. Same access rule as above. */
+void srv_meshagent(struct srv *s, struct http_conn *c,
+                   const struct http_req *req);
+
 #endif

@@ -64,6 +64,10 @@ static void on_request(struct http_conn *c, const struct http_req *req,
     srv_ctl_accept(s, c, req);
     return;
   }
+  if (strcmp(req->path, "/api/meshagent") == 0) {
+    srv_meshagent(s, c, req);
+    return;
+  }
   if (strncmp(req->path, "/api/", 5) == 0) {
     srv_api_serve(s, c, req);
     return;

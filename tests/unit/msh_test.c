@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "base/msh.h"
 #include "testutil.h"
@@ -93,12 +94,51 @@ static void truncated_at_every_length(void **state) {
   }
 }
 
+/* The trailer round-trips, and every cut or damaged file is refused
+ * without reading outside it. */
+static void embedded_trailer(void **state) {
+  (void)state;
+  struct buf b;
+  const char *t;
+  size_t len;
+  buf_init(&b, 1 << 20);
+  buf_put(&b,
+          "\x7f"
+          "ELF...binary...",
+          18);
+  assert_int_equal(msh_embed(&b, server_msh, strlen(server_msh)), 0);
+  assert_int_equal(msh_embedded(b.data, b.len, &t, &len), 0);
+  assert_int_equal(len, strlen(server_msh));
+  assert_memory_equal(t, server_msh, len);
+  /* The tail alone is enough. */
+  size_t tail = len + MSH_EMBED_TRAILER;
+  assert_int_equal(msh_embedded(b.data + b.len - tail, tail, &t, &len), 0);
+  for (size_t cut = 0; cut < b.len; cut++) {
+    uint8_t *g = tu_guard_copy(b.data, cut);
+    int r = msh_embedded(g, cut, &t, &len);
+    assert_true(r == MESH_E_NOT_FOUND || r == MESH_E_MALFORMED);
+    tu_guard_free(g, cut);
+  }
+  uint8_t *g = tu_guard_copy(b.data + b.len - tail + 1, tail - 1);
+  assert_int_equal(msh_embedded(g, tail - 1, &t, &len), MESH_E_MALFORMED);
+  tu_guard_free(g, tail - 1);
+  b.data[b.len - 1] ^= 1;
+  assert_int_equal(msh_embedded(b.data, b.len, &t, &len), MESH_E_NOT_FOUND);
+  b.data[b.len - 1] ^= 1;
+  b.data[b.len - MSH_EMBED_TRAILER] = 0x7f; /* a huge length */
+  assert_int_equal(msh_embedded(b.data, b.len, &t, &len), MESH_E_TOO_LARGE);
+  static char big[MESH_MSH_MAX_BYTES + 1];
+  assert_int_equal(msh_embed(&b, big, sizeof big), MESH_E_TOO_LARGE);
+  buf_cleanup(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(parses_server_output),
       cmocka_unit_test(trims_comments_and_deletes),
       cmocka_unit_test(rejects_bad_hex_and_limits),
       cmocka_unit_test(truncated_at_every_length),
+      cmocka_unit_test(embedded_trailer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
