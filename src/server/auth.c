@@ -339,7 +339,7 @@ out:
 
 /* The token part carries a one-time code: six digits, or an eight-letter
  * backup code, so 16 bytes leave room. */
-#define MESHAUTH_MAX_TOKEN 16
+#define MESHAUTH_MAX_TOKEN AUTH_MAX_TOKEN
 
 int auth_parse_meshauth(const char *header, char **user, char **pass,
                         char **token) {
@@ -372,4 +372,22 @@ int auth_parse_meshauth(const char *header, char **user, char **pass,
     *user = *pass = *token = NULL;
   }
   return r;
+}
+
+/* ------------------------------------------------------ second factor */
+
+int auth_second_factor(struct store *st, const char *user_id, const char *token,
+                       int64_t now) {
+  uint8_t key[TOTP_SECRET_LEN];
+  int r = users_get_totp(st, user_id, key);
+  if (r == MESH_E_NOT_FOUND) return 0;
+  if (r == 0) {
+    if (!token || !token[0])
+      r = MESH_E_AUTH;
+    else if (totp_verify(key, sizeof key, (uint64_t)now, token) != 0 &&
+             users_use_recovery(st, user_id, token) != 0)
+      r = MESH_E_AUTH;
+  }
+  OPENSSL_cleanse(key, sizeof key);
+  return r == 0 ? 0 : MESH_E_AUTH;
 }

@@ -32,6 +32,16 @@ typedef void (*auth_check_cb)(int status, const char *user_id, void *data);
 int auth_check_password(uv_loop_t *loop, struct store *st, const char *name,
                         const char *pass, auth_check_cb cb, void *data);
 
+/* The second factor of a user whose password was right. 0 when the user
+ * has no TOTP secret, or token is the code of now (±1 step) or one of the
+ * user's unused recovery codes, which is then used up; MESH_E_AUTH when
+ * token is NULL, empty or wrong. On the loop: one row read, three HMACs.
+ * Strings borrowed. */
+int auth_second_factor(struct store *st, const char *user_id, const char *token,
+                       int64_t now);
+/* The longest token part accepted (a code or a recovery code). */
+#define AUTH_MAX_TOKEN 16
+
 /* Sign-in throttling, in memory: after AUTH_THROTTLE_FAILS failures for
  * one account or one address within AUTH_THROTTLE_WINDOW_S, further tries
  * for it are refused for AUTH_THROTTLE_LOCK_S. */

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "base/mesh_limits.h"
+#include "auth.h"
 #include "srv.h"
 #include "users.h"
 
@@ -38,6 +39,10 @@ struct ctl_session {
   char peer[64];
   char login_key[USER_MAX_NAME + 1]; /* throttle keys of the sign-in */
   char login_addr[64];
+  char login_token[AUTH_MAX_TOKEN + 1]; /* x-meshauth's code; wiped */
+  /* otp-setup's secret until otp-confirm stores it; wiped. */
+  uint8_t otp_pending[TOTP_SECRET_LEN];
+  int otp_pending_set;
   json_t *early[MESH_CTL_MAX_EARLY]; /* commands that came before sign-in */
   int n_early;
 };
@@ -59,6 +64,10 @@ void ctl_session_unref(struct ctl_session *cs);
 /* ctl_cmds.c: the command table. */
 void ctl_hello(struct ctl_session *cs);
 void ctl_dispatch(struct ctl_session *cs, json_t *req);
+/* ctl_otp.c: enrolling a second factor (docs/user-api.md §7.x). */
+void ctl_cmd_otp_setup(struct ctl_session *cs, json_t *req);
+void ctl_cmd_otp_confirm(struct ctl_session *cs, json_t *req);
+void ctl_cmd_otp_remove(struct ctl_session *cs, json_t *req);
 
 /* Object builders shared by commands and events (new references). */
 json_t *ctl_user_json(struct srv *s, const struct user *u);

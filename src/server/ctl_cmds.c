@@ -956,6 +956,9 @@ static const struct {
     {"changedevice", cmd_changedevice},
     {"removedevices", cmd_removedevices},
     {"events", cmd_events},
+    {"otp-setup", ctl_cmd_otp_setup},
+    {"otp-confirm", ctl_cmd_otp_confirm},
+    {"otp-remove", ctl_cmd_otp_remove},
 };
 
 void ctl_dispatch(struct ctl_session *cs, json_t *req) {

@@ -151,9 +151,12 @@ static int str_field(json_t *j, const char *key, size_t max, int optional,
 
 /* Wipes the password's copy inside a parsed body before it is freed. */
 static void wipe_pass(json_t *j) {
-  json_t *v = json_object_get(j, "pass");
-  if (json_is_string(v))
-    OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+  static const char *const keys[] = {"pass", "token"};
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+    json_t *v = json_object_get(j, keys[i]);
+    if (json_is_string(v))
+      OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+  }
 }
 
 /* Allowed in e-mail addresses here: printable ASCII without space, quotes
@@ -175,13 +178,32 @@ struct login_job {
   char key[USER_MAX_NAME + 1];
   char addr[64];
   char peer[64];
+  char token[AUTH_MAX_TOKEN + 1]; /* the second factor's code; wiped */
 };
+
+/* A right password for an account with a second factor: 401 with
+ * tokenRequired, so the page asks for the code. A wrong code counts in
+ * the throttle; a missing one (the page's first try) does not. */
+static void refuse_token(struct srv *s, struct login_job *j, int64_t now) {
+  int given = j->token[0] != 0;
+  if (given) auth_throttle_failed(s->throttle, j->key, j->addr, now);
+  log_info("event=web_login_refused peer=%s reason=%s", j->peer,
+           given ? "token" : "token_required");
+  reply_json(
+      j->c, 401, NULL,
+      json_pack("{s:s, s:b}", "error", given ? "wrong code" : "token required",
+                "tokenRequired", 1));
+}
 
 static void on_login_checked(int status, const char *user_id, void *data) {
   struct login_job *j = data;
   struct srv *s = j->s;
+  int64_t now = time(NULL);
   s->api_jobs--;
-  if (status != 0) {
+  if (status == 0 &&
+      auth_second_factor(s->store, user_id, j->token, now) != 0) {
+    refuse_token(s, j, now);
+  } else if (status != 0) {
     auth_throttle_failed(s->throttle, j->key, j->addr, time(NULL));
     log_info("event=web_login_refused peer=%s reason=password", j->peer);
     reply_error(j->c, 401, NULL, "wrong user name or password");
@@ -189,17 +211,22 @@ static void on_login_checked(int status, const char *user_id, void *data) {
     auth_throttle_succeeded(s->throttle, j->key, time(NULL));
     start_session(s, j->c, user_id, j->addr, j->peer);
   }
+  OPENSSL_cleanse(j->token, sizeof j->token);
   free(j);
 }
 
 static void api_login(struct srv *s, struct http_conn *c,
                       const struct http_req *req) {
-  const char *user, *pass;
+  const char *user, *pass, *token;
   json_t *body = post_body(c, req);
   if (!body) return;
   if (str_field(body, "user", USER_MAX_NAME, 0, &user) != 0 ||
       str_field(body, "pass", AUTH_MAX_PASSWORD, 0, &pass) != 0) {
     reply_error(c, 400, NULL, "send a user name and a password");
+    goto out;
+  }
+  if (str_field(body, "token", AUTH_MAX_TOKEN, 1, &token) != 0) {
+    reply_error(c, 400, NULL, "send the code as a short string");
     goto out;
   }
   struct login_job *j = calloc(1, sizeof *j);
@@ -212,10 +239,12 @@ static void api_login(struct srv *s, struct http_conn *c,
   snprintf(j->peer, sizeof j->peer, "%s", req->peer);
   peer_addr(req->peer, j->addr, sizeof j->addr);
   auth_throttle_key(user, j->key, sizeof j->key);
+  if (token) snprintf(j->token, sizeof j->token, "%s", token);
   if (auth_throttle_check(s->throttle, j->key, j->addr, time(NULL)) != 0) {
     log_info("event=web_login_refused peer=%s reason=throttled", j->peer);
     reply_error(c, 429, "Retry-After: 60\r\n",
                 "too many failed sign-ins; try again in a minute");
+    OPENSSL_cleanse(j->token, sizeof j->token);
     free(j);
     goto out;
   }

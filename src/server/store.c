@@ -47,6 +47,11 @@ static const char schema[] =
     "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
     "  rights INTEGER NOT NULL, PRIMARY KEY (group_id, user_id));"
     "CREATE INDEX IF NOT EXISTS members_user ON members(user_id);"
+    /* One-time recovery codes of a user's second factor: only their
+     * SHA-256 is stored; using one deletes its row. */
+    "CREATE TABLE IF NOT EXISTS recovery_codes ("
+    "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  hash BLOB NOT NULL, PRIMARY KEY (user_id, hash));"
     /* Sign-in sessions: only a hash of the token is stored. */
     "CREATE TABLE IF NOT EXISTS sessions ("
     "  token_hash BLOB PRIMARY KEY,"

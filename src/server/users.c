@@ -241,6 +241,125 @@ int users_delete(struct store *st, const char *id) {
   return exec_args(st, "DELETE FROM users WHERE id=?1", args, 1);
 }
 
+/* ------------------------------------------------------ second factor */
+
+int users_get_totp(struct store *st, const char *id,
+                   uint8_t key[TOTP_SECRET_LEN]) {
+  sqlite3_stmt *s;
+  const char *args[] = {id, NULL};
+  int r = prep(st, "SELECT totp_secret FROM users WHERE id=?1", &s, args);
+  if (r) return r;
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == TOTP_SECRET_LEN) {
+    memcpy(key, sqlite3_column_blob(s, 0), TOTP_SECRET_LEN);
+  } else {
+    r = rc == SQLITE_ROW || rc == SQLITE_DONE ? MESH_E_NOT_FOUND : MESH_E_DB;
+  }
+  sqlite3_finalize(s);
+  return r;
+}
+
+/* The stored form of a recovery code: SHA-256 of its upper-case text.
+ * MESH_E_INVALID unless it is USERS_RECOVERY_LEN letters and digits. */
+static int recovery_hash(const char *code, uint8_t out[32]) {
+  char up[USERS_RECOVERY_LEN];
+  if (!code || strlen(code) != USERS_RECOVERY_LEN) return MESH_E_INVALID;
+  for (size_t i = 0; i < USERS_RECOVERY_LEN; i++) {
+    char c = code[i];
+    if (c >= 'a' && c <= 'z') c = (char)(c - 'a' + 'A');
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+      return MESH_E_INVALID;
+    up[i] = c;
+  }
+  unsigned int n = 0;
+  int ok = EVP_Digest(up, sizeof up, out, &n, EVP_sha256(), NULL);
+  OPENSSL_cleanse(up, sizeof up);
+  return ok ? 0 : MESH_E_CRYPTO;
+}
+
+static int exec_sql(struct store *st, const char *sql) {
+  return sqlite3_exec(store_db(st), sql, NULL, NULL, NULL) == SQLITE_OK
+             ? 0
+             : MESH_E_DB;
+}
+
+int users_set_totp(struct store *st, const char *id,
+                   const uint8_t key[TOTP_SECRET_LEN],
+                   char codes[USERS_RECOVERY_COUNT][USERS_RECOVERY_LEN + 1]) {
+  sqlite3_stmt *s = NULL;
+  const char *args[] = {id, NULL};
+  uint8_t raw[USERS_RECOVERY_LEN * 5 / 8 + 1], h[32];
+  int r;
+  if ((r = exec_sql(st, "BEGIN")) != 0) return r;
+  if ((r = prep(st, "UPDATE users SET totp_secret=?2 WHERE id=?1", &s, args)) !=
+      0)
+    goto out;
+  sqlite3_bind_blob(s, 2, key, TOTP_SECRET_LEN, SQLITE_STATIC);
+  r = step_done(s);
+  if (r == 0 && sqlite3_changes(store_db(st)) == 0) r = MESH_E_NOT_FOUND;
+  sqlite3_finalize(s);
+  s = NULL;
+  if (r) goto out;
+  if ((r = exec_args(st, "DELETE FROM recovery_codes WHERE user_id=?1", args,
+                     0)) != 0)
+    goto out;
+  for (int i = 0; i < USERS_RECOVERY_COUNT; i++) {
+    /* 50 random bits as ten base32 characters. */
+    char b32[TOTP_B32_LEN];
+    if ((r = rand_bytes(raw, sizeof raw)) != 0 ||
+        (r = totp_base32(raw, sizeof raw, b32, sizeof b32)) != 0)
+      goto out;
+    memcpy(codes[i], b32, USERS_RECOVERY_LEN);
+    codes[i][USERS_RECOVERY_LEN] = 0;
+    OPENSSL_cleanse(b32, sizeof b32);
+    if ((r = recovery_hash(codes[i], h)) != 0 ||
+        (r = prep(st, "INSERT INTO recovery_codes(user_id,hash) VALUES(?1,?2)",
+                  &s, args)) != 0)
+      goto out;
+    sqlite3_bind_blob(s, 2, h, sizeof h, SQLITE_STATIC);
+    r = step_done(s);
+    sqlite3_finalize(s);
+    s = NULL;
+    if (r) goto out;
+  }
+out:
+  sqlite3_finalize(s);
+  OPENSSL_cleanse(raw, sizeof raw);
+  if (r == 0) r = exec_sql(st, "COMMIT");
+  if (r != 0) {
+    exec_sql(st, "ROLLBACK");
+    OPENSSL_cleanse(codes,
+                    sizeof(char[USERS_RECOVERY_COUNT][USERS_RECOVERY_LEN + 1]));
+  }
+  return r;
+}
+
+int users_clear_totp(struct store *st, const char *id) {
+  const char *args[] = {id, NULL};
+  int r = exec_args(st,
+                    "UPDATE users SET totp_secret=NULL "
+                    "WHERE id=?1 AND totp_secret IS NOT NULL",
+                    args, 1);
+  if (r == 0)
+    r = exec_args(st, "DELETE FROM recovery_codes WHERE user_id=?1", args, 0);
+  return r;
+}
+
+int users_use_recovery(struct store *st, const char *id, const char *code) {
+  sqlite3_stmt *s;
+  uint8_t h[32];
+  const char *args[] = {id, NULL};
+  if (recovery_hash(code, h) != 0) return MESH_E_AUTH;
+  int r = prep(st, "DELETE FROM recovery_codes WHERE user_id=?1 AND hash=?2",
+               &s, args);
+  if (r) return r;
+  sqlite3_bind_blob(s, 2, h, sizeof h, SQLITE_STATIC);
+  r = step_done(s);
+  if (r == 0 && sqlite3_changes(store_db(st)) == 0) r = MESH_E_AUTH;
+  sqlite3_finalize(s);
+  return r;
+}
+
 int users_count(struct store *st, size_t *n) {
   sqlite3_stmt *s;
   *n = 0;

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/totp.h"
 #include "store.h"
 
 /* Site rights (SITERIGHT bits, docs/user-api.md §4.2). */
@@ -73,6 +74,27 @@ int users_count(struct store *st, size_t *n);
 typedef void (*users_cb)(const struct user *u, void *data);
 /* Every account, ordered by id; pointers borrowed for the call. */
 int users_each(struct store *st, users_cb cb, void *data);
+
+/* Second factor (TOTP). The secret is TOTP_SECRET_LEN raw bytes; callers
+ * wipe their copies. Recovery codes are USERS_RECOVERY_COUNT strings of
+ * USERS_RECOVERY_LEN base32 characters, stored only as SHA-256. */
+#define USERS_RECOVERY_COUNT 10
+#define USERS_RECOVERY_LEN 10
+/* Copies the user's secret into key; MESH_E_NOT_FOUND when the user has
+ * none (or does not exist). */
+int users_get_totp(struct store *st, const char *id,
+                   uint8_t key[TOTP_SECRET_LEN]);
+/* Stores key (borrowed) as the user's secret and replaces the recovery
+ * codes with fresh ones, written as NUL-terminated text into codes (the
+ * caller shows them once and wipes them). One transaction. */
+int users_set_totp(struct store *st, const char *id,
+                   const uint8_t key[TOTP_SECRET_LEN],
+                   char codes[USERS_RECOVERY_COUNT][USERS_RECOVERY_LEN + 1]);
+/* Removes the secret and the recovery codes. MESH_E_NOT_FOUND without. */
+int users_clear_totp(struct store *st, const char *id);
+/* 0 and the code is gone if code (borrowed; letters in either case) is
+ * one of the user's unused recovery codes, else MESH_E_AUTH. */
+int users_use_recovery(struct store *st, const char *id, const char *code);
 
 /* Membership. group_id is the bare 64-char group id. */
 int members_set(struct store *st, const char *group_id, const char *user_id,

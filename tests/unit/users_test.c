@@ -377,12 +377,61 @@ static void sessions(void **state) {
   free(uid);
 }
 
+/* The second factor: secret and recovery codes stored, one code used
+ * once, everything gone on clear and on delete. */
+static void second_factor(void **state) {
+  struct fixture *f = *state;
+  struct user u;
+  uint8_t key[TOTP_SECRET_LEN], got[TOTP_SECRET_LEN];
+  char codes[USERS_RECOVERY_COUNT][USERS_RECOVERY_LEN + 1], lower[16];
+  for (size_t i = 0; i < sizeof key; i++) key[i] = (uint8_t)(i + 1);
+  assert_int_equal(users_create(f->st, "Ann", NULL, "h", 0, &u), 0);
+  assert_int_equal(u.has_totp, 0);
+  user_cleanup(&u);
+  assert_int_equal(users_get_totp(f->st, "user//ann", got), MESH_E_NOT_FOUND);
+  assert_int_equal(users_clear_totp(f->st, "user//ann"), MESH_E_NOT_FOUND);
+  assert_int_equal(users_set_totp(f->st, "user//nobody", key, codes),
+                   MESH_E_NOT_FOUND);
+  assert_int_equal(users_set_totp(f->st, "user//ann", key, codes), 0);
+  assert_int_equal(rows(f->st, "recovery_codes"), USERS_RECOVERY_COUNT);
+  assert_int_equal(users_get(f->st, "user//ann", &u), 0);
+  assert_int_equal(u.has_totp, 1);
+  user_cleanup(&u);
+  assert_int_equal(users_get_totp(f->st, "user//ann", got), 0);
+  assert_memory_equal(got, key, sizeof key);
+  for (int i = 0; i < USERS_RECOVERY_COUNT; i++)
+    assert_int_equal(strlen(codes[i]), USERS_RECOVERY_LEN);
+  assert_string_not_equal(codes[0], codes[1]);
+  /* Lower case is accepted; each code works once. */
+  for (size_t i = 0; i <= USERS_RECOVERY_LEN; i++)
+    lower[i] = (char)((codes[0][i] >= 'A' && codes[0][i] <= 'Z')
+                          ? codes[0][i] - 'A' + 'a'
+                          : codes[0][i]);
+  assert_int_equal(users_use_recovery(f->st, "user//ann", lower), 0);
+  assert_int_equal(users_use_recovery(f->st, "user//ann", codes[0]),
+                   MESH_E_AUTH);
+  assert_int_equal(users_use_recovery(f->st, "user//ann", "AAAAAAAAAA"),
+                   MESH_E_AUTH);
+  assert_int_equal(users_use_recovery(f->st, "user//ann", "short"),
+                   MESH_E_AUTH);
+  assert_int_equal(rows(f->st, "recovery_codes"), USERS_RECOVERY_COUNT - 1);
+  assert_int_equal(users_clear_totp(f->st, "user//ann"), 0);
+  assert_int_equal(rows(f->st, "recovery_codes"), 0);
+  assert_int_equal(users_use_recovery(f->st, "user//ann", codes[1]),
+                   MESH_E_AUTH);
+  assert_int_equal(users_get_totp(f->st, "user//ann", got), MESH_E_NOT_FOUND);
+  assert_int_equal(users_set_totp(f->st, "user//ann", key, codes), 0);
+  assert_int_equal(users_delete(f->st, "user//ann"), 0);
+  assert_int_equal(rows(f->st, "recovery_codes"), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(ids),
       cmocka_unit_test_setup_teardown(users_crud, setup, teardown),
       cmocka_unit_test_setup_teardown(members, setup, teardown),
       cmocka_unit_test_setup_teardown(sessions, setup, teardown),
+      cmocka_unit_test_setup_teardown(second_factor, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
