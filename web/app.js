@@ -791,12 +791,114 @@ function accountView() {
   return {
     title: 'Account',
     el: el('section', { className: 'page' }, pageHead('Account'),
-      el('div', { className: 'panel' }, details), form,
+      el('div', { className: 'panel' }, details), form, otpPanel(u),
       el('div', { className: 'panel' },
         el('h2', {}, 'Session'),
         el('p', { className: 'muted' }, 'Sessions last 12 hours. Signing out ends this one.'),
         el('button', { id: 'account-signout', type: 'button', onclick: signOut }, 'Sign out'))),
   };
+}
+
+/**
+ * The Account page's two-factor panel: set up (the secret and its
+ * otpauth URL shown as text, confirmed with a code), the recovery codes
+ * shown once, and turning it off with a code. The server keeps the new
+ * secret in this connection only until a right code confirms it.
+ */
+function otpPanel(u) {
+  const panel = el('div', { id: 'otp-panel', className: 'panel' });
+  const err = errorBox('otp-error');
+  const codeInput = (id) => el('input', {
+    id, type: 'text', inputMode: 'numeric', autocomplete: 'one-time-code',
+    maxLength: 16, spellcheck: false,
+  });
+  const busy = async (button, fn) => {
+    err.hide();
+    button.disabled = true;
+    try {
+      await fn();
+    } catch (x) {
+      err.show(String(x.message));
+    } finally {
+      button.disabled = false;
+    }
+  };
+  const head = () => el('h2', {}, 'Two-factor sign-in');
+
+  const showOff = () => {
+    const start = el('button', { id: 'otp-setup', type: 'button' }, 'Set up two-factor sign-in');
+    start.onclick = () => busy(start, async () => {
+      const r = await state.ctl.request({ action: 'otp-setup' });
+      if (r.result !== 'ok') { err.show(String(r.result)); return; }
+      showSetup(String(r.secret ?? ''), String(r.url ?? ''));
+    });
+    replace(panel, head(),
+      el('p', { className: 'muted', id: 'otp-state' },
+        'Off. With it on, signing in also asks for a code from an authenticator app.'),
+      err.el, start);
+  };
+
+  const showSetup = (secret, url) => {
+    const code = codeInput('otp-code');
+    const confirm = el('button', { id: 'otp-confirm', type: 'submit' }, 'Turn on');
+    const form = el('form', {
+      className: 'form', noValidate: true,
+      onsubmit: (e) => {
+        e.preventDefault();
+        busy(confirm, async () => {
+          const r = await state.ctl.request({ action: 'otp-confirm', token: code.value.trim() });
+          code.value = '';
+          if (r.result !== 'ok') { err.show(String(r.result)); return; }
+          u.otpsecret = 1;
+          showRecovery(Array.isArray(r.recovery) ? r.recovery : []);
+        });
+      },
+    }, field('Code from the app', code), err.el, confirm);
+    replace(panel, head(),
+      el('p', {}, 'Add this account to your authenticator app with the key below ' +
+        '(or the otpauth link), then enter the 6-digit code it shows.'),
+      el('dl', { className: 'details' },
+        el('dt', {}, 'Key'), el('dd', {}, el('code', { id: 'otp-secret' }, secret)),
+        el('dt', {}, 'Link'), el('dd', {}, el('code', { id: 'otp-url' }, url))),
+      form);
+    code.focus();
+  };
+
+  const showRecovery = (codes) => {
+    const done = el('button', { id: 'otp-done', type: 'button', onclick: () => showOn() }, 'Done');
+    replace(panel, head(),
+      el('p', { className: 'notice', role: 'status' },
+        'Two-factor sign-in is on. Keep these recovery codes somewhere safe: ' +
+        'each one signs in once instead of a code. They are shown only now.'),
+      el('ul', { id: 'otp-recovery', className: 'codes' },
+        ...codes.map((c) => el('li', {}, el('code', {}, String(c))))),
+      done);
+  };
+
+  const showOn = () => {
+    const code = codeInput('otp-remove-code');
+    const off = el('button', { id: 'otp-remove', type: 'submit' }, 'Turn off');
+    const form = el('form', {
+      className: 'form', noValidate: true,
+      onsubmit: (e) => {
+        e.preventDefault();
+        busy(off, async () => {
+          const r = await state.ctl.request({ action: 'otp-remove', token: code.value.trim() });
+          code.value = '';
+          if (r.result !== 'ok') { err.show(String(r.result)); return; }
+          delete u.otpsecret;
+          showOff();
+        });
+      },
+    }, field('Code or recovery code', code), err.el, off);
+    replace(panel, head(),
+      el('p', { id: 'otp-state' }, 'On: signing in asks for a code from your authenticator app.'),
+      form);
+  };
+
+  if (u.otpsecret) showOn();
+  else showOff();
+  return panel;
 }
 
 const VIEWS = {
@@ -1014,6 +1116,14 @@ function showSignIn(message) {
     id: 'pass', name: 'pass', type: 'password', required: true,
     autocomplete: 'current-password',
   });
+  // The code field appears once the server says the account needs one.
+  const token = el('input', {
+    id: 'token', name: 'token', type: 'text', inputMode: 'numeric',
+    autocomplete: 'one-time-code', maxLength: 16, spellcheck: false,
+  });
+  const tokenLabel = el('label', { for: 'token' }, 'Code from your authenticator app (or a recovery code)');
+  const tokenBox = el('div', { id: 'token-box', className: 'token-box' }, tokenLabel, token);
+  tokenBox.hidden = true;
   const button = el('button', { id: 'signin', type: 'submit' }, 'Sign in');
   const error = el('p', {
     id: 'signin-error', className: 'error', role: 'alert', 'aria-live': 'polite',
@@ -1034,14 +1144,26 @@ function showSignIn(message) {
     }
     button.disabled = true;
     button.textContent = 'Signing in…';
-    const r = await apiCall('/api/login', { user: name, pass: pass.value });
+    const body = { user: name, pass: pass.value };
+    if (!tokenBox.hidden && token.value.trim()) body.token = token.value.trim();
+    const r = await apiCall('/api/login', body);
     button.disabled = false;
     button.textContent = 'Sign in';
-    pass.value = '';
+    token.value = '';
     if (r.status === 200) {
+      pass.value = '';
       await enter(showError);
       return;
     }
+    if (r.status === 401 && r.body.tokenRequired) {
+      // The password was right: keep it and ask for the code.
+      tokenBox.hidden = false;
+      token.focus();
+      showError(body.token ? 'Wrong code. Try again with the current one.'
+        : 'Enter the code from your authenticator app.');
+      return;
+    }
+    pass.value = '';
     pass.focus();
     if (r.status === 0) showError('sign-in failed (no answer from the server)');
     else if (r.status === 429) showError('Too many failed sign-ins. Wait a minute and try again.');
@@ -1054,6 +1176,7 @@ function showSignIn(message) {
     el('form', { id: 'signin-form', method: 'post', noValidate: true, onsubmit: onSubmit },
       el('label', { for: 'user' }, 'User name'), user,
       el('label', { for: 'pass' }, 'Password'), pass,
+      tokenBox,
       error,
       button)));
   user.focus();
