@@ -830,7 +830,7 @@ function otpPanel(u) {
     start.onclick = () => busy(start, async () => {
       const r = await state.ctl.request({ action: 'otp-setup' });
       if (r.result !== 'ok') { err.show(String(r.result)); return; }
-      showSetup(String(r.secret ?? ''), String(r.url ?? ''));
+      showSetup(String(r.secret ?? ''), String(r.url ?? ''), r.qr);
     });
     replace(panel, head(),
       el('p', { className: 'muted', id: 'otp-state' },
@@ -838,7 +838,29 @@ function otpPanel(u) {
       err.el, start);
   };
 
-  const showSetup = (secret, url) => {
+  /** Draws the server's QR module matrix on a canvas (4-module margin). */
+  const qrCanvas = (qr) => {
+    const n = Number(qr?.size);
+    const mods = typeof qr?.modules === 'string' ? qr.modules : '';
+    if (!Number.isInteger(n) || n < 21 || n > 177 || mods.length !== n * n) return null;
+    const scale = 4, margin = 4, side = (n + 2 * margin) * scale;
+    const canvas = el('canvas', {
+      id: 'otp-qr', width: side, height: side, className: 'qr',
+      'aria-label': 'QR code of the otpauth link',
+    });
+    const g = canvas.getContext('2d');
+    g.fillStyle = '#fff';
+    g.fillRect(0, 0, side, side);
+    g.fillStyle = '#000';
+    for (let y = 0; y < n; y++) {
+      for (let x = 0; x < n; x++) {
+        if (mods[y * n + x] === '1') g.fillRect((x + margin) * scale, (y + margin) * scale, scale, scale);
+      }
+    }
+    return canvas;
+  };
+
+  const showSetup = (secret, url, qr) => {
     const code = codeInput('otp-code');
     const confirm = el('button', { id: 'otp-confirm', type: 'submit' }, 'Turn on');
     const form = el('form', {
@@ -855,8 +877,9 @@ function otpPanel(u) {
       },
     }, field('Code from the app', code), err.el, confirm);
     replace(panel, head(),
-      el('p', {}, 'Add this account to your authenticator app with the key below ' +
-        '(or the otpauth link), then enter the 6-digit code it shows.'),
+      el('p', {}, 'Scan the QR code with your authenticator app (or type the key below), ' +
+        'then enter the 6-digit code it shows.'),
+      qrCanvas(qr),
       el('dl', { className: 'details' },
         el('dt', {}, 'Key'), el('dd', {}, el('code', { id: 'otp-secret' }, secret)),
         el('dt', {}, 'Link'), el('dd', {}, el('code', { id: 'otp-url' }, url))),

@@ -10,6 +10,8 @@
  * cannot guess its way to removing the second factor.
  */
 #include <openssl/crypto.h>
+#include <qrencode.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -72,6 +74,29 @@ static void otp_changed(struct ctl_session *cs) {
   json_decref(j);
 }
 
+/* The QR code of text (the otpauth URL) as {"size":N,"modules":"0110…"}:
+ * N*N characters, row by row, '1' for a dark module, without the quiet
+ * zone; the page draws it. NULL when it cannot be made (the page then
+ * shows the key as text only). The matrix encodes the secret, so every
+ * copy is wiped. */
+static json_t *qr_json(const char *text) {
+  QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+  if (!q) return NULL;
+  size_t n = (size_t)q->width * (size_t)q->width;
+  char *m = malloc(n + 1);
+  json_t *j = NULL;
+  if (m) {
+    for (size_t i = 0; i < n; i++) m[i] = (q->data[i] & 1) ? '1' : '0';
+    m[n] = 0;
+    j = json_pack("{s:i, s:s}", "size", q->width, "modules", m);
+    OPENSSL_cleanse(m, n);
+    free(m);
+  }
+  OPENSSL_cleanse(q->data, n);
+  QRcode_free(q);
+  return j;
+}
+
 void ctl_cmd_otp_setup(struct ctl_session *cs, json_t *req) {
   char b32[TOTP_B32_LEN], url[160];
   if (cs->user.has_totp) {
@@ -90,6 +115,8 @@ void ctl_cmd_otp_setup(struct ctl_session *cs, json_t *req) {
            cs->user.name, b32);
   json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "action", "otp-setup", "result",
                         "ok", "secret", b32, "url", url);
+  json_t *qr = qr_json(url);
+  if (qr) json_object_set_new(j, "qr", qr);
   otp_reply(cs, req, j);
   OPENSSL_cleanse(b32, sizeof b32);
   OPENSSL_cleanse(url, sizeof url);

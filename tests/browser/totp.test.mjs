@@ -59,10 +59,38 @@ async function submit(page, token) {
 test('enrol TOTP on the Account page, then sign-in needs the code', async () => {
   const { page, seen } = await openPage(browser.context);
   await signIn(page, meshd.base, 'dora', PASS);
+  // The otp-setup reply, seen on the page's WebSocket.
+  let setupReply = null;
+  page.on('websocket', (ws) => ws.on('framereceived', (f) => {
+    if (typeof f.payload === 'string' && f.payload.includes('"action":"otp-setup"')) {
+      setupReply = JSON.parse(f.payload);
+    }
+  }));
   await page.evaluate(() => { location.hash = '#/account'; });
+  await page.reload();
   await page.click('#otp-setup');
   const secret = (await page.locator('#otp-secret').textContent()).trim();
   assert.match(secret, /^[A-Z2-7]{32}$/);
+  assert.equal(setupReply?.secret, secret);
+
+  // The QR code: the server's module matrix drawn on a canvas, 4 px per
+  // module with a 4-module margin; finder patterns dark at the corners.
+  const { size, modules } = setupReply.qr;
+  assert.ok(size >= 21 && (size - 17) % 4 === 0, `QR size ${size}`);
+  assert.equal(modules.length, size * size);
+  assert.equal(modules.slice(0, 7), '1111111', 'top-left finder row');
+  assert.equal(modules[7], '0', 'finder separator');
+  const drawn = await page.evaluate(() => {
+    const c = document.getElementById('otp-qr');
+    const g = c.getContext('2d');
+    const at = (x, y) => g.getImageData(x, y, 1, 1).data[0];
+    return { w: c.width, h: c.height, corner: at(1, 1), dark: at(17, 17), light: at(4 * 11 + 1, 4 * 5 + 1) };
+  });
+  assert.equal(drawn.w, (size + 8) * 4);
+  assert.equal(drawn.h, drawn.w);
+  assert.equal(drawn.corner, 255, 'margin is white');
+  assert.equal(drawn.dark, 0, 'top-left module is black');
+  assert.equal(drawn.light, 255, 'finder separator is white');
   assert.equal(await page.locator('#otp-url').textContent(),
     `otpauth://totp/meshd:dora?secret=${secret}&issuer=meshd`);
 
