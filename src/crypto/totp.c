@@ -32,21 +32,28 @@ uint32_t totp_at(const uint8_t *key, size_t n, uint64_t t, int digits) {
   return totp_hotp(key, n, t / TOTP_STEP_S, digits);
 }
 
-int totp_verify(const uint8_t *key, size_t n, uint64_t now, const char *code) {
+int totp_verify(const uint8_t *key, size_t n, uint64_t now, const char *code,
+                uint64_t *matched) {
   uint32_t want = 0;
+  if (matched) *matched = 0;
   if (!code || strlen(code) != TOTP_DIGITS) return MESH_E_INVALID;
   for (int i = 0; i < TOTP_DIGITS; i++) {
     if (code[i] < '0' || code[i] > '9') return MESH_E_INVALID;
     want = want * 10 + (uint32_t)(code[i] - '0');
   }
-  /* All three steps are computed and compared, so the time taken does
-   * not say which one matched. */
-  uint64_t step = now / TOTP_STEP_S;
+  /* All three steps are computed and compared, and the matching step is
+   * picked with a mask, so the time taken does not say which matched. */
+  uint64_t step = now / TOTP_STEP_S, found = 0;
   unsigned ok = 0;
   for (int d = -1; d <= 1; d++) {
     if (d < 0 && step == 0) continue;
-    ok |= totp_hotp(key, n, step + (uint64_t)(int64_t)d, TOTP_DIGITS) == want;
+    uint64_t s = step + (uint64_t)(int64_t)d;
+    unsigned eq = totp_hotp(key, n, s, TOTP_DIGITS) == want;
+    uint64_t mask = (uint64_t)0 - eq;
+    found = (found & ~mask) | (s & mask);
+    ok |= eq;
   }
+  if (ok && matched) *matched = found;
   return ok ? 0 : MESH_E_AUTH;
 }
 

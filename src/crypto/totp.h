@@ -27,8 +27,11 @@ uint32_t totp_at(const uint8_t *key, size_t n, uint64_t t, int digits);
 /* 0 if code (exactly TOTP_DIGITS decimal digits, NUL-terminated) is the
  * 6-digit TOTP of key at now, one step before or one step after;
  * MESH_E_AUTH if not, MESH_E_INVALID if code is not 6 digits. The
- * comparison takes the same time whichever step matches. */
-int totp_verify(const uint8_t *key, size_t n, uint64_t now, const char *code);
+ * comparison takes the same time whichever step matches.
+ * *matched (may be NULL) gets the time step the code belongs to, so a
+ * caller can refuse a code used once already. */
+int totp_verify(const uint8_t *key, size_t n, uint64_t now, const char *code,
+                uint64_t *matched);
 /* RFC 4648 base32 (upper case, no padding) of in into out (cap bytes,
  * NUL-terminated). MESH_E_TOO_LARGE if it does not fit. */
 int totp_base32(const uint8_t *in, size_t n, char *out, size_t cap);

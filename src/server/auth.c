@@ -379,13 +379,15 @@ int auth_parse_meshauth(const char *header, char **user, char **pass,
 int auth_second_factor(struct store *st, const char *user_id, const char *token,
                        int64_t now) {
   uint8_t key[TOTP_SECRET_LEN];
+  uint64_t step;
   int r = users_get_totp(st, user_id, key);
   if (r == MESH_E_NOT_FOUND) return 0;
   if (r == 0) {
     if (!token || !token[0])
       r = MESH_E_AUTH;
-    else if (totp_verify(key, sizeof key, (uint64_t)now, token) != 0 &&
-             users_use_recovery(st, user_id, token) != 0)
+    else if (totp_verify(key, sizeof key, (uint64_t)now, token, &step) == 0)
+      r = users_totp_claim(st, user_id, step);
+    else if (users_use_recovery(st, user_id, token) != 0)
       r = MESH_E_AUTH;
   }
   OPENSSL_cleanse(key, sizeof key);

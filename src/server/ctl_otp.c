@@ -132,8 +132,8 @@ void ctl_cmd_otp_confirm(struct ctl_session *cs, json_t *req) {
   const char *token = otp_token(cs, req, "otp-confirm", key, sizeof key);
   if (!token) return;
   time_t now = time(NULL);
-  if (totp_verify(cs->otp_pending, sizeof cs->otp_pending, (uint64_t)now,
-                  token) != 0) {
+  if (totp_verify(cs->otp_pending, sizeof cs->otp_pending, (uint64_t)now, token,
+                  NULL) != 0) {
     auth_throttle_failed(cs->srv->throttle, key, "", now);
     wipe_str(json_object_get(req, "token"));
     otp_result(cs, req, "otp-confirm", "wrong code");

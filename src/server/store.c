@@ -40,7 +40,7 @@ static const char schema[] =
     "  id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT, realname TEXT,"
     "  hash TEXT NOT NULL, siteadmin INTEGER NOT NULL DEFAULT 0,"
     "  created INTEGER NOT NULL, passchange INTEGER NOT NULL,"
-    "  totp_secret BLOB);"
+    "  totp_secret BLOB, totp_last INTEGER NOT NULL DEFAULT 0);"
     /* Group membership with MESHRIGHT bits. */
     "CREATE TABLE IF NOT EXISTS members ("
     "  group_id TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"

@@ -291,8 +291,8 @@ int users_set_totp(struct store *st, const char *id,
   uint8_t raw[USERS_RECOVERY_LEN * 5 / 8 + 1], h[32];
   int r;
   if ((r = exec_sql(st, "BEGIN")) != 0) return r;
-  if ((r = prep(st, "UPDATE users SET totp_secret=?2 WHERE id=?1", &s, args)) !=
-      0)
+  if ((r = prep(st, "UPDATE users SET totp_secret=?2, totp_last=0 WHERE id=?1",
+                &s, args)) != 0)
     goto out;
   sqlite3_bind_blob(s, 2, key, TOTP_SECRET_LEN, SQLITE_STATIC);
   r = step_done(s);
@@ -561,5 +561,21 @@ int sessions_expire(struct store *st) {
   sqlite3_bind_int64(s, 1, (sqlite3_int64)time(NULL));
   r = step_done(s);
   sqlite3_finalize(s);
+  return r;
+}
+
+int users_totp_claim(struct store *st, const char *id, uint64_t step) {
+  sqlite3 *db = store_db(st);
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(db,
+                         "UPDATE users SET totp_last=?2 WHERE id=?1 AND "
+                         "totp_last < ?2",
+                         -1, &s, NULL) != SQLITE_OK)
+    return MESH_E_DB;
+  sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)step);
+  int r = sqlite3_step(s) == SQLITE_DONE ? 0 : MESH_E_DB;
+  sqlite3_finalize(s);
+  if (r == 0 && sqlite3_changes(db) != 1) r = MESH_E_AUTH;
   return r;
 }

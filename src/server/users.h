@@ -95,6 +95,10 @@ int users_clear_totp(struct store *st, const char *id);
 /* 0 and the code is gone if code (borrowed; letters in either case) is
  * one of the user's unused recovery codes, else MESH_E_AUTH. */
 int users_use_recovery(struct store *st, const char *id, const char *code);
+/* Records that the user signed in with the code of TOTP time step step:
+ * 0, or MESH_E_AUTH when a code of that step or a later one was used
+ * already (a code seen once, say over a shoulder, does not work again). */
+int users_totp_claim(struct store *st, const char *id, uint64_t step);
 
 /* Membership. group_id is the bare 64-char group id. */
 int members_set(struct store *st, const char *group_id, const char *user_id,

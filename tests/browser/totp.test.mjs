@@ -143,13 +143,18 @@ test('enrol TOTP on the Account page, then sign-in needs the code', async () => 
   res = await submit(page, recovery[3]);
   assert.equal(res.status(), 401);
   await page.locator('#signin-error', { hasText: 'Wrong code' }).waitFor();
+  // A code works once: the one used above is refused; the next time
+  // step's code (inside the one-step window) is fresh.
   res = await submit(page, totp(secret));
+  assert.equal(res.status(), 401);
+  res = await submit(page, totp(secret, Date.now() / 1000 + 30));
   assert.equal(res.status(), 200);
   await page.locator('#device-list').waitFor();
 
-  // Turning it off takes a code; then the password alone signs in.
+  // Turning it off takes a code (a recovery code here, since both codes of
+  // the window are used); then the password alone signs in.
   await page.evaluate(() => { location.hash = '#/account'; });
-  await page.fill('#otp-remove-code', totp(secret));
+  await page.fill('#otp-remove-code', recovery[4]);
   await page.click('#otp-remove');
   await page.locator('#otp-setup').waitFor();
   await signOut(page);

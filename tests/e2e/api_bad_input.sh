@@ -297,10 +297,14 @@ has "$(sed -n 's/^URL //p' <<<"$ENR")" \
 TOKREQ='^MSG \{"action":"close","cause":"noauth","msg":"tokenrequired","email2fa":false,"sms2fa":false,"msg2fa":false,"twoFactorCookieDays":30\}$'
 OUT=$(refused --local 127.0.0.4 -H "$(auth otto "$OPASS")")
 has "$OUT" "$TOKREQ" "2FA user without a code"
-OUT=$(ws --local 127.0.0.4 -H "$(auth3 otto "$OPASS" "$(node "$OTP" code "$SECRET")")" \
+CODE=$(node "$OTP" code "$SECRET")
+OUT=$(ws --local 127.0.0.4 -H "$(auth3 otto "$OPASS" "$CODE")" \
   --wait userinfo --linger 0)
 has "$OUT" '"_id":"user//otto".*"otpsecret":1' "2FA user with the right code"
 hasnt "$OUT" "$SECRET" "the secret sent in userinfo"
+# A code works once: seen over a shoulder, it is of no use.
+OUT=$(refused --local 127.0.0.4 -H "$(auth3 otto "$OPASS" "$CODE")")
+has "$OUT" "$TOKREQ" "the same code used twice"
 OUT=$(ws --local 127.0.0.4 -H "$(auth3 otto "$OPASS" "${RECOVERY[0]}")" \
   --wait userinfo --linger 0)
 has "$OUT" '"_id":"user//otto"' "a recovery code"
@@ -309,7 +313,8 @@ has "$OUT" "$TOKREQ" "a recovery code used twice"
 OUT=$(refused --local 127.0.0.4 -H "$(auth3 otto wrong-pass-1 "$(node "$OTP" code "$SECRET")")")
 has "$OUT" "$REFUSED" "wrong password with a right code"
 expect as_admin '{"action":"otp-setup","responseid":"q"}' 'ok'
-OUT=$(ws -H "$(auth3 otto "$OPASS" "$(node "$OTP" code "$SECRET")")" \
+# The next time step's code (within the one-step window) is a fresh one.
+OUT=$(ws -H "$(auth3 otto "$OPASS" "$(node "$OTP" code "$SECRET" 1)")" \
   --wait userinfo --send '{"action":"otp-setup","responseid":"q"}' \
   --wait '"responseid":"q"' \
   --send '{"action":"otp-confirm","token":"123456","responseid":"r"}' \

@@ -35,22 +35,25 @@ static void verify_window(void **state) {
   char code[8];
   snprintf(code, sizeof code, "%06u", totp_at(key, KEYLEN, t, 6));
   assert_string_equal(code, "081804");
-  assert_int_equal(totp_verify(key, KEYLEN, t, code), 0);
+  assert_int_equal(totp_verify(key, KEYLEN, t, code, NULL), 0);
   /* One step either side is accepted, two are not. */
-  assert_int_equal(totp_verify(key, KEYLEN, t + 30, code), 0);
-  assert_int_equal(totp_verify(key, KEYLEN, t - 30, code), 0);
-  assert_int_equal(totp_verify(key, KEYLEN, t + 60, code), MESH_E_AUTH);
-  assert_int_equal(totp_verify(key, KEYLEN, t - 60, code), MESH_E_AUTH);
-  assert_int_equal(totp_verify(key, KEYLEN, t, "081805"), MESH_E_AUTH);
+  uint64_t step;
+  assert_int_equal(totp_verify(key, KEYLEN, t + 30, code, &step), 0);
+  assert_int_equal(step, t / 30); /* the code's own step, not now's */
+  assert_int_equal(totp_verify(key, KEYLEN, t - 30, code, NULL), 0);
+  assert_int_equal(totp_verify(key, KEYLEN, t + 60, code, NULL), MESH_E_AUTH);
+  assert_int_equal(totp_verify(key, KEYLEN, t - 60, code, NULL), MESH_E_AUTH);
+  assert_int_equal(totp_verify(key, KEYLEN, t, "081805", NULL), MESH_E_AUTH);
   /* Only six decimal digits are codes. */
-  assert_int_equal(totp_verify(key, KEYLEN, t, "81804"), MESH_E_INVALID);
-  assert_int_equal(totp_verify(key, KEYLEN, t, "0818040"), MESH_E_INVALID);
-  assert_int_equal(totp_verify(key, KEYLEN, t, "08180a"), MESH_E_INVALID);
-  assert_int_equal(totp_verify(key, KEYLEN, t, ""), MESH_E_INVALID);
-  assert_int_equal(totp_verify(key, KEYLEN, t, NULL), MESH_E_INVALID);
+  assert_int_equal(totp_verify(key, KEYLEN, t, "81804", NULL), MESH_E_INVALID);
+  assert_int_equal(totp_verify(key, KEYLEN, t, "0818040", NULL),
+                   MESH_E_INVALID);
+  assert_int_equal(totp_verify(key, KEYLEN, t, "08180a", NULL), MESH_E_INVALID);
+  assert_int_equal(totp_verify(key, KEYLEN, t, "", NULL), MESH_E_INVALID);
+  assert_int_equal(totp_verify(key, KEYLEN, t, NULL, NULL), MESH_E_INVALID);
   /* Near time zero there is no step before. */
   snprintf(code, sizeof code, "%06u", totp_at(key, KEYLEN, 0, 6));
-  assert_int_equal(totp_verify(key, KEYLEN, 5, code), 0);
+  assert_int_equal(totp_verify(key, KEYLEN, 5, code, NULL), 0);
 }
 
 static void base32(void **state) {
