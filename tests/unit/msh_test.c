@@ -102,10 +102,10 @@ static void embedded_trailer(void **state) {
   const char *t;
   size_t len;
   buf_init(&b, 1 << 20);
-  buf_put(&b,
-          "\x7f"
-          "ELF...binary...",
-          18);
+  static const char elf[] =
+      "\x7f"
+      "ELF...binary...";
+  buf_put(&b, elf, sizeof elf - 1);
   assert_int_equal(msh_embed(&b, server_msh, strlen(server_msh)), 0);
   assert_int_equal(msh_embedded(b.data, b.len, &t, &len), 0);
   assert_int_equal(len, strlen(server_msh));
