@@ -791,12 +791,64 @@ function accountView() {
   return {
     title: 'Account',
     el: el('section', { className: 'page' }, pageHead('Account'),
-      el('div', { className: 'panel' }, details), form, otpPanel(u),
+      el('div', { className: 'panel' }, details), form, passwordPanel(), otpPanel(u),
       el('div', { className: 'panel' },
         el('h2', {}, 'Session'),
         el('p', { className: 'muted' }, 'Sessions last 12 hours. Signing out ends this one.'),
         el('button', { id: 'account-signout', type: 'button', onclick: signOut }, 'Sign out'))),
   };
+}
+
+/**
+ * The Account page's password form: current, new and repeated. The two
+ * new ones must match here; the server checks the current one and the
+ * length and answers with a text that is shown as it is. A change ends
+ * every session of the account (this one too), so the user signs in again.
+ */
+function passwordPanel() {
+  const err = errorBox('password-error');
+  const pw = (id, autocomplete) => el('input', {
+    id, type: 'password', autocomplete, maxLength: 256, required: true,
+  });
+  const current = pw('password-current', 'current-password');
+  const next = pw('password-new', 'new-password');
+  const again = pw('password-repeat', 'new-password');
+  const save = el('button', { id: 'password-save', type: 'submit' }, 'Change password');
+  const clear = () => { current.value = ''; next.value = ''; again.value = ''; };
+  return el('form', {
+    id: 'password-form', className: 'panel form', noValidate: true,
+    onsubmit: async (e) => {
+      e.preventDefault();
+      err.hide();
+      if (next.value !== again.value) {
+        err.show('The new passwords do not match.');
+        return;
+      }
+      if (next.value.length < 8) {
+        err.show('The new password needs at least 8 characters.');
+        return;
+      }
+      save.disabled = true;
+      try {
+        const r = await state.ctl.request({
+          action: 'changepassword', oldpass: current.value, newpass: next.value,
+        });
+        if (r.result !== 'ok') {
+          err.show(String(r.result));
+          return;
+        }
+        clear();
+        await signOut('Password changed. Sign in again with the new password.');
+      } catch (x) {
+        err.show(String(x.message));
+      } finally {
+        save.disabled = false;
+      }
+    },
+  }, el('h2', {}, 'Password'),
+  el('div', { className: 'row' }, field('Current password', current)),
+  el('div', { className: 'row' }, field('New password', next), field('Repeat new password', again)),
+  err.el, save);
 }
 
 /**
@@ -1052,7 +1104,8 @@ function onLost(code, reason) {
   }, reconnectDelay);
 }
 
-async function signOut() {
+/** Signs out; message (when a string) is shown above the sign-in form. */
+async function signOut(message) {
   const ctl = state.ctl;
   state.ctl = null;
   clearTimeout(reconnectTimer);
@@ -1065,7 +1118,7 @@ async function signOut() {
   current = null;
   clearShell();
   history.replaceState(null, '', location.pathname);
-  showSignIn();
+  showSignIn(typeof message === 'string' ? message : undefined);
 }
 
 // --------------------------------------------------- setup and sign-in

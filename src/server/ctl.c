@@ -275,3 +275,10 @@ void ctl_close_user(struct srv *s, const char *user_id, const char *why) {
   for (struct ctl_session *cs = s->ctl_sessions; cs; cs = cs->next)
     if (strcmp(cs->user.id, user_id) == 0) start_close(cs, 1008, why);
 }
+
+void ctl_close_user_except(struct srv *s, const char *user_id,
+                           const struct ctl_session *keep, const char *why) {
+  for (struct ctl_session *cs = s->ctl_sessions; cs; cs = cs->next)
+    if (cs != keep && strcmp(cs->user.id, user_id) == 0)
+      start_close(cs, 1008, why);
+}

@@ -56,6 +56,9 @@ void ctl_send(struct ctl_session *cs, json_t *msg);
 void ctl_refresh_user(struct srv *s, const char *user_id);
 /* Closes every session of a user (deleted or locked account). */
 void ctl_close_user(struct srv *s, const char *user_id, const char *why);
+/* The same, but leaves keep open (password changed on it). */
+void ctl_close_user_except(struct srv *s, const char *user_id,
+                           const struct ctl_session *keep, const char *why);
 /* Closes the connections opened with the web session token (signed out). */
 void ctl_close_session(struct srv *s, const char *token, const char *why);
 void ctl_session_ref(struct ctl_session *cs);
@@ -68,6 +71,8 @@ void ctl_dispatch(struct ctl_session *cs, json_t *req);
 void ctl_cmd_otp_setup(struct ctl_session *cs, json_t *req);
 void ctl_cmd_otp_confirm(struct ctl_session *cs, json_t *req);
 void ctl_cmd_otp_remove(struct ctl_session *cs, json_t *req);
+/* ctl_passwd.c: a user changes their own password (§7.19). */
+void ctl_cmd_changepassword(struct ctl_session *cs, json_t *req);
 
 /* Object builders shared by commands and events (new references). */
 json_t *ctl_user_json(struct srv *s, const struct user *u);

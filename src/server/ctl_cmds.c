@@ -959,6 +959,7 @@ static const struct {
     {"otp-setup", ctl_cmd_otp_setup},
     {"otp-confirm", ctl_cmd_otp_confirm},
     {"otp-remove", ctl_cmd_otp_remove},
+    {"changepassword", ctl_cmd_changepassword},
 };
 
 void ctl_dispatch(struct ctl_session *cs, json_t *req) {
