@@ -118,8 +118,7 @@ static void passwd_done(uv_work_t *w, int st) {
        * again); the user's other connections close now. */
       sessions_revoke_user(s->store, cs->user.id);
       ctl_close_user_except(s, cs->user.id, cs, "password changed");
-      log_info("event=password_changed peer=%s user=%s", cs->peer,
-               cs->user.id);
+      log_info("event=password_changed peer=%s user=%s", cs->peer, cs->user.id);
       passwd_changed(cs);
       pw_result(cs, j->req, "ok");
     }
