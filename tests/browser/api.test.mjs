@@ -5,7 +5,14 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
 
-import { CSP, login, postJson, request, startMeshd } from './lib.mjs';
+import {
+  CSP,
+  login,
+  postJson,
+  request,
+  startMeshd,
+  stopMeshd,
+} from './lib.mjs';
 
 let meshd;
 
@@ -15,8 +22,7 @@ before(async () => {
 
 after(async () => {
   if (meshd) {
-    const { code } = await meshd.stop();
-    assert.equal(code, 0, meshd.log());
+    await stopMeshd(meshd);
   }
 });
 

@@ -3,8 +3,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { launchBrowser, openPage, postJson, request, screenshot, signIn, startMeshd }
-  from './lib.mjs';
+import {
+  launchBrowser,
+  openPage,
+  postJson,
+  request,
+  screenshot,
+  signIn,
+  startMeshd,
+  stopMeshd,
+} from './lib.mjs';
 
 let meshd;
 let browser;
@@ -17,8 +25,7 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
   if (meshd) {
-    const { code } = await meshd.stop();
-    assert.equal(code, 0, meshd.log());
+    await stopMeshd(meshd);
   }
 });
 

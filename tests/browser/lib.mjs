@@ -6,6 +6,7 @@ import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const CSP =
@@ -92,6 +93,16 @@ export async function startMeshd(extraArgs = []) {
       return status;
     },
   };
+}
+
+/**
+ * Stops meshd and asserts it exited by itself with status 0 (an ASan
+ * report or a crash on shutdown fails the test that ran it).
+ */
+export async function stopMeshd(meshd) {
+  const { code, signal } = await meshd.stop();
+  assert.equal(signal, null, `meshd died by ${signal}:\n${meshd.log()}`);
+  assert.equal(code, 0, `meshd exit code ${code}:\n${meshd.log()}`);
 }
 
 /**

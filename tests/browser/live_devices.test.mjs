@@ -4,8 +4,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { createGroup, launchBrowser, openPage, screenshot, signIn, startAgent, startMeshd }
-  from './lib.mjs';
+import {
+  createGroup,
+  launchBrowser,
+  openPage,
+  screenshot,
+  signIn,
+  startAgent,
+  startMeshd,
+  stopMeshd,
+} from './lib.mjs';
 
 const LIVE_MS = 15000; // agent start (RSA key, TLS, handshake) to online
 
@@ -23,8 +31,7 @@ after(async () => {
   for (const a of agents) await a.stop();
   if (browser) await browser.close();
   if (meshd) {
-    const { code } = await meshd.stop();
-    assert.equal(code, 0, meshd.log());
+    await stopMeshd(meshd);
   }
 });
 

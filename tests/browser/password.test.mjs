@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { launchBrowser, openPage, screenshot, signIn, startMeshd } from './lib.mjs';
+import { launchBrowser, openPage, screenshot, signIn, startMeshd, stopMeshd } from './lib.mjs';
 
 const OLD = 'erin the password';
 const NEW = 'erin the new password';
@@ -21,9 +21,7 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
   if (meshd) {
-    const { code, signal } = await meshd.stop();
-    assert.equal(signal, null, `meshd died by ${signal}:\n${meshd.log()}`);
-    assert.equal(code, 0, `meshd exit code ${code}:\n${meshd.log()}`);
+    await stopMeshd(meshd);
   }
 });
 

@@ -5,8 +5,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { createGroup, launchBrowser, openPage, screenshot, signIn, startAgent, startMeshd }
-  from './lib.mjs';
+import {
+  createGroup,
+  launchBrowser,
+  openPage,
+  screenshot,
+  signIn,
+  startAgent,
+  startMeshd,
+  stopMeshd,
+} from './lib.mjs';
 
 let meshd;
 let adminBrowser;
@@ -25,8 +33,7 @@ after(async () => {
   if (adminBrowser) await adminBrowser.close();
   if (bobBrowser) await bobBrowser.close();
   if (meshd) {
-    const { code } = await meshd.stop();
-    assert.equal(code, 0, meshd.log());
+    await stopMeshd(meshd);
   }
 });
 

@@ -6,7 +6,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { launchBrowser, openPage, screenshot, signIn, startMeshd } from './lib.mjs';
+import {
+  launchBrowser,
+  openPage,
+  screenshot,
+  signIn,
+  startMeshd,
+  stopMeshd,
+} from './lib.mjs';
 import { totp } from '../e2e/otp.mjs';
 
 const PASS = 'dora the password';
@@ -22,9 +29,7 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
   if (meshd) {
-    const { code, signal } = await meshd.stop();
-    assert.equal(signal, null, `meshd died by ${signal}:\n${meshd.log()}`);
-    assert.equal(code, 0, `meshd exit code ${code}:\n${meshd.log()}`);
+    await stopMeshd(meshd);
   }
 });
 

@@ -5,8 +5,14 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { CSP, SECURITY_HEADERS, launchBrowser, request, startMeshd }
-  from './lib.mjs';
+import {
+  CSP,
+  SECURITY_HEADERS,
+  launchBrowser,
+  request,
+  startMeshd,
+  stopMeshd,
+} from './lib.mjs';
 
 let meshd;
 let browser;
@@ -21,9 +27,7 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
   if (meshd) {
-    const { code, signal } = await meshd.stop();
-    assert.equal(signal, null, `meshd died by ${signal}:\n${meshd.log()}`);
-    assert.equal(code, 0, `meshd exit code ${code}:\n${meshd.log()}`);
+    await stopMeshd(meshd);
   }
 });
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import zlib from 'node:zlib';
 
-import { CSP, request, startMeshd } from './lib.mjs';
+import { CSP, request, startMeshd, stopMeshd } from './lib.mjs';
 
 const MAX_FILE = 8 * 1024 * 1024; // SRV_WEB_MAX_FILE in srv_web.h
 
@@ -51,8 +51,7 @@ before(async () => {
 
 after(async () => {
   if (meshd) {
-    const { code } = await meshd.stop();
-    assert.equal(code, 0, meshd.log());
+    await stopMeshd(meshd);
   }
   await rm(webDir, { recursive: true, force: true });
   await rm(outside, { recursive: true, force: true });

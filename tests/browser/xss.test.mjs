@@ -4,8 +4,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { createGroup, launchBrowser, openPage, screenshot, signIn, startAgent, startMeshd }
-  from './lib.mjs';
+import {
+  createGroup,
+  launchBrowser,
+  openPage,
+  screenshot,
+  signIn,
+  startAgent,
+  startMeshd,
+  stopMeshd,
+} from './lib.mjs';
 
 const AGENT_NAME = '<img src=x onerror=alert(1)>';
 const GROUP_NAME = '<script>alert(2)</script><b onmouseover=alert(3)>G</b>';
@@ -24,8 +32,7 @@ after(async () => {
   if (agent) await agent.stop();
   if (browser) await browser.close();
   if (meshd) {
-    const { code } = await meshd.stop();
-    assert.equal(code, 0, meshd.log());
+    await stopMeshd(meshd);
   }
 });
 

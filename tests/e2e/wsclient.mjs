@@ -18,7 +18,7 @@
 //   steps, run in order:
 //   --send TEXT        send a text message as is
 //   --repeat N TEXT    send TEXT N times in a row
-//   --big N            send {"action":"ping","pad":"xxx..."}, N bytes long
+//   --big N            a ping padded with "x" bytes to N bytes in all
 //   --binary HEX       send a binary message
 //   --wait REGEX       wait until a received message matches REGEX
 //   --pause            stop reading from the socket (so a close frame from
