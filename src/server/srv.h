@@ -11,6 +11,7 @@
 
 #include "base/strmap.h"
 #include "crypto/cert.h"
+#include "crypto/seal.h"
 #include "proto/cc_handshake.h"
 #include "store.h"
 
@@ -27,6 +28,9 @@ struct srv_keys {
   int n_agent;
   uint8_t web_cert_hash[CC_HASH_LEN];
   uint8_t web_key_hash[CC_HASH_LEN];
+  /* Seals relay cookies and install links (crypto/seal.h); kept in
+   * cookie.key (0600) so tokens outlive a restart. */
+  uint8_t cookie_key[SEAL_KEY_LEN];
 };
 
 /* Loads the keys from the data folder, creating on first start what is

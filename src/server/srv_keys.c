@@ -10,11 +10,15 @@
  * agentserver-N-*.pem (N = 1..7) further identities, for example one
  *               imported from a MeshCentral server whose agents move over;
  *               an agent picks one with command 5
+ * cookie.key    32 random bytes that seal relay cookies and install links
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/enc.h"
 #include "base/err.h"
@@ -67,6 +71,32 @@ static int add_agent_ident(struct srv_keys *k) {
   return 0;
 }
 
+/* Reads cookie.key, or creates it (0600, O_EXCL so two starts cannot
+ * race to different keys). Anything but exactly SEAL_KEY_LEN bytes is
+ * refused rather than silently replaced: every token would die. */
+static int load_cookie_key(const char *dir, uint8_t key[SEAL_KEY_LEN]) {
+  char path[4096];
+  int r = srv_path(path, sizeof path, dir, "cookie.key");
+  if (r) return r;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd >= 0) {
+    uint8_t extra;
+    ssize_t n = read(fd, key, SEAL_KEY_LEN);
+    ssize_t more = n == SEAL_KEY_LEN ? read(fd, &extra, 1) : 0;
+    close(fd);
+    return n == SEAL_KEY_LEN && more == 0 ? 0 : MESH_E_MALFORMED;
+  }
+  if (errno != ENOENT) return -errno;
+  if ((r = rand_bytes(key, SEAL_KEY_LEN)) != 0) return r;
+  fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return -errno;
+  ssize_t n = write(fd, key, SEAL_KEY_LEN);
+  r = n == SEAL_KEY_LEN && fsync(fd) == 0 ? 0 : MESH_E_IO;
+  close(fd);
+  if (r) unlink(path);
+  return r;
+}
+
 int srv_keys_load(const char *dir, const char *name, struct srv_keys *k) {
   char cn[64];
   int r;
@@ -94,7 +124,7 @@ int srv_keys_load(const char *dir, const char *name, struct srv_keys *k) {
     if (r == MESH_E_NOT_FOUND) continue;
     if (r || (r = add_agent_ident(k)) != 0) goto out;
   }
-  r = 0;
+  r = load_cookie_key(dir, k->cookie_key);
 out:
   if (r) srv_keys_cleanup(k);
   return r;
@@ -107,7 +137,7 @@ void srv_keys_cleanup(struct srv_keys *k) {
     ident_cleanup(&k->agent[i]);
     free(k->agent_der[i]);
   }
-  memset(k, 0, sizeof *k);
+  OPENSSL_cleanse(k, sizeof *k);
 }
 
 void srv_keys_server_id(const struct srv_keys *k, char out[97]) {

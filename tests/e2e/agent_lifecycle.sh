@@ -11,6 +11,8 @@ G=$("$MESHD" create-group "E2E group" --data "$D")
 new_agent "$A" "$D" "$G"
 [ "$(stat -c %a "$D/meshd.db")" = 600 ] || fail "database is not 0600"
 [ "$(stat -c %a "$D/agentserver-key.pem")" = 600 ] || fail "key is not 0600"
+[ "$(stat -c %a "$D/cookie.key")" = 600 ] || fail "cookie key is not 0600"
+[ "$(stat -c %s "$D/cookie.key")" = 32 ] || fail "cookie key is not 32 bytes"
 
 start_agent "$A"
 wait_for 20 is_online "$D" || fail "agent did not come online"
