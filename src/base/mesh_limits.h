@@ -39,6 +39,21 @@
 #define MESH_CTL_MAX_EARLY 16             /* commands queued while signing in */
 #define MESH_CTL_MAX_IDS 1000 /* devices or users named in one command */
 
+/* Relay sessions on the agent (docs/sessions.md). */
+#define MESH_AGENT_MAX_TUNNELS 16 /* tunnels open at once; more are refused */
+/* The largest message a tunnel takes from the relay: upload chunks are at
+ * most 64 KiB + 1 (stock viewer and meshctrl). */
+#define MESH_TUNNEL_MAX_MESSAGE (1024 * 1024)
+#define MESH_TUNNEL_START_MS 30000 /* relay connect to 'c' and a protocol */
+#define MESH_TERM_KILL_MS 2000     /* SIGHUP to SIGKILL for a closed terminal */
+/* Files protocol (p=5). */
+#define MESH_FILES_MAX_COMMAND (256 * 1024) /* one JSON command */
+#define MESH_FILES_MAX_PATH 4096            /* a normalised path */
+#define MESH_FILES_MAX_NAME 255             /* one component */
+#define MESH_FILES_MAX_NAMES 1000           /* names in one rm */
+#define MESH_FILES_MAX_WINDOW 64            /* download blocks in flight */
+#define MESH_FILES_MAX_LS 100000            /* entries in one listing */
+
 /* Back-pressure on every stream: stop reading a source when its sink has
  * more than HIGH bytes queued, resume below LOW; close past HARD. */
 #define MESH_STREAM_HIGH_WATER (256 * 1024)
