@@ -1,0 +1,139 @@
+// pages/group.js - one device group: its devices, how to add one, and its
+// members with their rights (added and removed by those who manage users).
+
+import { confirmButton, el, replace } from '../dom.js';
+import { MESH_ADMIN, MESH_MANAGE_USERS, byName, myRights, refresh, short, state } from '../state.js';
+import { RIGHT_PRESETS, deviceRow, errorBox, field, loading, option, pageHead, rightsText } from '../ui.js';
+
+export function groupView(sid) {
+  const id = `mesh//${sid}`;
+  const body = el('div');
+  const err = errorBox('member-error');
+  const note = el('p', { id: 'member-result', className: 'notice', role: 'status' });
+  note.hidden = true;
+  const user = el('input', {
+    id: 'member-user', type: 'text', required: true, autocomplete: 'off',
+    autocapitalize: 'none', spellcheck: false,
+  });
+  const rights = el('select', { id: 'member-rights' },
+    ...RIGHT_PRESETS.map((p) => option(p.id, p.label)));
+  rights.value = 'view';
+  const submit = el('button', { id: 'member-add', type: 'submit' }, 'Add member');
+
+  const onAdd = async (e) => {
+    e.preventDefault();
+    err.hide();
+    note.hidden = true;
+    const name = user.value.trim();
+    if (!name) {
+      err.show('Enter the user name of the new member.');
+      return;
+    }
+    const preset = RIGHT_PRESETS.find((p) => p.id === rights.value);
+    submit.disabled = true;
+    try {
+      const r = await state.ctl.request({
+        action: 'addmeshuser', meshid: id, usernames: [name], meshadmin: preset.rights,
+      });
+      if (r.success > 0) {
+        user.value = '';
+        note.textContent = String(r.result);
+        note.hidden = false;
+        await refresh();
+      } else {
+        err.show(r.result === 'Nothing done' ? `There is no user called ${name}.`
+          : String(r.result ?? 'The member could not be added.'));
+      }
+    } catch (x) {
+      err.show(String(x.message));
+    } finally {
+      submit.disabled = false;
+    }
+  };
+
+  const draw = () => {
+    const mesh = state.meshes.get(id);
+    if (!mesh) {
+      replace(body, ...(state.loaded
+        ? [pageHead('Group not found'),
+          el('p', { className: 'muted' }, 'This group does not exist or you are not a member.')]
+        : [loading()]));
+      return;
+    }
+    document.title = `${mesh.name ?? 'Group'} · meshd`;
+    const mine = myRights(mesh);
+    const manage = (mine & MESH_MANAGE_USERS) !== 0;
+    const members = Object.entries(mesh.links ?? {})
+      .map(([uid, l]) => ({ uid, name: String(l?.name || short(uid)), rights: Number(l?.rights ?? 0) }))
+      .sort(byName);
+    const devices = [...state.nodes.values()].filter((n) => n.meshid === id).sort(byName);
+
+    const memberRow = (m) => {
+      const self = m.uid === state.user._id;
+      const removable = manage && !self && (m.rights !== MESH_ADMIN || mine === MESH_ADMIN);
+      return el('tr', { 'data-user': short(m.uid) },
+        el('td', {}, m.name, self ? el('span', { className: 'muted' }, ' (you)') : null),
+        el('td', {}, rightsText(m.rights)),
+        el('td', { className: 'actions' }, removable
+          ? confirmButton('Remove', 'Confirm remove', async () => {
+            const r = await state.ctl.request({ action: 'removemeshuser', meshid: id, userid: m.uid });
+            if (r.result !== 'ok') err.show(String(r.result));
+            await refresh();
+          }, { className: 'small danger' })
+          : null));
+    };
+
+    replace(body,
+      el('div', { className: 'page-head' },
+        el('h1', { id: 'group-title' }, String(mesh.name ?? '')),
+        mine === MESH_ADMIN ? el('div', { className: 'tools' },
+          confirmButton('Delete group', 'Confirm delete', async () => {
+            const r = await state.ctl.request({ action: 'deletemesh', meshid: id });
+            if (r.result === 'ok') {
+              await refresh();
+              location.hash = '#/groups';
+            } else {
+              err.show(String(r.result));
+            }
+          }, { id: 'group-delete', className: 'danger' })) : null),
+      mesh.desc ? el('p', { className: 'muted' }, String(mesh.desc)) : null,
+      el('p', { className: 'small muted' }, `Your rights: ${rightsText(mine)}`),
+      el('h2', {}, 'Devices'),
+      devices.length
+        ? el('ul', { className: 'devices' }, ...devices.map(deviceRow))
+        : el('div', { className: 'empty' },
+          el('p', {}, 'No devices yet. To add one, put this group\'s agent settings ',
+            'beside meshagent as meshagent.msh and run “meshagent run”.')),
+      el('p', { className: 'small' },
+        el('a', {
+          id: 'group-msh', download: 'meshagent.msh',
+          href: `/meshsettings?id=${encodeURIComponent(short(mesh._id))}`,
+        }, 'Download meshagent.msh'),
+        el('span', { className: 'muted' }, ` or, on the server: meshd agent-config ${short(mesh._id)}`)),
+      el('h2', {}, 'Members'),
+      el('div', { className: 'table-wrap' },
+        el('table', { id: 'member-table' },
+          el('thead', {}, el('tr', {}, el('th', {}, 'User'), el('th', {}, 'Rights'), el('th', {}))),
+          el('tbody', {}, ...members.map(memberRow)))),
+      manage ? el('form', { id: 'member-form', className: 'panel form inline', noValidate: true, onsubmit: onAdd },
+        el('h2', {}, 'Add a member'),
+        el('div', { className: 'row' }, field('User name', user), field('Rights', rights)),
+        err.el, note, submit) : err.el);
+  };
+  draw();
+  return {
+    title: 'Group',
+    el: el('section', { className: 'page' },
+      el('a', { className: 'back', href: '#/groups' }, '← Groups'), body),
+    update(what) {
+      // Redrawing would drop what is being typed into the member form.
+      if (what === 'data' || what === 'conn') {
+        const typed = user.value;
+        const focused = document.activeElement === user;
+        draw();
+        user.value = typed;
+        if (focused) user.focus();
+      }
+    },
+  };
+}
