@@ -294,3 +294,54 @@ int http_header_has_token(const char *v, const char *tok) {
   }
   return 0;
 }
+
+static int hex_digit(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Decodes v[0..n) into out; see http_query_param. */
+static int query_decode(const char *v, size_t n, char *out, size_t cap) {
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    int ch = (unsigned char)v[i];
+    if (ch == '%') {
+      if (i + 2 >= n) return MESH_E_MALFORMED; /* cut short */
+      int hi = hex_digit(v[i + 1]), lo = hex_digit(v[i + 2]);
+      if (hi < 0 || lo < 0) return MESH_E_MALFORMED;
+      ch = hi * 16 + lo;
+      if (ch == 0) return MESH_E_MALFORMED; /* would cut the C string */
+      i += 2;
+    }
+    if (o + 1 >= cap) return MESH_E_TOO_LARGE;
+    out[o++] = (char)ch;
+  }
+  out[o] = 0;
+  return 0;
+}
+
+int http_query_param(const char *query, const char *name, char *out,
+                     size_t cap) {
+  if (!cap) return MESH_E_TOO_LARGE;
+  out[0] = 0;
+  if (!query || !name) return MESH_E_NOT_FOUND;
+  size_t nl = strlen(name), left = strlen(query);
+  const char *p = query;
+  while (left > 0) {
+    const char *amp = memchr(p, '&', left);
+    size_t len = amp ? (size_t)(amp - p) : left;
+    /* "name=value" or a bare "name". */
+    if (len >= nl && memcmp(p, name, nl) == 0 && (len == nl || p[nl] == '=')) {
+      size_t vn = len > nl ? len - nl - 1 : 0;
+      int r = query_decode(p + nl + (len > nl), vn, out, cap);
+      if (r != 0) out[0] = 0;
+      return r;
+    }
+    if (!amp) break;
+    left -= len + 1;
+    p = amp + 1;
+  }
+  return MESH_E_NOT_FOUND;
+}

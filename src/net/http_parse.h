@@ -112,4 +112,19 @@ int http_parse_upgrade(const struct http_parse *hp);
 /* HTTP minor version (1 for HTTP/1.1, 0 for HTTP/1.0). */
 int http_parse_minor(const struct http_parse *hp);
 
+/*
+ * Finds the first parameter called name in query (the raw text after '?',
+ * NUL-terminated, borrowed; "a=1&b=%24x") and writes its value,
+ * %-decoded, NUL-terminated, into out (cap bytes). Names are compared
+ * exactly, byte for byte, without decoding; "&name" with no '=' has the
+ * empty value. '+' stays '+' (tokens and ids never carry a space, and
+ * base64 users expect their '+' back). Returns 0; MESH_E_NOT_FOUND when
+ * absent; MESH_E_MALFORMED for a '%' not followed by two hex digits or a
+ * value that decodes to a NUL byte; MESH_E_TOO_LARGE when the decoded
+ * value does not fit in cap. out is "" on every failure (when cap > 0).
+ * Pure; never reads past the NUL of query.
+ */
+int http_query_param(const char *query, const char *name, char *out,
+                     size_t cap);
+
 #endif

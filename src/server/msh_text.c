@@ -23,6 +23,7 @@
 #include "base/msh.h"
 #include "base/log.h"
 #include "ctl.h"
+#include "net/http_parse.h"
 #include "net/http_srv.h"
 #include "users.h"
 
@@ -79,36 +80,17 @@ out:
  * MESH_E_NOT_FOUND when absent, MESH_E_INVALID when it is not a group id
  * in the B64MC alphabet (an optional "mesh//" prefix is dropped). */
 static int query_id(const char *query, char *out, size_t cap) {
-  const char *p = query;
-  while (p && *p) {
-    const char *end = strchr(p, '&');
-    size_t len = end ? (size_t)(end - p) : strlen(p);
-    if (len >= 3 && memcmp(p, "id=", 3) == 0) {
-      size_t n = 0;
-      for (size_t i = 3; i < len; i++) {
-        int ch = (unsigned char)p[i];
-        if (ch == '%') { /* "%24" for '$', "%40" for '@' */
-          uint8_t byte;
-          if (i + 2 >= len || enc_unhex(p + i + 1, 2, &byte, 1) != 0)
-            return MESH_E_INVALID;
-          ch = byte;
-          i += 2;
-        }
-        if (n + 1 >= cap) return MESH_E_INVALID;
-        out[n++] = (char)ch;
-      }
-      out[n] = 0;
-      if (strncmp(out, "mesh//", 6) == 0) memmove(out, out + 6, n - 5);
-      if (!out[0]) return MESH_E_INVALID;
-      for (const char *q = out; *q; q++)
-        if (!((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') ||
-              (*q >= '0' && *q <= '9') || *q == '@' || *q == '$'))
-          return MESH_E_INVALID;
-      return 0;
-    }
-    p = end ? end + 1 : NULL;
-  }
-  return MESH_E_NOT_FOUND;
+  int r = http_query_param(query, "id", out, cap);
+  if (r == MESH_E_NOT_FOUND) return r;
+  if (r != 0) return MESH_E_INVALID;
+  size_t n = strlen(out);
+  if (strncmp(out, "mesh//", 6) == 0) memmove(out, out + 6, n - 5);
+  if (!out[0]) return MESH_E_INVALID;
+  for (const char *q = out; *q; q++)
+    if (!((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') ||
+          (*q >= '0' && *q <= '9') || *q == '@' || *q == '$'))
+      return MESH_E_INVALID;
+  return 0;
 }
 
 /* A Host header fit to stand in a URL: 1..MSH_MAX_HOST bytes of letters,
