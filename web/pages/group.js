@@ -2,8 +2,9 @@
 // members with their rights (added and removed by those who manage users).
 
 import { confirmButton, el, replace } from '../dom.js';
-import { MESH_ADMIN, MESH_MANAGE_USERS, byName, myRights, refresh, short, state } from '../state.js';
+import { MESH_ADMIN, MESH_MANAGE_DEVICES, MESH_MANAGE_USERS, byName, myRights, refresh, short, state } from '../state.js';
 import { RIGHT_PRESETS, deviceRow, errorBox, field, loading, option, pageHead, rightsText } from '../ui.js';
+import { addDevicePanel } from './add_device.js';
 
 export function groupView(sid) {
   const id = `mesh//${sid}`;
@@ -51,6 +52,7 @@ export function groupView(sid) {
     }
   };
 
+  let addPanel = null; // "Add a device", for those who may manage devices
   const draw = () => {
     const mesh = state.meshes.get(id);
     if (!mesh) {
@@ -63,6 +65,8 @@ export function groupView(sid) {
     document.title = `${mesh.name ?? 'Group'} · meshd`;
     const mine = myRights(mesh);
     const manage = (mine & MESH_MANAGE_USERS) !== 0;
+    // Built once: it asks the server for an install command.
+    if (!addPanel && (mine & MESH_MANAGE_DEVICES) !== 0) addPanel = addDevicePanel(mesh);
     const members = Object.entries(mesh.links ?? {})
       .map(([uid, l]) => ({ uid, name: String(l?.name || short(uid)), rights: Number(l?.rights ?? 0) }))
       .sort(byName);
@@ -101,15 +105,9 @@ export function groupView(sid) {
       el('h2', {}, 'Devices'),
       devices.length
         ? el('ul', { className: 'devices' }, ...devices.map(deviceRow))
-        : el('div', { className: 'empty' },
-          el('p', {}, 'No devices yet. To add one, put this group\'s agent settings ',
-            'beside meshagent as meshagent.msh and run “meshagent run”.')),
-      el('p', { className: 'small' },
-        el('a', {
-          id: 'group-msh', download: 'meshagent.msh',
-          href: `/meshsettings?id=${encodeURIComponent(short(mesh._id))}`,
-        }, 'Download meshagent.msh'),
-        el('span', { className: 'muted' }, ` or, on the server: meshd agent-config ${short(mesh._id)}`)),
+        : el('div', { className: 'empty' }, el('p', {}, addPanel
+          ? 'No devices yet. Add one as shown below.' : 'No devices yet.')),
+      addPanel,
       el('h2', {}, 'Members'),
       el('div', { className: 'table-wrap' },
         el('table', { id: 'member-table' },
