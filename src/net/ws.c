@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
 #include "base/err.h"
 #include "base/log.h"
 #include "base/mesh_limits.h"
@@ -55,6 +57,9 @@ struct ws {
   int host_is_name, host_is_v6, tls_wanted;
   uint64_t connect_ms;
   char key[WS_KEY_LEN + 1];
+  char *headers; /* extra request headers (may carry a secret; wiped) */
+  ws_verify_cb verify;
+  void *verify_data;
   struct http_parse *resp; /* client: the 101 reply, until parsed */
   uv_getaddrinfo_t gai;
   int gai_pending;
@@ -69,6 +74,8 @@ static void ws_free(struct ws *w) {
   free(w->resp);
   free(w->host);
   free(w->target);
+  if (w->headers) OPENSSL_cleanse(w->headers, strlen(w->headers));
+  free(w->headers);
   free(w);
 }
 
@@ -200,6 +207,14 @@ refused : {
 static void st_on_connect(struct stream *s, void *data) {
   struct ws *w = data;
   snprintf(w->peer, sizeof w->peer, "%s", stream_peer(s));
+  /* The certificate is judged before a single byte of the request (which
+   * may carry a cookie) goes out. */
+  if (w->verify && w->verify(stream_peer_cert(s), w->verify_data) != 0) {
+    log_info("peer=%s event=ws_connect_failed reason=\"%s\"", w->peer,
+             WS_REASON_CERT_REFUSED);
+    ws_fail(w, WS_CLOSE_ABNORMAL, WS_REASON_CERT_REFUSED);
+    return;
+  }
   char hosthdr[300];
   int defport = w->tls_wanted ? 443 : 80;
   const char *lb = w->host_is_v6 ? "[" : "", *rb = w->host_is_v6 ? "]" : "";
@@ -209,9 +224,9 @@ static void st_on_connect(struct stream *s, void *data) {
     snprintf(hosthdr, sizeof hosthdr, "%s%s%s:%d", lb, w->host, rb, w->port);
   struct buf b;
   buf_init(&b, MESH_HTTP_MAX_HEADER_BYTES);
-  int r = ws_client_request(&b, hosthdr, w->target, w->key);
+  int r = ws_client_request_ex(&b, hosthdr, w->target, w->headers, w->key);
   if (r == 0) r = stream_write(s, b.data, b.len);
-  buf_cleanup(&b);
+  buf_wipe_cleanup(&b);
   if (r != 0) {
     ws_fail(w, WS_CLOSE_ABNORMAL, mesh_strerror(r));
     return;
@@ -545,11 +560,26 @@ static int parse_url(struct ws *w, const char *url) {
 int ws_connect(uv_loop_t *loop, const char *url, SSL_CTX *tls,
                uint64_t connect_timeout_ms, const struct ws_cbs *cbs,
                void *data, struct ws **out) {
+  struct ws_connect_opts o = {.connect_timeout_ms = connect_timeout_ms};
+  return ws_connect_ex(loop, url, tls, &o, cbs, data, out);
+}
+
+int ws_connect_ex(uv_loop_t *loop, const char *url, SSL_CTX *tls,
+                  const struct ws_connect_opts *o, const struct ws_cbs *cbs,
+                  void *data, struct ws **out) {
+  uint64_t connect_timeout_ms = o->connect_timeout_ms;
   *out = NULL;
+  if (o->headers && (strlen(o->headers) > MESH_HTTP_MAX_HEADER_BYTES / 2 ||
+                     !ws_header_lines_valid(o->headers)))
+    return MESH_E_INVALID;
   struct ws *w = calloc(1, sizeof *w);
   if (!w) return MESH_E_NOMEM;
   buf_init(&w->early, 0);
+  w->verify = o->verify;
+  w->verify_data = o->verify_data;
   int r = parse_url(w, url);
+  if (r == 0 && o->headers && !(w->headers = strdup(o->headers)))
+    r = MESH_E_NOMEM;
   if (r == 0 && w->tls_wanted && !tls) r = MESH_E_INVALID;
   if (r != 0) {
     ws_free(w);

@@ -90,4 +90,33 @@ int ws_connect(uv_loop_t *loop, const char *url, SSL_CTX *tls,
                uint64_t connect_timeout_ms, const struct ws_cbs *cbs,
                void *data, struct ws **out);
 
+/* Decides whether to go on with the server certificate cert (borrowed for
+ * the call; NULL over ws://): 0 goes on, a negative code refuses. */
+typedef int (*ws_verify_cb)(X509 *cert, void *data);
+
+/* The reason on_close reports when verify refused the certificate. */
+#define WS_REASON_CERT_REFUSED "server certificate refused"
+
+/* Client extras (meshctl). A zeroed struct asks for nothing extra. */
+struct ws_connect_opts {
+  uint64_t connect_timeout_ms;
+  /* Extra request header lines, each "Name: value\r\n" (e.g. a Cookie);
+   * borrowed, copied, and wiped when the ws is freed since they may carry
+   * a secret. NULL for none. */
+  const char *headers;
+  /* Called once TLS is established and before the upgrade request (and
+   * so the headers) is sent; a refusal closes with 1006
+   * WS_REASON_CERT_REFUSED. NULL accepts any certificate. */
+  ws_verify_cb verify;
+  void *verify_data;
+};
+
+/* ws_connect with options (o borrowed; copied what it needs). Also
+ * MESH_E_INVALID when o->headers is not a list of well-formed header
+ * lines (a name of token characters, a colon, a value without control
+ * characters, CRLF) or longer than MESH_HTTP_MAX_HEADER_BYTES / 2. */
+int ws_connect_ex(uv_loop_t *loop, const char *url, SSL_CTX *tls,
+                  const struct ws_connect_opts *o, const struct ws_cbs *cbs,
+                  void *data, struct ws **out);
+
 #endif

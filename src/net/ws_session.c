@@ -486,6 +486,29 @@ int ws_check_accept(const char *key, const char *accept) {
 
 int ws_client_request(struct buf *out, const char *host, const char *target,
                       char key[WS_KEY_LEN + 1]) {
+  return ws_client_request_ex(out, host, target, NULL, key);
+}
+
+static int is_tchar(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+         (c >= 'A' && c <= 'Z') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+int ws_header_lines_valid(const char *s) {
+  while (*s) {
+    const char *p = s;
+    while (is_tchar((unsigned char)*p)) p++;
+    if (p == s || *p != ':') return 0;
+    for (p++; *p != '\r'; p++)
+      if ((unsigned char)*p < 0x20 ? *p != '\t' : *p == 0x7f) return 0;
+    if (p[1] != '\n') return 0;
+    s = p + 2;
+  }
+  return 1;
+}
+
+int ws_client_request_ex(struct buf *out, const char *host, const char *target,
+                         const char *extra, char key[WS_KEY_LEN + 1]) {
   uint8_t raw[16];
   char head[256];
   key[0] = 0;
@@ -502,7 +525,9 @@ int ws_client_request(struct buf *out, const char *host, const char *target,
       (r = buf_put(out, head, (size_t)n)) != 0 ||
       (r = buf_put(out, tail, sizeof tail - 1)) != 0 ||
       (r = buf_put(out, key, WS_KEY_LEN)) != 0 ||
-      (r = buf_put(out, "\r\n\r\n", 4)) != 0)
+      (r = buf_put(out, "\r\n", 2)) != 0 ||
+      (extra && (r = buf_put(out, extra, strlen(extra))) != 0) ||
+      (r = buf_put(out, "\r\n", 2)) != 0)
     return r;
   return 0;
 }

@@ -115,5 +115,13 @@ int ws_check_accept(const char *key, const char *accept);
  * written to key (NUL-terminated). 0, MESH_E_CRYPTO, or a buf error. */
 int ws_client_request(struct buf *out, const char *host, const char *target,
                       char key[WS_KEY_LEN + 1]);
+/* The same with extra header lines (borrowed, appended as given; NULL for
+ * none). The caller has checked them (ws_header_lines_valid). */
+int ws_client_request_ex(struct buf *out, const char *host, const char *target,
+                         const char *extra, char key[WS_KEY_LEN + 1]);
+/* Whether s is zero or more "Name: value\r\n" lines: a non-empty name of
+ * RFC 7230 token characters, a colon, a value of visible characters,
+ * spaces and tabs. Returns 1 or 0. */
+int ws_header_lines_valid(const char *s);
 
 #endif
