@@ -10,6 +10,7 @@ all: build
 
 deps:
 	@bash scripts/setup-deps.sh
+	@bash scripts/setup-web.sh
 
 build: deps
 	@cmake --preset release >/dev/null
