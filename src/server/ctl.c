@@ -253,6 +253,25 @@ void srv_ctl_accept(struct srv *s, struct http_conn *c,
   sign_in(cs, req);
 }
 
+void ctl_result(struct ctl_session *cs, json_t *req, const char *action,
+                const char *text) {
+  const char *rid = json_string_value(json_object_get(req, "responseid"));
+  if (!rid) return;
+  json_t *j = json_pack("{s:s, s:s, s:s}", "action", action, "responseid", rid,
+                        "result", text);
+  ctl_send(cs, j);
+  json_decref(j);
+}
+
+void ctl_reply(struct ctl_session *cs, json_t *req, json_t *j, int with_rid) {
+  json_t *tag = json_object_get(req, "tag");
+  json_t *rid = json_object_get(req, "responseid");
+  if (tag) json_object_set(j, "tag", tag);
+  if (with_rid && json_is_string(rid)) json_object_set(j, "responseid", rid);
+  ctl_send(cs, j);
+  json_decref(j);
+}
+
 void ctl_refresh_user(struct srv *s, const char *user_id) {
   for (struct ctl_session *cs = s->ctl_sessions; cs; cs = cs->next) {
     if (strcmp(cs->user.id, user_id) != 0) continue;

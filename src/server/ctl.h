@@ -52,6 +52,13 @@ void srv_ctl_accept(struct srv *s, struct http_conn *c,
                     const struct http_req *req);
 /* Sends msg (a reference is taken) as one text message. */
 void ctl_send(struct ctl_session *cs, json_t *msg);
+/* Replies {"action":A,"responseid":R,"result":T} when req carried a
+ * responseid (the stock rule: without one, errors are not sent). */
+void ctl_result(struct ctl_session *cs, json_t *req, const char *action,
+                const char *text);
+/* Sends j (reference taken) after copying req's tag into it, and its
+ * responseid when with_rid is set. */
+void ctl_reply(struct ctl_session *cs, json_t *req, json_t *j, int with_rid);
 /* Re-reads the session's user after a change (rights, e-mail, name). */
 void ctl_refresh_user(struct srv *s, const char *user_id);
 /* Closes every session of a user (deleted or locked account). */

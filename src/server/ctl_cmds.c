@@ -34,29 +34,6 @@ static int not_str(json_t *req, const char *key) {
   return v && !json_is_string(v);
 }
 
-/* Replies {"action":A,"responseid":R,"result":T} when the request carried
- * a responseid (the stock rule: without one, errors are not sent). */
-static void result(struct ctl_session *cs, json_t *req, const char *action,
-                   const char *text) {
-  const char *rid = str_of(req, "responseid");
-  if (!rid) return;
-  json_t *j = json_pack("{s:s, s:s, s:s}", "action", action, "responseid", rid,
-                        "result", text);
-  ctl_send(cs, j);
-  json_decref(j);
-}
-
-/* Sends j after copying the request's responseid and tag into it. */
-static void reply(struct ctl_session *cs, json_t *req, json_t *j,
-                  int with_rid) {
-  json_t *tag = json_object_get(req, "tag");
-  const char *rid = str_of(req, "responseid");
-  if (tag) json_object_set(j, "tag", tag);
-  if (with_rid && rid) json_object_set_new(j, "responseid", json_string(rid));
-  ctl_send(cs, j);
-  json_decref(j);
-}
-
 /* "mesh//ID" or "ID" -> "ID" (kind is "mesh", "node"). */
 static int bare_id(const char *in, const char *kind, char *out, size_t cap) {
   size_t kl = strlen(kind);
@@ -224,13 +201,13 @@ static void add_user(const struct user *u, void *data) {
 
 static void cmd_users(struct ctl_session *cs, json_t *req) {
   if (!(cs->user.siteadmin & SITE_MANAGE_USERS)) {
-    result(cs, req, "users", "Access denied");
+    ctl_result(cs, req, "users", "Access denied");
     return;
   }
   void *ctx[2] = {cs->srv, json_array()};
   users_each(cs->srv->store, add_user, ctx);
-  reply(cs, req, json_pack("{s:s, s:o}", "action", "users", "users", ctx[1]),
-        0);
+  ctl_reply(cs, req,
+            json_pack("{s:s, s:o}", "action", "users", "users", ctx[1]), 0);
 }
 
 static int email_ok(const char *e) {
@@ -285,9 +262,9 @@ static void adduser_done(uv_work_t *w, int st) {
                                      email && *email ? email : NULL, j->hash,
                                      site, &u);
     if (r == MESH_E_EXISTS) {
-      result(cs, req, "adduser", "User already exists");
+      ctl_result(cs, req, "adduser", "User already exists");
     } else if (r) {
-      result(cs, req, "adduser", "Invalid password");
+      ctl_result(cs, req, "adduser", "Invalid password");
     } else {
       char msg[160];
       snprintf(msg, sizeof msg, "Account created, username is %s", u.name);
@@ -301,7 +278,7 @@ static void adduser_done(uv_work_t *w, int st) {
           &sc, 0);
       log_info("event=account_created user=%s by=%s", u.id, cs->user.id);
       user_cleanup(&u);
-      result(cs, req, "adduser", "ok");
+      ctl_result(cs, req, "adduser", "ok");
     }
   }
   OPENSSL_cleanse(j->pass, strlen(j->pass));
@@ -318,25 +295,25 @@ static void cmd_adduser(struct ctl_session *cs, json_t *req) {
   char id[USER_MAX_NAME + 8];
   uint32_t site = 0;
   if (!(cs->user.siteadmin & SITE_MANAGE_USERS))
-    return result(cs, req, "adduser", "Permission denied");
+    return ctl_result(cs, req, "adduser", "Permission denied");
   if (!name || user_id_of(name, id, sizeof id) != 0)
-    return result(cs, req, "adduser", "Invalid username");
+    return ctl_result(cs, req, "adduser", "Invalid username");
   if (!pass || strlen(pass) < AUTH_MIN_PASSWORD ||
       strlen(pass) > AUTH_MAX_PASSWORD)
-    return result(cs, req, "adduser", "Invalid password");
+    return ctl_result(cs, req, "adduser", "Invalid password");
   if (not_str(req, "email") || (email && *email && !email_ok(email)))
-    return result(cs, req, "adduser", "Invalid email");
+    return ctl_result(cs, req, "adduser", "Invalid email");
   if (!site_rights_ok(cs, json_object_get(req, "siteadmin"), &site))
-    return result(cs, req, "adduser", "Invalid site permissions");
+    return ctl_result(cs, req, "adduser", "Invalid site permissions");
   struct user existing;
   if (users_get(cs->srv->store, id, &existing) == 0) {
     user_cleanup(&existing);
-    return result(cs, req, "adduser", "User already exists");
+    return ctl_result(cs, req, "adduser", "User already exists");
   }
   struct adduser_job *j = calloc(1, sizeof *j);
   if (!j || !(j->pass = strdup(pass))) {
     free(j);
-    return result(cs, req, "adduser", "Server busy");
+    return ctl_result(cs, req, "adduser", "Server busy");
   }
   j->cs = cs;
   j->req = json_incref(req);
@@ -347,7 +324,7 @@ static void cmd_adduser(struct ctl_session *cs, json_t *req) {
     json_decref(j->req);
     free(j->pass);
     free(j);
-    result(cs, req, "adduser", "Server busy");
+    ctl_result(cs, req, "adduser", "Server busy");
   }
 }
 
@@ -357,20 +334,20 @@ static int target_user(struct ctl_session *cs, json_t *req, const char *action,
                        struct user *t) {
   char id[USER_MAX_NAME + 8];
   if (user_arg(str_of(req, "userid"), id, sizeof id) != 0) {
-    result(cs, req, action, "Invalid userid");
+    ctl_result(cs, req, action, "Invalid userid");
     return -1;
   }
   if (!(cs->user.siteadmin & SITE_MANAGE_USERS)) {
-    result(cs, req, action, "Permission denied");
+    ctl_result(cs, req, action, "Permission denied");
     return -1;
   }
   if (users_get(cs->srv->store, id, t) != 0) {
-    result(cs, req, action, "User does not exists");
+    ctl_result(cs, req, action, "User does not exists");
     return -1;
   }
   if (t->siteadmin == SITE_ADMIN && !is_admin(cs)) {
     user_cleanup(t);
-    result(cs, req, action, "Permission denied");
+    ctl_result(cs, req, action, "Permission denied");
     return -1;
   }
   return 0;
@@ -394,14 +371,14 @@ static void cmd_edituser(struct ctl_session *cs, json_t *req) {
   json_t *site = json_object_get(req, "siteadmin");
   uint32_t rights = t.siteadmin;
   if (not_str(req, "email") || (email && *email && !email_ok(email))) {
-    result(cs, req, "edituser", "Invalid email");
+    ctl_result(cs, req, "edituser", "Invalid email");
   } else if (not_str(req, "realname")) {
-    result(cs, req, "edituser", "Invalid realname");
+    ctl_result(cs, req, "edituser", "Invalid realname");
   } else if (site && !json_is_integer(site)) {
-    result(cs, req, "edituser", "Invalid site permissions");
+    ctl_result(cs, req, "edituser", "Invalid site permissions");
   } else if (site && (strcmp(t.id, cs->user.id) == 0 ||
                       !site_rights_ok(cs, site, &rights))) {
-    result(cs, req, "edituser", "Permission denied");
+    ctl_result(cs, req, "edituser", "Permission denied");
   } else {
     if (email) {
       free(t.email);
@@ -413,7 +390,7 @@ static void cmd_edituser(struct ctl_session *cs, json_t *req) {
     }
     t.siteadmin = rights;
     if (users_update(cs->srv->store, &t) != 0) {
-      result(cs, req, "edituser", "Database error");
+      ctl_result(cs, req, "edituser", "Database error");
     } else {
       char msg[160];
       snprintf(msg, sizeof msg, "Account changed: %s", t.name);
@@ -426,7 +403,7 @@ static void cmd_edituser(struct ctl_session *cs, json_t *req) {
         sessions_revoke_user(cs->srv->store, t.id);
         ctl_close_user(cs->srv, t.id, "account locked");
       }
-      result(cs, req, "edituser", "ok");
+      ctl_result(cs, req, "edituser", "ok");
     }
   }
   user_cleanup(&t);
@@ -436,14 +413,14 @@ static void cmd_deleteuser(struct ctl_session *cs, json_t *req) {
   struct user t;
   if (target_user(cs, req, "deleteuser", &t) != 0) return;
   if (strcmp(t.id, cs->user.id) == 0) {
-    result(cs, req, "deleteuser", "Can't remove self");
+    ctl_result(cs, req, "deleteuser", "Can't remove self");
   } else if (users_delete(cs->srv->store, t.id) != 0) {
-    result(cs, req, "deleteuser", "Database error");
+    ctl_result(cs, req, "deleteuser", "Database error");
   } else {
     ctl_close_user(cs->srv, t.id, "account removed");
     account_event(cs, &t, "accountremove", 63, "Account removed");
     log_info("event=account_removed user=%s by=%s", t.id, cs->user.id);
-    result(cs, req, "deleteuser", "ok");
+    ctl_result(cs, req, "deleteuser", "ok");
   }
   user_cleanup(&t);
 }
@@ -467,9 +444,9 @@ static json_t *my_groups(struct ctl_session *cs) {
 }
 
 static void cmd_meshes(struct ctl_session *cs, json_t *req) {
-  reply(cs, req,
-        json_pack("{s:s, s:o}", "action", "meshes", "meshes", my_groups(cs)),
-        0);
+  ctl_reply(
+      cs, req,
+      json_pack("{s:s, s:o}", "action", "meshes", "meshes", my_groups(cs)), 0);
 }
 
 /* Resolves the group named by id_key (an id) or name_key (a name among the
@@ -492,20 +469,20 @@ static int find_group(struct ctl_session *cs, json_t *req, const char *action,
     }
     json_decref(mine);
     if (found > 1) {
-      result(cs, req, action, "Duplicate device groups found");
+      ctl_result(cs, req, action, "Duplicate device groups found");
       return -1;
     }
     if (!found) {
-      result(cs, req, action, bad_id);
+      ctl_result(cs, req, action, bad_id);
       return -1;
     }
   } else if (bare_id(str_of(req, id_key), "mesh", id, sizeof id) != 0) {
-    result(cs, req, action, bad_id);
+    ctl_result(cs, req, action, bad_id);
     return -1;
   }
   if (store_group_get(cs->srv->store, id, 0, g) != 0 ||
       rights_in(cs, id) == 0) {
-    result(cs, req, action, bad_id);
+    ctl_result(cs, req, action, bad_id);
     return -1;
   }
   return 0;
@@ -529,17 +506,17 @@ static void cmd_createmesh(struct ctl_session *cs, json_t *req) {
   json_t *type = json_object_get(req, "meshtype");
   struct store_group g;
   if (!is_admin(cs) && (cs->user.siteadmin & SITE_NO_NEW_GROUPS))
-    return result(cs, req, "createmesh", "Permission denied");
+    return ctl_result(cs, req, "createmesh", "Permission denied");
   if (!name_ok(name, 128))
-    return result(cs, req, "createmesh", "Invalid group name");
+    return ctl_result(cs, req, "createmesh", "Invalid group name");
   if (json_object_get(req, "desc") && (!desc || strlen(desc) > 1024))
-    return result(cs, req, "createmesh", "Invalid group description");
+    return ctl_result(cs, req, "createmesh", "Invalid group description");
   /* Agent groups only: Intel AMT and agentless groups are not supported. */
   if (type && json_integer_value(type) != 2)
-    return result(cs, req, "createmesh", "Invalid group type");
+    return ctl_result(cs, req, "createmesh", "Invalid group type");
   if (store_group_create(cs->srv->store, name, desc && *desc ? desc : NULL,
                          cs->user.id, cs->user.name, &g) != 0)
-    return result(cs, req, "createmesh", "Database error");
+    return ctl_result(cs, req, "createmesh", "Database error");
   members_set(cs->srv->store, g.id, cs->user.id, MESH_RIGHT_ADMIN);
   char msg[200];
   snprintf(msg, sizeof msg, "Device group created: %s", g.name);
@@ -549,7 +526,7 @@ static void cmd_createmesh(struct ctl_session *cs, json_t *req) {
                         "result", "ok", "meshid", json_object_get(gj, "_id"),
                         "links", json_object_get(gj, "links"));
   json_decref(gj);
-  reply(cs, req, j, 1);
+  ctl_reply(cs, req, j, 1);
   store_group_cleanup(&g);
 }
 
@@ -564,16 +541,16 @@ static void cmd_deletemesh(struct ctl_session *cs, json_t *req) {
                  "Invalid group identifier", &g) != 0)
     return;
   if (rights_in(cs, g.id) != MESH_RIGHT_ADMIN) {
-    result(cs, req, "deletemesh", "Access denied");
+    ctl_result(cs, req, "deletemesh", "Access denied");
   } else {
     store_devices_each(cs->srv->store, g.id, NULL, kick_one, cs->srv);
     char msg[200];
     snprintf(msg, sizeof msg, "Device group deleted: %s", g.name);
     group_event(cs, &g, "deletemesh", 77, msg);
     if (store_group_delete(cs->srv->store, g.id) != 0)
-      result(cs, req, "deletemesh", "Database error");
+      ctl_result(cs, req, "deletemesh", "Database error");
     else
-      result(cs, req, "deletemesh", "ok");
+      ctl_result(cs, req, "deletemesh", "ok");
   }
   store_group_cleanup(&g);
 }
@@ -587,13 +564,13 @@ static void cmd_editmesh(struct ctl_session *cs, json_t *req) {
   json_t *flags = json_object_get(req, "flags");
   json_t *consent = json_object_get(req, "consent");
   if (!(rights_in(cs, g.id) & MESH_RIGHT_EDIT_GROUP)) {
-    result(cs, req, "editmesh", "Permission denied");
+    ctl_result(cs, req, "editmesh", "Permission denied");
   } else if (not_str(req, "meshname") || not_str(req, "desc") ||
              (name && !name_ok(name, 128)) || (desc && strlen(desc) > 1024)) {
-    result(cs, req, "editmesh", "Invalid group name or description");
+    ctl_result(cs, req, "editmesh", "Invalid group name or description");
   } else if ((flags && !json_is_integer(flags)) ||
              (consent && !json_is_integer(consent))) {
-    result(cs, req, "editmesh", "Invalid group flags or consent");
+    ctl_result(cs, req, "editmesh", "Invalid group flags or consent");
   } else {
     store_group_update(
         cs->srv->store, g.id, name, desc,
@@ -607,7 +584,7 @@ static void cmd_editmesh(struct ctl_session *cs, json_t *req) {
       group_event(cs, &n, "meshchange", 142, msg);
       store_group_cleanup(&n);
     }
-    result(cs, req, "editmesh", "ok");
+    ctl_result(cs, req, "editmesh", "ok");
   }
   store_group_cleanup(&g);
 }
@@ -654,12 +631,12 @@ static void cmd_addmeshuser(struct ctl_session *cs, json_t *req) {
     return;
   if (rights && (!json_is_integer(rights) || json_integer_value(rights) < 0 ||
                  json_integer_value(rights) > 0xFFFFFFFFll)) {
-    result(cs, req, "addmeshuser", "Invalid group rights");
+    ctl_result(cs, req, "addmeshuser", "Invalid group rights");
   } else if (!json_is_array(names) ||
              json_array_size(names) > MESH_CTL_MAX_IDS) {
-    result(cs, req, "addmeshuser", "Invalid usernames");
+    ctl_result(cs, req, "addmeshuser", "Invalid usernames");
   } else if (!(rights_in(cs, g.id) & MESH_RIGHT_MANAGE_USERS)) {
-    result(cs, req, "addmeshuser", "Permission denied");
+    ctl_result(cs, req, "addmeshuser", "Permission denied");
   } else {
     uint32_t r = (uint32_t)(json_integer_value(rights) & 0xFFFFFFFF);
     json_t *msgs = json_array();
@@ -679,7 +656,7 @@ static void cmd_addmeshuser(struct ctl_session *cs, json_t *req) {
     json_t *j = json_pack("{s:s, s:s, s:i, s:i}", "action", "addmeshuser",
                           "result", text[0] ? text : "Nothing done", "success",
                           ok, "failed", (int)json_array_size(names) - ok);
-    reply(cs, req, j, 1);
+    ctl_reply(cs, req, j, 1);
   }
   store_group_cleanup(&g);
 }
@@ -688,20 +665,20 @@ static void cmd_removemeshuser(struct ctl_session *cs, json_t *req) {
   char id[USER_MAX_NAME + 8];
   struct store_group g;
   if (user_arg(str_of(req, "userid"), id, sizeof id) != 0)
-    return result(cs, req, "removemeshuser", "Invalid userid");
+    return ctl_result(cs, req, "removemeshuser", "Invalid userid");
   if (find_group(cs, req, "removemeshuser", "meshid", "meshname",
                  "Unknown device group", &g) != 0)
     return;
   uint32_t mine = rights_in(cs, g.id);
   uint32_t theirs = members_rights(cs->srv->store, g.id, id);
   if (!(mine & MESH_RIGHT_MANAGE_USERS)) {
-    result(cs, req, "removemeshuser", "Permission denied");
+    ctl_result(cs, req, "removemeshuser", "Permission denied");
   } else if (strcmp(id, cs->user.id) == 0) {
-    result(cs, req, "removemeshuser", "Can't remove self");
+    ctl_result(cs, req, "removemeshuser", "Can't remove self");
   } else if (!theirs) {
-    result(cs, req, "removemeshuser", "User not in group");
+    ctl_result(cs, req, "removemeshuser", "User not in group");
   } else if (theirs == MESH_RIGHT_ADMIN && mine != MESH_RIGHT_ADMIN) {
-    result(cs, req, "removemeshuser", "Permission denied");
+    ctl_result(cs, req, "removemeshuser", "Permission denied");
   } else {
     members_del(cs->srv->store, g.id, id);
     char msg[200];
@@ -709,7 +686,7 @@ static void cmd_removemeshuser(struct ctl_session *cs, json_t *req) {
              g.name);
     group_event(cs, &g, "meshchange", 83, msg);
     ctl_refresh_user(cs->srv, id);
-    result(cs, req, "removemeshuser", "ok");
+    ctl_result(cs, req, "removemeshuser", "ok");
   }
   store_group_cleanup(&g);
 }
@@ -755,8 +732,8 @@ static void cmd_nodes(struct ctl_session *cs, json_t *req) {
   } else {
     members_each(cs->srv->store, NULL, cs->user.id, add_group_nodes, &c);
   }
-  reply(cs, req, json_pack("{s:s, s:o}", "action", "nodes", "nodes", c.map),
-        with_rid);
+  ctl_reply(cs, req, json_pack("{s:s, s:o}", "action", "nodes", "nodes", c.map),
+            with_rid);
 }
 
 struct one_node {
@@ -796,7 +773,7 @@ static void node_reply(struct ctl_session *cs, json_t *req, const char *action,
                         nid ? nid : json_null());
   json_object_update(j, extra);
   json_decref(extra);
-  reply(cs, req, j, 1);
+  ctl_reply(cs, req, j, 1);
 }
 
 static void cmd_getnetworkinfo(struct ctl_session *cs, json_t *req) {
@@ -867,15 +844,15 @@ static void cmd_changedevice(struct ctl_session *cs, json_t *req) {
   json_t *tags = json_object_get(req, "tags");
   json_t *icon = json_object_get(req, "icon");
   if (!str_of(req, "nodeid"))
-    return result(cs, req, "changedevice", "Invalid nodeid");
+    return ctl_result(cs, req, "changedevice", "Invalid nodeid");
   if (find_node(cs, req, MESH_RIGHT_MANAGE_DEVICES, id, sizeof id, &o) != 0)
-    return result(cs, req, "changedevice", "Access Denied");
+    return ctl_result(cs, req, "changedevice", "Access Denied");
   if (not_str(req, "name") || not_str(req, "desc") ||
       (name && !name_ok(name, 255)) || (desc && strlen(desc) > 1024) ||
       (tags && !json_is_string(tags) && !valid_tags(tags)) ||
       (icon && (!json_is_integer(icon) || json_integer_value(icon) < 1 ||
                 json_integer_value(icon) > 8)))
-    return result(cs, req, "changedevice", "Invalid value");
+    return ctl_result(cs, req, "changedevice", "Invalid value");
   char *tags_text = NULL;
   if (tags) /* a string (meshctrl's bare --tags) clears the tags */
     tags_text =
@@ -884,7 +861,7 @@ static void cmd_changedevice(struct ctl_session *cs, json_t *req) {
                     icon ? (int)json_integer_value(icon) : 0);
   free(tags_text);
   node_event(cs, id, o.group, "changenode", 140, "Changed device");
-  result(cs, req, "changedevice", "ok");
+  ctl_result(cs, req, "changedevice", "ok");
 }
 
 static void cmd_removedevices(struct ctl_session *cs, json_t *req) {
@@ -892,18 +869,18 @@ static void cmd_removedevices(struct ctl_session *cs, json_t *req) {
   size_t i;
   /* One reply per id: bound the work one message can cause. */
   if (!json_is_array(ids) || json_array_size(ids) > MESH_CTL_MAX_IDS)
-    return result(cs, req, "removedevices", "Invalid nodeid");
+    return ctl_result(cs, req, "removedevices", "Invalid nodeid");
   json_array_foreach(ids, i, n) {
     char id[80];
     struct one_node o;
     json_t *one = json_pack("{s:O}", "nodeid", n);
     if (find_node(cs, one, MESH_RIGHT_UNINSTALL, id, sizeof id, &o) != 0) {
-      result(cs, req, "removedevices", "Denied");
+      ctl_result(cs, req, "removedevices", "Denied");
     } else {
       srv_agent_kick(cs->srv, id, "device removed");
       store_device_delete(cs->srv->store, id);
       node_event(cs, id, o.group, "removenode", 87, "Removed device");
-      result(cs, req, "removedevices", "ok");
+      ctl_result(cs, req, "removedevices", "ok");
     }
     json_decref(one);
   }
@@ -929,7 +906,7 @@ static void cmd_events(struct ctl_session *cs, json_t *req) {
   if (nodeid) json_object_set_new(j, "nodeid", json_string(nodeid));
   if (json_object_get(req, "user"))
     json_object_set(j, "user", json_object_get(req, "user"));
-  reply(cs, req, j, 0);
+  ctl_reply(cs, req, j, 0);
 }
 
 /* -------------------------------------------------------------- table */
@@ -971,5 +948,5 @@ void ctl_dispatch(struct ctl_session *cs, json_t *req) {
       return;
     }
   /* Unknown actions: an error when the client asked for a reply. */
-  result(cs, req, action, "Unknown command");
+  ctl_result(cs, req, action, "Unknown command");
 }

@@ -23,28 +23,6 @@
 #include "crypto/totp.h"
 #include "ctl.h"
 
-/* {"action":A,"responseid":R,"result":T}, or nothing without responseid
- * (ctl_cmds.c's rule). */
-static void otp_result(struct ctl_session *cs, json_t *req, const char *action,
-                       const char *text) {
-  const char *rid = json_string_value(json_object_get(req, "responseid"));
-  if (!rid) return;
-  json_t *j = json_pack("{s:s, s:s, s:s}", "action", action, "responseid", rid,
-                        "result", text);
-  ctl_send(cs, j);
-  json_decref(j);
-}
-
-/* Sends j (reference taken) with the request's responseid and tag. */
-static void otp_reply(struct ctl_session *cs, json_t *req, json_t *j) {
-  json_t *rid = json_object_get(req, "responseid");
-  json_t *tag = json_object_get(req, "tag");
-  if (json_is_string(rid)) json_object_set(j, "responseid", rid);
-  if (tag) json_object_set(j, "tag", tag);
-  ctl_send(cs, j);
-  json_decref(j);
-}
-
 /* Wipes a string's bytes inside a JSON object before it is freed. */
 static void wipe_str(json_t *j) {
   if (json_is_string(j))
@@ -56,7 +34,7 @@ static const char *otp_token(struct ctl_session *cs, json_t *req,
                              const char *action, char *key, size_t cap) {
   auth_throttle_key(cs->user.name, key, cap);
   if (auth_throttle_check(cs->srv->throttle, key, "", time(NULL)) != 0) {
-    otp_result(cs, req, action, "too many wrong codes; try again later");
+    ctl_result(cs, req, action, "too many wrong codes; try again later");
     return NULL;
   }
   const char *t = json_string_value(json_object_get(req, "token"));
@@ -100,13 +78,13 @@ static json_t *qr_json(const char *text) {
 void ctl_cmd_otp_setup(struct ctl_session *cs, json_t *req) {
   char b32[TOTP_B32_LEN], url[160];
   if (cs->user.has_totp) {
-    otp_result(cs, req, "otp-setup", "already enabled");
+    ctl_result(cs, req, "otp-setup", "already enabled");
     return;
   }
   if (rand_bytes(cs->otp_pending, sizeof cs->otp_pending) != 0 ||
       totp_base32(cs->otp_pending, sizeof cs->otp_pending, b32, sizeof b32) !=
           0) {
-    otp_result(cs, req, "otp-setup", "internal error");
+    ctl_result(cs, req, "otp-setup", "internal error");
     return;
   }
   cs->otp_pending_set = 1;
@@ -117,7 +95,7 @@ void ctl_cmd_otp_setup(struct ctl_session *cs, json_t *req) {
                         "ok", "secret", b32, "url", url);
   json_t *qr = qr_json(url);
   if (qr) json_object_set_new(j, "qr", qr);
-  otp_reply(cs, req, j);
+  ctl_reply(cs, req, j, 1);
   OPENSSL_cleanse(b32, sizeof b32);
   OPENSSL_cleanse(url, sizeof url);
 }
@@ -126,7 +104,7 @@ void ctl_cmd_otp_confirm(struct ctl_session *cs, json_t *req) {
   char key[USER_MAX_NAME + 1];
   char codes[USERS_RECOVERY_COUNT][USERS_RECOVERY_LEN + 1];
   if (!cs->otp_pending_set) {
-    otp_result(cs, req, "otp-confirm", "no setup in progress");
+    ctl_result(cs, req, "otp-confirm", "no setup in progress");
     return;
   }
   const char *token = otp_token(cs, req, "otp-confirm", key, sizeof key);
@@ -136,7 +114,7 @@ void ctl_cmd_otp_confirm(struct ctl_session *cs, json_t *req) {
                   NULL) != 0) {
     auth_throttle_failed(cs->srv->throttle, key, "", now);
     wipe_str(json_object_get(req, "token"));
-    otp_result(cs, req, "otp-confirm", "wrong code");
+    ctl_result(cs, req, "otp-confirm", "wrong code");
     return;
   }
   wipe_str(json_object_get(req, "token"));
@@ -145,7 +123,7 @@ void ctl_cmd_otp_confirm(struct ctl_session *cs, json_t *req) {
   cs->otp_pending_set = 0;
   if (r != 0) {
     log_error_r(r, "event=otp_enable user=%s", cs->user.id);
-    otp_result(cs, req, "otp-confirm", "internal error");
+    ctl_result(cs, req, "otp-confirm", "internal error");
     return;
   }
   log_info("event=otp_enabled peer=%s user=%s", cs->peer, cs->user.id);
@@ -154,15 +132,16 @@ void ctl_cmd_otp_confirm(struct ctl_session *cs, json_t *req) {
     json_array_append_new(list, json_string(codes[i]));
   OPENSSL_cleanse(codes, sizeof codes);
   otp_changed(cs);
-  otp_reply(cs, req,
+  ctl_reply(cs, req,
             json_pack("{s:s, s:s, s:o}", "action", "otp-confirm", "result",
-                      "ok", "recovery", list));
+                      "ok", "recovery", list),
+            1);
 }
 
 void ctl_cmd_otp_remove(struct ctl_session *cs, json_t *req) {
   char key[USER_MAX_NAME + 1];
   if (!cs->user.has_totp) {
-    otp_result(cs, req, "otp-remove", "not enabled");
+    ctl_result(cs, req, "otp-remove", "not enabled");
     return;
   }
   const char *token = otp_token(cs, req, "otp-remove", key, sizeof key);
@@ -173,15 +152,15 @@ void ctl_cmd_otp_remove(struct ctl_session *cs, json_t *req) {
   wipe_str(json_object_get(req, "token"));
   if (r != 0) {
     auth_throttle_failed(cs->srv->throttle, key, "", now);
-    otp_result(cs, req, "otp-remove", "wrong code");
+    ctl_result(cs, req, "otp-remove", "wrong code");
     return;
   }
   if ((r = users_clear_totp(cs->srv->store, cs->user.id)) != 0) {
     log_error_r(r, "event=otp_remove user=%s", cs->user.id);
-    otp_result(cs, req, "otp-remove", "internal error");
+    ctl_result(cs, req, "otp-remove", "internal error");
     return;
   }
   log_info("event=otp_removed peer=%s user=%s", cs->peer, cs->user.id);
   otp_changed(cs);
-  otp_result(cs, req, "otp-remove", "ok");
+  ctl_result(cs, req, "otp-remove", "ok");
 }

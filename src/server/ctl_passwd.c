@@ -30,15 +30,6 @@ struct passwd_job {
   int status; /* 0, MESH_E_AUTH (wrong old password) or another error */
 };
 
-static void pw_result(struct ctl_session *cs, json_t *req, const char *text) {
-  const char *rid = json_string_value(json_object_get(req, "responseid"));
-  if (!rid) return;
-  json_t *j = json_pack("{s:s, s:s, s:s}", "action", "changepassword",
-                        "responseid", rid, "result", text);
-  ctl_send(cs, j);
-  json_decref(j);
-}
-
 static void wipe_free(char *s) {
   if (!s) return;
   OPENSSL_cleanse(s, strlen(s));
@@ -106,12 +97,12 @@ static void passwd_done(uv_work_t *w, int st) {
   if (cs->state == CTL_OPEN) {
     int r = j->status;
     if (r == MESH_E_AUTH) {
-      pw_result(cs, j->req, "Wrong password");
+      ctl_result(cs, j->req, "changepassword", "Wrong password");
     } else if (r == MESH_E_INVALID) {
-      pw_result(cs, j->req, "Invalid password");
+      ctl_result(cs, j->req, "changepassword", "Invalid password");
     } else if (r || (r = users_set_hash(s->store, cs->user.id, j->new_hash))) {
       log_error_r(r, "event=password_change user=%s", cs->user.id);
-      pw_result(cs, j->req, "Database error");
+      ctl_result(cs, j->req, "changepassword", "Database error");
     } else {
       auth_throttle_succeeded(s->throttle, j->key, now);
       /* Every web session ends (this one's cookie too: the page signs in
@@ -120,7 +111,7 @@ static void passwd_done(uv_work_t *w, int st) {
       ctl_close_user_except(s, cs->user.id, cs, "password changed");
       log_info("event=password_changed peer=%s user=%s", cs->peer, cs->user.id);
       passwd_changed(cs);
-      pw_result(cs, j->req, "ok");
+      ctl_result(cs, j->req, "changepassword", "ok");
     }
   }
   passwd_job_free(j);
@@ -135,16 +126,16 @@ void ctl_cmd_changepassword(struct ctl_session *cs, json_t *req) {
   size_t n = newpass ? strlen(newpass) : 0;
   if (!newpass || n < AUTH_MIN_PASSWORD || n > AUTH_MAX_PASSWORD ||
       n != json_string_length(json_object_get(req, "newpass"))) {
-    pw_result(cs, req, "Invalid password");
+    ctl_result(cs, req, "changepassword", "Invalid password");
     goto out;
   }
   if (!oldpass || !*oldpass || strlen(oldpass) > AUTH_MAX_PASSWORD) {
-    pw_result(cs, req, "Wrong password");
+    ctl_result(cs, req, "changepassword", "Wrong password");
     goto out;
   }
   j = calloc(1, sizeof *j);
   if (!j) {
-    pw_result(cs, req, "Server busy");
+    ctl_result(cs, req, "changepassword", "Server busy");
     goto out;
   }
   auth_throttle_key(cs->user.name, j->key, sizeof j->key);
@@ -152,12 +143,12 @@ void ctl_cmd_changepassword(struct ctl_session *cs, json_t *req) {
   char *colon = strrchr(j->addr, ':');
   if (colon) *colon = 0;
   if (auth_throttle_check(s->throttle, j->key, j->addr, time(NULL)) != 0) {
-    pw_result(cs, req, "Too many attempts");
+    ctl_result(cs, req, "changepassword", "Too many attempts");
     goto out;
   }
   if (users_get_hash(s->store, cs->user.id, &j->old_hash) != 0 ||
       !(j->oldpass = strdup(oldpass)) || !(j->newpass = strdup(newpass))) {
-    pw_result(cs, req, "Server busy");
+    ctl_result(cs, req, "changepassword", "Server busy");
     goto out;
   }
   j->cs = cs;
@@ -166,7 +157,7 @@ void ctl_cmd_changepassword(struct ctl_session *cs, json_t *req) {
   ctl_session_ref(cs);
   if (uv_queue_work(s->loop, &j->work, passwd_work, passwd_done) != 0) {
     ctl_session_unref(cs);
-    pw_result(cs, req, "Server busy");
+    ctl_result(cs, req, "changepassword", "Server busy");
     goto out;
   }
   return;
