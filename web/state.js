@@ -11,6 +11,7 @@ export const SITE_NO_NEW_GROUPS = 0x40;
 export const MESH_ADMIN = 0xFFFFFFFF;
 export const MESH_MANAGE_USERS = 0x2;
 export const MESH_MANAGE_DEVICES = 0x4;
+export const MESH_REMOTE_CONTROL = 0x8;
 export const MESH_NO_TERMINAL = 0x200;
 export const MESH_NO_FILES = 0x400;
 
