@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The dependency direction of style.md: base <- crypto <- net/proto <-
-# server/agent. A layer includes nothing above it; proto never touches the
+# server/agent/cli. A layer includes nothing above it; proto never touches the
 # loop or logs; server and agent never include each other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,5 +18,6 @@ forbid proto  'net/|server/|agent/|uv\.h|base/log\.h' "proto is sans-I/O"
 forbid net    'proto/|server/|agent/' "net sits beside proto"
 forbid server 'agent/' "server and agent are separate programs"
 forbid agent  'server/' "server and agent are separate programs"
+forbid cli    'server/|agent/' "meshctl talks to meshd over the network only"
 [ $status -eq 0 ] && echo "layering: ok"
 exit $status
