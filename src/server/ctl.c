@@ -75,6 +75,18 @@ static void open_session(struct ctl_session *cs, const char *user_id) {
     refuse(cs, "noauth", "noauth-2d");
     return;
   }
+  /* Tools sign in with a password; the "no tools" site right and a
+   * server that requires a second factor of an account without one (it
+   * can enrol only in the web app) both keep them out. */
+  if (cs->tool && cs->user.siteadmin != SITE_ADMIN &&
+      (cs->user.siteadmin & SITE_NO_TOOLS)) {
+    refuse(cs, "notools", "notools");
+    return;
+  }
+  if (cs->tool && ctl_must_enrol(cs)) {
+    refuse(cs, "noauth", "second factor required: enrol in the web app");
+    return;
+  }
   cs->state = CTL_OPEN;
   cs->linked = 1;
   cs->next = s->ctl_sessions;
@@ -166,6 +178,7 @@ static void sign_in(struct ctl_session *cs, const struct http_req *req) {
   const char *cookies = http_req_header(req, "Cookie");
   char token[SESSION_TOKEN_LEN + 2], *user_id = NULL;
   if (auth) {
+    cs->tool = 1;
     sign_in_password(cs, auth);
   } else if (cookies &&
              srv_cookie_value(cookies, CTL_COOKIE, token, sizeof token) == 0 &&
@@ -243,6 +256,9 @@ void srv_ctl_accept(struct srv *s, struct http_conn *c,
   cs->srv = s;
   cs->refs = 1;
   snprintf(cs->peer, sizeof cs->peer, "%s", req->peer);
+  const char *host = http_req_header(req, "Host");
+  if (host && strlen(host) < sizeof cs->host)
+    memcpy(cs->host, host, strlen(host) + 1);
   cs->ws = http_upgrade_ws(c, req, &ctl_ws_cbs, cs);
   if (!cs->ws) {
     free(cs);

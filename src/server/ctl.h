@@ -37,6 +37,9 @@ struct ctl_session {
   int refs;   /* the socket, plus one per job on the thread pool */
   struct user user;
   char peer[64];
+  char host[256]; /* the Host header of the upgrade (install commands) */
+  int tool;       /* signed in with a password (x-meshauth): a tool such as
+                     meshctrl, not the web app */
   char login_key[USER_MAX_NAME + 1]; /* throttle keys of the sign-in */
   char login_addr[64];
   char login_token[AUTH_MAX_TOKEN + 1]; /* x-meshauth's code; wiped */
@@ -80,6 +83,15 @@ void ctl_cmd_otp_confirm(struct ctl_session *cs, json_t *req);
 void ctl_cmd_otp_remove(struct ctl_session *cs, json_t *req);
 /* ctl_passwd.c: a user changes their own password (§7.19). */
 void ctl_cmd_changepassword(struct ctl_session *cs, json_t *req);
+/* ctl_settings.c: server settings (§7.20) and install commands (§7.21). */
+void ctl_cmd_getserversettings(struct ctl_session *cs, json_t *req);
+void ctl_cmd_setserversettings(struct ctl_session *cs, json_t *req);
+void ctl_cmd_installcommand(struct ctl_session *cs, json_t *req);
+/* Sends the serverinfo message (also part of ctl_hello). */
+void ctl_send_serverinfo(struct ctl_session *cs);
+/* Nonzero while the server requires a second factor and cs's user has
+ * none: the session may only enrol one (and read who it is). */
+int ctl_must_enrol(const struct ctl_session *cs);
 
 /* Object builders shared by commands and events (new references). */
 json_t *ctl_user_json(struct srv *s, const struct user *u);
@@ -96,6 +108,9 @@ struct ev_scope {
  * every session that may see it. Takes ownership of ev. */
 void events_emit(struct srv *s, json_t *ev, const struct ev_scope *scope,
                  int nolog);
+/* Pushes ev (taken) to the sessions of one user only, unstored: news
+ * meant for that account alone (a group it was removed from). */
+void events_push_user(struct srv *s, const char *user_id, json_t *ev);
 /* Stored events visible to cs, newest first, at most limit (0 = 10000),
  * of one device when node_id is set. New reference. */
 json_t *events_list(struct ctl_session *cs, const char *node_id, int limit);

@@ -163,7 +163,7 @@ static json_int_t now_ms(void) {
   return (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void ctl_hello(struct ctl_session *cs) {
+void ctl_send_serverinfo(struct ctl_session *cs) {
   struct srv *s = cs->srv;
   char tlshash[2 * CC_HASH_LEN + 1];
   static const char hex[] = "0123456789ABCDEF";
@@ -177,8 +177,16 @@ void ctl_hello(struct ctl_session *cs) {
                 "serverinfo", "serverinfo", "domain", "", "name", s->cfg.name,
                 "port", http_srv_port(s->http), "serverTime", now_ms(), "https",
                 1, "tlshash", tlshash, "server", "meshd");
+  if (s->settings.require_2fa)
+    json_object_set_new(json_object_get(si, "serverinfo"), "require2fa",
+                        json_true());
   ctl_send(cs, si);
   json_decref(si);
+}
+
+void ctl_hello(struct ctl_session *cs) {
+  struct srv *s = cs->srv;
+  ctl_send_serverinfo(cs);
   json_t *ui = json_pack("{s:s, s:o}", "action", "userinfo", "userinfo",
                          ctl_user_json(s, &cs->user));
   ctl_send(cs, ui);
@@ -685,6 +693,14 @@ static void cmd_removemeshuser(struct ctl_session *cs, json_t *req) {
     snprintf(msg, sizeof msg, "Removed user %s from device group %s", id + 6,
              g.name);
     group_event(cs, &g, "meshchange", 83, msg);
+    /* The removed user no longer sees the group's events: tell their open
+     * sessions the group is gone for them (as the stock server does). */
+    char mid[96];
+    snprintf(mid, sizeof mid, "mesh//%s", g.id);
+    events_push_user(
+        cs->srv, id,
+        json_pack("{s:s, s:s, s:s, s:s, s:s}", "etype", "mesh", "action",
+                  "deletemesh", "meshid", mid, "name", g.name, "msg", msg));
     ctl_refresh_user(cs->srv, id);
     ctl_result(cs, req, "removemeshuser", "ok");
   }
@@ -937,11 +953,30 @@ static const struct {
     {"otp-confirm", ctl_cmd_otp_confirm},
     {"otp-remove", ctl_cmd_otp_remove},
     {"changepassword", ctl_cmd_changepassword},
+    {"getserversettings", ctl_cmd_getserversettings},
+    {"setserversettings", ctl_cmd_setserversettings},
+    {"installcommand", ctl_cmd_installcommand},
 };
+
+/* What a session that must first enrol a second factor may do. */
+static const char *const enrol_only[] = {"ping", "otp-setup", "otp-confirm",
+                                         "changepassword"};
+
+int ctl_must_enrol(const struct ctl_session *cs) {
+  return cs->srv->settings.require_2fa && !cs->user.has_totp;
+}
 
 void ctl_dispatch(struct ctl_session *cs, json_t *req) {
   const char *action = str_of(req, "action");
   if (!action) return;
+  if (ctl_must_enrol(cs)) {
+    size_t i = 0, n = sizeof enrol_only / sizeof *enrol_only;
+    while (i < n && strcmp(enrol_only[i], action) != 0) i++;
+    if (i == n) {
+      ctl_result(cs, req, action, "Second factor required: enrol one first");
+      return;
+    }
+  }
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
     if (strcmp(commands[i].action, action) == 0) {
       commands[i].fn(cs, req);

@@ -88,6 +88,15 @@ void events_emit(struct srv *s, json_t *ev, const struct ev_scope *sc,
   json_decref(ev);
 }
 
+void events_push_user(struct srv *s, const char *user_id, json_t *ev) {
+  json_object_set_new(ev, "domain", json_string(""));
+  json_t *msg = json_pack("{s:s, s:O}", "action", "event", "event", ev);
+  for (struct ctl_session *cs = s->ctl_sessions; cs; cs = cs->next)
+    if (strcmp(cs->user.id, user_id) == 0) ctl_send(cs, msg);
+  json_decref(msg);
+  json_decref(ev);
+}
+
 json_t *events_list(struct ctl_session *cs, const char *node_id, int limit) {
   sqlite3 *db = store_db(cs->srv->store);
   sqlite3_stmt *st;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/enc.h"
@@ -93,9 +94,7 @@ static int query_id(const char *query, char *out, size_t cap) {
   return 0;
 }
 
-/* A Host header fit to stand in a URL: 1..MSH_MAX_HOST bytes of letters,
- * digits and ".:[]-" (names, IPv4, [IPv6], and a port). */
-static int host_ok(const char *h) {
+int msh_host_ok(const char *h) {
   size_t n = 0;
   if (!h) return 0;
   for (; h[n]; n++) {
@@ -159,8 +158,36 @@ void srv_meshagent(struct srv *s, struct http_conn *c,
   serve_group_file(s, c, req, 1);
 }
 
+/* The user and group of an install token (ctl_settings.c) in the "inst"
+ * query parameter: 0 with *user_id malloc'd and the group id in id;
+ * MESH_E_NOT_FOUND without one; another code for a bad or expired one. */
+static int install_token(struct srv *s, const char *query, char **user_id,
+                         char *id, size_t cap) {
+  char tok[SEAL_TOKEN_LEN(SEAL_MAX_PLAIN) + 1];
+  uint8_t plain[SEAL_MAX_PLAIN];
+  size_t n;
+  const char *g = NULL, *u = NULL;
+  json_int_t exp = 0;
+  int r = http_query_param(query, "inst", tok, sizeof tok);
+  if (r) return r == MESH_E_NOT_FOUND ? r : MESH_E_MALFORMED;
+  if ((r = seal_open(s->keys.cookie_key, tok, plain, sizeof plain, &n)) != 0)
+    return r;
+  json_t *j = json_loadb((const char *)plain, n, 0, NULL);
+  r = MESH_E_MALFORMED;
+  if (j &&
+      json_unpack(j, "{s:s, s:s, s:I}", "g", &g, "u", &u, "exp", &exp) == 0 &&
+      strlen(g) < cap) {
+    r = exp > (json_int_t)time(NULL) ? 0 : MESH_E_TIMEOUT;
+    if (r == 0 && (*user_id = strdup(u)) == NULL) r = MESH_E_NOMEM;
+    if (r == 0) memcpy(id, g, strlen(g) + 1);
+  }
+  json_decref(j);
+  return r;
+}
+
 /* A group's .msh, alone or embedded in the agent binary, for a signed-in
- * member of the group. */
+ * member of the group, or for the bearer of an install token whose issuer
+ * may still add devices to the group. */
 static void serve_group_file(struct srv *s, struct http_conn *c,
                              const struct http_req *req, int binary) {
   const char *host = http_req_header(req, "Host");
@@ -176,12 +203,27 @@ static void serve_group_file(struct srv *s, struct http_conn *c,
     http_respond(c, 405, "Allow: GET, HEAD\r\n", "text/plain", "method\n", 7);
     goto out;
   }
-  /* Who asks: a live session of an account that is not locked. */
-  if (!cookies ||
-      srv_cookie_value(cookies, CTL_COOKIE, token, sizeof token) != 0 ||
-      sessions_lookup(s->store, token, &user_id) != 0 ||
-      users_get(s->store, user_id, &u) != 0) {
+  /* Who asks: the issuer of an install token, or a live session. */
+  int by_token = 0;
+  r = install_token(s, req->query, &user_id, id, sizeof id);
+  if (r == 0) {
+    by_token = 1;
+  } else if (r != MESH_E_NOT_FOUND) {
+    log_info("event=install_token_refused peer=%s reason=\"%s\"", req->peer,
+             r == MESH_E_TIMEOUT ? "expired" : "invalid");
+    respond_text(c, 403,
+                 r == MESH_E_TIMEOUT ? "install link expired\n"
+                                     : "invalid install link\n");
+    goto out;
+  } else if (!cookies ||
+             srv_cookie_value(cookies, CTL_COOKIE, token, sizeof token) != 0 ||
+             sessions_lookup(s->store, token, &user_id) != 0) {
     respond_text(c, 403, "sign in first\n");
+    goto out;
+  }
+  if (users_get(s->store, user_id, &u) != 0) {
+    respond_text(c, 403,
+                 by_token ? "invalid install link\n" : "sign in first\n");
     goto out;
   }
   have_user = 1;
@@ -189,9 +231,12 @@ static void serve_group_file(struct srv *s, struct http_conn *c,
     respond_text(c, 403, "account locked\n");
     goto out;
   }
-  /* Which group: one the user is a member of (any rights). */
-  if (query_id(req->query, id, sizeof id) != 0 ||
-      members_rights(s->store, id, u.id) == 0) {
+  /* Which group: one the user is a member of (any rights); by token, one
+   * the issuer may still add devices to. */
+  uint32_t rights = 0;
+  if ((!by_token && query_id(req->query, id, sizeof id) != 0) ||
+      (rights = members_rights(s->store, id, u.id)) == 0 ||
+      (by_token && !(rights & MESH_RIGHT_MANAGE_DEVICES))) {
     respond_text(c, 404, "no such device group\n");
     goto out;
   }
@@ -202,7 +247,7 @@ static void serve_group_file(struct srv *s, struct http_conn *c,
    * just proved that this one works from where the user is. It is
    * checked to hold only host-and-port characters, so it cannot break
    * out of the URL or the .msh line. */
-  if (!host_ok(host)) {
+  if (!msh_host_ok(host)) {
     respond_text(c, 400, "bad Host header\n");
     goto out;
   }

@@ -17,6 +17,12 @@
 /* The longest Host header accepted for the MeshServer URL. */
 #define MSH_MAX_HOST 255
 
+/* Nonzero if h (a Host header, borrowed, may be NULL) is fit to stand in
+ * a URL: 1..MSH_MAX_HOST bytes of letters, digits and ".:[]-" (names,
+ * IPv4, [IPv6], and a port), so it cannot break out of a URL, a .msh
+ * line or a shell command. */
+int msh_host_ok(const char *h);
+
 /*
  * Appends the .msh of group group_id (the bare 64-character id) to out:
  * CRLF lines after an empty first line, MeshName, MeshType=2, MeshID=0x

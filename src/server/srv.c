@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -15,6 +16,7 @@
 #include "msh_text.h"
 #include "net/http_srv.h"
 #include "net/tls.h"
+#include "settings.h"
 #include "srv_api.h"
 #include "srv_web.h"
 
@@ -80,6 +82,13 @@ static void on_request(struct http_conn *c, const struct http_req *req,
   srv_web_serve(s, c, req);
 }
 
+static void on_purge(uv_timer_t *t) {
+  struct srv *s = t->data;
+  int64_t n = settings_purge_events(s->store, (int64_t)time(NULL));
+  if (n > 0) log_info("event=events_purged count=%lld", (long long)n);
+  if (n < 0) log_warn_r((int)n, "event=events_purge");
+}
+
 int srv_start(struct srv *s, uv_loop_t *loop, const struct srv_config *cfg) {
   char path[4096];
   int r;
@@ -106,6 +115,10 @@ int srv_start(struct srv *s, uv_loop_t *loop, const struct srv_config *cfg) {
     return r;
   }
   store_devices_all_offline(s->store);
+  settings_get(s->store, &s->settings);
+  uv_timer_init(loop, &s->purge_timer);
+  s->purge_timer.data = s;
+  uv_timer_start(&s->purge_timer, on_purge, 0, SETTINGS_PURGE_EVERY_MS);
   if ((r = srv_keys_load(cfg->data_dir, cfg->name, &s->keys)) != 0) {
     log_error_r(r, "event=start what=keys data=%s", cfg->data_dir);
     return r;
@@ -142,6 +155,8 @@ static void on_http_stopped(void *data) {
 }
 
 void srv_stop(struct srv *s) {
+  if (s->purge_timer.loop && !uv_is_closing((uv_handle_t *)&s->purge_timer))
+    uv_close((uv_handle_t *)&s->purge_timer, NULL);
   if (s->http) http_srv_stop(s->http, on_http_stopped, s);
   /* http_srv_stop closes the agent sockets; their on_close calls mark the
    * devices offline while the store is still open (freed in

@@ -9,10 +9,12 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "base/enc.h"
 #include "base/strmap.h"
 #include "crypto/cert.h"
 #include "crypto/seal.h"
 #include "proto/cc_handshake.h"
+#include "settings.h"
 #include "store.h"
 
 /* Agent-server identities a server can prove: its own plus any imported
@@ -28,6 +30,9 @@ struct srv_keys {
   int n_agent;
   uint8_t web_cert_hash[CC_HASH_LEN];
   uint8_t web_key_hash[CC_HASH_LEN];
+  /* base64 SHA-256 of the web certificate's public key (SPKI DER): what
+   * curl --pinnedpubkey and meshctl compare. */
+  char web_pin[ENC_B64_LEN(32) + 1];
   /* Seals relay cookies and install links (crypto/seal.h); kept in
    * cookie.key (0600) so tokens outlive a restart. */
   uint8_t cookie_key[SEAL_KEY_LEN];
@@ -67,6 +72,8 @@ struct srv {
   size_t api_jobs;                  /* /api requests waiting on the pool */
   int setup_busy;                   /* a first-account setup is hashing */
   int lock_fd;
+  struct settings settings; /* cached; written through settings_set */
+  uv_timer_t purge_timer;   /* hourly: events past their retention */
 };
 
 int srv_start(struct srv *s, uv_loop_t *loop, const struct srv_config *cfg);

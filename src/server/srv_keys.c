@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,16 @@ static int add_agent_ident(struct srv_keys *k) {
   return 0;
 }
 
+static int spki_pin(X509 *cert, char out[ENC_B64_LEN(32) + 1]) {
+  uint8_t *der = NULL, md[32];
+  int n = i2d_PUBKEY(X509_get0_pubkey(cert), &der);
+  if (n <= 0) return MESH_E_CRYPTO;
+  SHA256(der, (size_t)n, md);
+  OPENSSL_free(der);
+  enc_b64(md, sizeof md, out, 0);
+  return 0;
+}
+
 /* Reads cookie.key, or creates it (0600, O_EXCL so two starts cannot
  * race to different keys). Anything but exactly SEAL_KEY_LEN bytes is
  * refused rather than silently replaced: every token would die. */
@@ -109,7 +121,8 @@ int srv_keys_load(const char *dir, const char *name, struct srv_keys *k) {
                           &k->web, 1)) != 0)
     goto out;
   if ((r = hash_cert(k->web.cert, k->web_cert_hash)) != 0 ||
-      (r = hash_cert_key(k->web.cert, k->web_key_hash)) != 0)
+      (r = hash_cert_key(k->web.cert, k->web_key_hash)) != 0 ||
+      (r = spki_pin(k->web.cert, k->web_pin)) != 0)
     goto out;
   suffixed(cn, sizeof cn, "meshd-agentserver");
   if ((r = load_or_create(dir, "agentserver", &k->root, cn, IDENT_RSA3072, NULL,

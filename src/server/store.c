@@ -64,7 +64,8 @@ static const char schema[] =
     "  etype TEXT NOT NULL, action TEXT NOT NULL, user_id TEXT,"
     "  group_id TEXT, node_id TEXT, doc TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS events_node ON events(node_id, seq);"
-    "CREATE INDEX IF NOT EXISTS events_group ON events(group_id, seq);";
+    "CREATE INDEX IF NOT EXISTS events_group ON events(group_id, seq);"
+    "CREATE INDEX IF NOT EXISTS events_time ON events(time);";
 
 static int db_err(struct store *st) {
   (void)st;

@@ -6,11 +6,7 @@
 # rights. Talks WebSocket through tests/e2e/wsclient.mjs.
 source "$(dirname "$0")/lib.sh"
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-WSC=$HERE/wsclient.mjs
-command -v node >/dev/null || fail "node is not on PATH"
-[ -d "$HERE/../interop/.peer/node_modules/ws" ] ||
-  fail "no ws package in tests/interop/.peer (run scripts/setup-peer.sh)"
+need_ws
 
 D=$WORK/data
 APASS='Adm1n-pass-123'
@@ -23,32 +19,12 @@ done
 start_meshd "$D" 0
 URL=wss://127.0.0.1:$MESHD_PORT/control.ashx
 
-b64() { printf '%s' "$1" | base64 -w0; }
-# re TEXT: TEXT with regex characters escaped (ids hold $ and @).
-re() { printf '%s' "$1" | sed 's/[][\.*^$/+?(){}|]/\\&/g'; }
-auth() { printf 'x-meshauth: %s,%s' "$(b64 "$1")" "$(b64 "$2")"; }
-ws() { node "$WSC" "$URL" --timeout 30000 "$@"; }
 # refused ARGS...: a connection expected to be refused inside the
 # WebSocket; waits for the server's close message (the password check may
 # take a while on a loaded machine).
 refused() { ws "$@" --wait '"action":"close"' --linger 5000; }
 as_admin() { ws -H "$(auth admin "$APASS")" --wait userinfo "$@"; }
 as_bob() { ws -H "$(auth bob bob-Pass-1234)" --wait userinfo "$@"; }
-# has OUT REGEX WHAT: OUT has a line matching REGEX.
-has() { grep -qE -- "$2" <<<"$1" || fail "$3: wanted /$2/ in: $1"; }
-hasnt() { ! grep -qE -- "$2" <<<"$1" || fail "$3: unwanted /$2/ in: $1"; }
-# ask WHO REQUEST-JSON: sends the request (its responseid must be "q")
-# and prints the reply to it.
-ask() {
-  local who=$1 req=$2 out
-  out=$("$who" --send "$req" --wait '"responseid":"q"' --linger 0)
-  grep -E '"responseid":"q"' <<<"$out" | head -n 1
-}
-# expect WHO REQUEST-JSON RESULT: the reply's result is exactly RESULT.
-expect() {
-  local r; r=$(ask "$1" "$2")
-  [[ $r == *"\"result\":\"$3\""* ]] || fail "$2: wanted result \"$3\", got: $r"
-}
 # state: the admin's view of groups, users and devices, to compare.
 state() {
   as_admin --send '{"action":"meshes"}' --wait '"meshes"' \
@@ -284,7 +260,7 @@ pass "locked account: connection closed, sessions revoked, sign-in refused"
 # (11) Two-factor sign-in (docs/user-api.md §2.2). otto enrols TOTP
 # through otp-setup/otp-confirm (tests/e2e/otp.mjs computes the codes
 # with node's crypto); then x-meshauth needs the third part.
-OTP=$HERE/otp.mjs
+OTP=$(dirname "$WSC")/otp.mjs
 auth3() { printf 'x-meshauth: %s,%s,%s' "$(b64 "$1")" "$(b64 "$2")" "$(b64 "$3")"; }
 OPASS=otto-Pass-1234
 ENR=$(node "$OTP" enrol "$URL" otto "$OPASS") || fail "otto's enrolment: $ENR"

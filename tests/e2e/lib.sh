@@ -102,3 +102,34 @@ new_session() {
 # sql DATA STATEMENT: runs one statement on meshd's database (the server
 # may be running: the database is in WAL mode).
 sql() { sqlite3 -cmd '.timeout 5000' "$1/meshd.db" "$2"; }
+
+# ---- /control.ashx helpers (tests/e2e/wsclient.mjs). Set URL first:
+# URL=wss://127.0.0.1:$MESHD_PORT/control.ashx
+WSC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/wsclient.mjs
+# need_ws: node and the ws package (made by scripts/setup-peer.sh).
+need_ws() {
+  command -v node >/dev/null || fail "node is not on PATH"
+  [ -d "$(dirname "$WSC")/../interop/.peer/node_modules/ws" ] ||
+    fail "no ws package in tests/interop/.peer (run scripts/setup-peer.sh)"
+}
+b64() { printf '%s' "$1" | base64 -w0; }
+# re TEXT: TEXT with regex characters escaped (ids hold $ and @).
+re() { printf '%s' "$1" | sed 's/[][\.*^$/+?(){}|]/\\&/g'; }
+# auth USER PASS: the x-meshauth header meshctrl signs in with.
+auth() { printf 'x-meshauth: %s,%s' "$(b64 "$1")" "$(b64 "$2")"; }
+ws() { node "$WSC" "$URL" --timeout 30000 "$@"; }
+# has OUT REGEX WHAT: OUT has a line matching REGEX.
+has() { grep -qE -- "$2" <<<"$1" || fail "$3: wanted /$2/ in: $1"; }
+hasnt() { ! grep -qE -- "$2" <<<"$1" || fail "$3: unwanted /$2/ in: $1"; }
+# ask WHO REQUEST-JSON: sends the request (its responseid must be "q")
+# with the client function WHO and prints the reply to it.
+ask() {
+  local who=$1 req=$2 out
+  out=$("$who" --send "$req" --wait '"responseid":"q"' --linger 0)
+  grep -E '"responseid":"q"' <<<"$out" | head -n 1
+}
+# expect WHO REQUEST-JSON RESULT: the reply's result is exactly RESULT.
+expect() {
+  local r; r=$(ask "$1" "$2")
+  [[ $r == *"\"result\":\"$3\""* ]] || fail "$2: wanted result \"$3\", got: $r"
+}

@@ -136,6 +136,7 @@ mc devices; expect 1 "cannot reach $URL: connection refused" "server down"
 
 # A new key on the same address: refused before anything is sent.
 rm -f "$D/web-cert.pem" "$D/web-key.pem"
+mv "$D.log" "$D.log.1" # start_meshd waits for a fresh "listening" line
 start_meshd "$D" "$MESHD_PORT"
 NEWPIN=$(pin_of "$D")
 [ "$NEWPIN" != "$PIN" ] || fail "the key did not change"

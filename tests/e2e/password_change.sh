@@ -5,11 +5,7 @@
 # web session of the user is revoked; neither password reaches the log.
 source "$(dirname "$0")/lib.sh"
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-WSC=$HERE/wsclient.mjs
-command -v node >/dev/null || fail "node is not on PATH"
-[ -d "$HERE/../interop/.peer/node_modules/ws" ] ||
-  fail "no ws package in tests/interop/.peer (run scripts/setup-peer.sh)"
+need_ws
 
 D=$WORK/data
 OLD='Old-pass-4567'
@@ -20,9 +16,6 @@ BAD='Wrong-guess-1'
 start_meshd "$D" 0
 URL=wss://127.0.0.1:$MESHD_PORT/control.ashx
 
-b64() { printf '%s' "$1" | base64 -w0; }
-auth() { printf 'x-meshauth: %s,%s' "$(b64 "$1")" "$(b64 "$2")"; }
-ws() { node "$WSC" "$URL" --timeout 30000 "$@"; }
 as_carl() { ws -H "$(auth carl "$1")" --wait userinfo "${@:2}"; }
 # change PASS REQUEST-JSON: the reply (responseid "q") to REQUEST.
 change() {
