@@ -5,6 +5,7 @@
 #ifndef MESH_AGENT_AGENT_H
 #define MESH_AGENT_AGENT_H
 
+#include <jansson.h>
 #include <openssl/ssl.h>
 #include <stdint.h>
 #include <uv.h>
@@ -76,6 +77,13 @@ struct agent {
   /* Reconnect back-off (spec §2.4). */
   uv_timer_t retry;
   uint64_t backoff_ms;
+  /* Relay sessions (tunnel.c). A tunnel joins only a relay presenting the
+   * certificate the control channel presented (spec §2.5). */
+  uint8_t server_cert_hash[CC_HASH_LEN];
+  int has_server_cert_hash;
+  struct tunnel *tunnels; /* list of open tunnels */
+  int n_tunnels;
+  unsigned tunnel_serial; /* names tunnels in logs */
 };
 
 /* Loads identity and config from dir, then connects and keeps connecting. */
@@ -84,6 +92,12 @@ int agent_start(struct agent *a, uv_loop_t *loop, const char *msh_path,
 /* Closes the connection and timers; the loop then runs dry. */
 void agent_stop(struct agent *a);
 void agent_cleanup(struct agent *a);
+
+/* Sends j (stolen) as one JSON text message on the control channel, if
+ * it is open and authenticated; returns 0 or MESH_E_CLOSED. */
+int agent_send_json(struct agent *a, json_t *j);
+/* The control channel URL of the current (or last) connection. */
+const char *agent_server_url(const struct agent *a);
 
 /* Returns the next reconnect delay after t (0 = first failure), within
  * MESH_BACKOFF_* bounds; r is a random 32-bit value. Pure, for tests. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "agent/tunnel.h"
 #include "base/enc.h"
 #include "base/err.h"
 #include "base/log.h"
@@ -157,6 +158,9 @@ static void on_open(struct ws *w, void *data) {
     fail(a, r, "no server TLS certificate");
     return;
   }
+  /* Kept for tunnels: a relay must present this same certificate. */
+  memcpy(a->server_cert_hash, ch, CC_HASH_LEN);
+  a->has_server_cert_hash = 1;
   struct cc_agent_config *c = &a->cc_cfg;
   memset(c, 0, sizeof *c);
   memcpy(c->server_id, a->cfg.server_ids[a->server_index], CC_HASH_LEN);
@@ -192,13 +196,31 @@ static void on_open(struct ws *w, void *data) {
   if (r) fail(a, r, "start");
 }
 
+int agent_send_json(struct agent *a, json_t *j) {
+  char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  int r = MESH_E_CLOSED;
+  if (s && a->ws && cc_agent_open(&a->cc))
+    r = ws_send(a->ws, WS_TEXT, s, strlen(s));
+  free(s);
+  json_decref(j);
+  return r;
+}
+
+const char *agent_server_url(const struct agent *a) {
+  return a->cfg.urls[a->server_index];
+}
+
 static void on_server_json(struct agent *a, const uint8_t *p, size_t n) {
   json_t *j = json_loadb((const char *)p, n, 0, NULL);
-  const char *action = NULL;
+  const char *action = NULL, *type = NULL;
   if (j && json_unpack(j, "{s:s}", "action", &action) == 0) {
     if (strcmp(action, "ping") == 0) {
       static const char pong[] = "{\"action\":\"pong\"}";
       ws_send(a->ws, WS_TEXT, pong, sizeof pong - 1);
+    } else if (strcmp(action, "msg") == 0 &&
+               json_unpack(j, "{s:s}", "type", &type) == 0 &&
+               strcmp(type, "tunnel") == 0) {
+      tunnel_request(a, j);
     } else {
       log_debug("event=server_json action=\"%.32s\" ignored=1", action);
     }
@@ -342,6 +364,7 @@ int agent_start(struct agent *a, uv_loop_t *loop, const char *msh_path,
 
 void agent_stop(struct agent *a) {
   a->stopping = 1;
+  tunnel_stop_all(a);
   uv_close((uv_handle_t *)&a->retry, NULL);
   if (a->ws) ws_close(a->ws, 1001, "agent stopping");
 }
