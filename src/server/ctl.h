@@ -83,7 +83,7 @@ void ctl_cmd_otp_confirm(struct ctl_session *cs, json_t *req);
 void ctl_cmd_otp_remove(struct ctl_session *cs, json_t *req);
 /* ctl_passwd.c: a user changes their own password (§7.19). */
 void ctl_cmd_changepassword(struct ctl_session *cs, json_t *req);
-/* ctl_settings.c: server settings (§7.20) and install commands (§7.21). */
+/* ctl_settings.c: server settings (§7.22) and install commands (§7.23). */
 void ctl_cmd_getserversettings(struct ctl_session *cs, json_t *req);
 void ctl_cmd_setserversettings(struct ctl_session *cs, json_t *req);
 void ctl_cmd_installcommand(struct ctl_session *cs, json_t *req);

@@ -1,6 +1,6 @@
 /*
  * ctl_settings.c - server settings and install commands over the user
- * API (docs/user-api.md §7.20, §7.21):
+ * API (docs/user-api.md §7.22, §7.23):
  *
  * getserversettings / setserversettings (full site administrators only):
  * require a second factor of every account, and how long events are kept.

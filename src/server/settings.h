@@ -1,6 +1,6 @@
 /*
  * settings.h - server-wide settings an administrator changes at run time
- * (docs/user-api.md §7.20), kept in the database's meta table so that
+ * (docs/user-api.md §7.22), kept in the database's meta table so that
  * every meshd sharing the database sees the same.
  */
 #ifndef MESH_SERVER_SETTINGS_H
