@@ -53,6 +53,7 @@ test('a group administrator downloads the agent; a viewer sees no panel', async 
     const text = await command.textContent();
     assert.ok(!text.includes('\n'), 'one line');
     assert.ok(text.includes(`127.0.0.1:${meshd.port}`), `names this server: ${text}`);
+    await page.locator('#install-expires', { hasText: 'works until' }).waitFor();
   } else {
     t.diagnostic(`no install command: ${await page.locator('#install-command-error').textContent()}`);
   }

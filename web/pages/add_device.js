@@ -4,7 +4,7 @@
 // agent binary with the group's settings embedded (/api/meshagent), or
 // those settings alone (/meshsettings).
 
-import { el, replace } from '../dom.js';
+import { el, fmtTime, replace } from '../dom.js';
 import { short, state } from '../state.js';
 
 /** Copies text to the clipboard; resolves to whether that worked. */
@@ -24,7 +24,7 @@ export function addDevicePanel(mesh) {
     el('p', { className: 'muted loading' }, 'Preparing the install command…'));
   const status = el('span', { className: 'small muted', role: 'status' });
 
-  const showCommand = (text) => {
+  const showCommand = (text, expires) => {
     const code = el('pre', { id: 'install-command', className: 'command', tabIndex: 0 }, text);
     const copy = el('button', { id: 'install-copy', type: 'button', className: 'small' }, 'Copy');
     copy.addEventListener('click', async () => {
@@ -39,13 +39,16 @@ export function addDevicePanel(mesh) {
     replace(command,
       el('p', {}, 'On a Linux machine, run this as root: it downloads the agent ' +
         'for this group and starts it.'),
-      code, el('div', { className: 'row-tools' }, copy, status));
+      code, el('div', { className: 'row-tools' }, copy, status),
+      Number.isFinite(expires) ? el('p', { id: 'install-expires', className: 'small muted' },
+        `The link in it works until ${fmtTime(expires)}. Anyone holding it can add a device ` +
+        'to this group, so share it with care.') : null);
   };
 
   (async () => {
     try {
       const r = await state.ctl.request({ action: 'installcommand', meshid: mesh._id });
-      if (typeof r.command === 'string' && r.command) showCommand(r.command);
+      if (typeof r.command === 'string' && r.command) showCommand(r.command, r.expires);
       else {
         replace(command, el('p', { id: 'install-command-error', className: 'muted' },
           `The one-line install command is not available (${String(r.result ?? 'no answer')}).`));
