@@ -172,7 +172,7 @@ export function filesTab(nodeid) {
       }
       if (e.t !== TYPE_DRIVE) {
         actions.push(el('button', {
-          type: 'button', className: 'small', 'data-action': 'rename',
+          type: 'button', className: 'small ghost-border', 'data-action': 'rename',
           onclick: () => { renaming = name; drawList(); },
         }, 'Rename'));
         actions.push(confirmButton('Delete', 'Confirm delete', async () => {
