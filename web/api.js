@@ -51,6 +51,7 @@ export class Control {
     this.pending = new Map();
     /** Called with each pushed event object. */
     this.onevent = null;
+    this.onserverinfo = null;
     /** Called once when an open connection ends: (code, reason). */
     this.onclose = null;
     this.closing = false;
@@ -103,6 +104,10 @@ export class Control {
   dispatch(msg) {
     if (msg.action === 'event') {
       if (msg.event && this.onevent) this.onevent(msg.event);
+      return;
+    }
+    if (msg.action === 'serverinfo') {
+      if (msg.serverinfo && this.onserverinfo) this.onserverinfo(msg.serverinfo);
       return;
     }
     const id = typeof msg.responseid === 'string' ? msg.responseid

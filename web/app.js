@@ -14,7 +14,7 @@
 
 import { AuthError, Control, apiCall } from './api.js';
 import { el, replace } from './dom.js';
-import { canManageUsers, clearState, onEvent, refresh, state } from './state.js';
+import { canManageUsers, clearState, isAdmin, onEvent, refresh, state } from './state.js';
 import { pageHead } from './ui.js';
 import { accountView } from './pages/account.js';
 import { deviceView } from './pages/device.js';
@@ -23,6 +23,7 @@ import { eventsView } from './pages/events.js';
 import { groupView } from './pages/group.js';
 import { groupsView } from './pages/groups.js';
 import { showSetup, showSignIn as signInPage } from './pages/signin.js';
+import { settingsView } from './pages/settings.js';
 import { usersView } from './pages/users.js';
 
 const root = document.getElementById('app');
@@ -34,12 +35,25 @@ const banner = document.getElementById('conn-banner');
 const VIEWS = {
   devices: devicesView, device: deviceView, groups: groupsView,
   group: groupView, users: usersView, events: eventsView, account: accountView,
+  settings: settingsView,
 };
 // A page under a top-bar entry: its entry is marked as the current one.
 const NAV_PARENT = { device: 'devices', group: 'groups' };
 
 // What the pages may ask of the shell.
-const app = { signOut };
+const app = { signOut, enrolled };
+
+/** The server requires two-factor sign-in and this account has none yet:
+ * the server allows nothing but enrolling, so only the Account page is
+ * shown (docs/user-api.md §7.22). */
+const mustEnrol = () => state.serverinfo?.require2fa === true && !state.user?.otpsecret;
+
+/** The Account page set up a second factor: the rest of the app opens. */
+function enrolled() {
+  if (!state.ctl) return;
+  buildShell();
+  refresh();
+}
 
 function route() {
   if (!state.ctl) return;
@@ -53,7 +67,7 @@ function route() {
     arg = '';
   }
   leaveView();
-  const make = VIEWS[name || 'devices'];
+  const make = mustEnrol() ? accountView : VIEWS[name || 'devices'];
   const view = make ? make(arg, app) : {
     title: 'Not found',
     el: el('section', { className: 'page' }, pageHead('Not found'),
@@ -98,8 +112,12 @@ function closeMenu() {
 
 function buildShell() {
   const link = (view, label) => el('a', { href: `#/${view}`, 'data-view': view }, label);
-  replace(nav, link('devices', 'Devices'), link('groups', 'Groups'),
-    canManageUsers() ? link('users', 'Users') : null, link('events', 'Events'));
+  if (mustEnrol()) replace(nav);
+  else {
+    replace(nav, link('devices', 'Devices'), link('groups', 'Groups'),
+      canManageUsers() ? link('users', 'Users') : null, link('events', 'Events'),
+      isAdmin() ? link('settings', 'Settings') : null);
+  }
   nav.hidden = false;
   const button = el('button', {
     id: 'account-button', type: 'button', className: 'ghost',
@@ -143,12 +161,20 @@ async function startSession() {
   state.serverinfo = info.serverinfo;
   state.loaded = false;
   ctl.onevent = onEvent;
+  ctl.onserverinfo = (info) => { // the administrator changed a setting
+    const before = mustEnrol();
+    state.serverinfo = info;
+    if (mustEnrol() !== before) {
+      buildShell();
+      route();
+    }
+  };
   ctl.onclose = onLost;
   reconnectDelay = 1000;
   banner.hidden = true;
   buildShell();
   route();
-  await refresh();
+  if (!mustEnrol()) await refresh();
 }
 
 function onLost(code, reason) {

@@ -58,10 +58,17 @@ export function accountView(_arg, app) {
     el('div', { className: 'row' }, field('E-mail', email), field('Real name', realname)),
     err.el, note, save);
   }
+  // The server requires a second factor and this account has none: say so
+  // first (the rest of the app opens once one is set up).
+  const required = state.serverinfo?.require2fa && !u.otpsecret
+    ? el('p', { className: 'notice', id: 'otp-required', role: 'status' },
+      'This server requires two-factor sign-in. Set it up below to continue.')
+    : null;
   return {
     title: 'Account',
     el: el('section', { className: 'page' }, pageHead('Account'),
-      el('div', { className: 'panel' }, details), form, passwordPanel(app.signOut), otpPanel(u),
+      required, el('div', { className: 'panel' }, details), form, passwordPanel(app.signOut),
+      otpPanel(u, app.enrolled),
       el('div', { className: 'panel' },
         el('h2', {}, 'Session'),
         el('p', { className: 'muted' }, 'Sessions last 12 hours. Signing out ends this one.'),
@@ -127,7 +134,7 @@ function passwordPanel(signOut) {
  * shown once, and turning it off with a code. The server keeps the new
  * secret in this connection only until a right code confirms it.
  */
-function otpPanel(u) {
+function otpPanel(u, onEnrolled) {
   const panel = el('div', { id: 'otp-panel', className: 'panel' });
   const err = errorBox('otp-error');
   const codeInput = (id) => el('input', {
@@ -210,7 +217,14 @@ function otpPanel(u) {
   };
 
   const showRecovery = (codes) => {
-    const done = el('button', { id: 'otp-done', type: 'button', onclick: () => showOn() }, 'Done');
+    const done = el('button', {
+      id: 'otp-done', type: 'button',
+      onclick: () => {
+        showOn();
+        document.getElementById('otp-required')?.remove();
+        if (onEnrolled) onEnrolled();
+      },
+    }, 'Done');
     replace(panel, head(),
       el('p', { className: 'notice', role: 'status' },
         'Two-factor sign-in is on. Keep these recovery codes somewhere safe: ' +
