@@ -66,9 +66,66 @@ out=$(peer_ctl download --id "$ID" --file "$WORK/remote/nothere" --target "$WORK
 grep -q "Download canceled" <<<"$out" || fail "missing file: $out"
 pass "a missing file is refused (cancel)"
 
+# Our viewer (tests/e2e/viewer.mjs) through the same stock server.
+V=$(cd "$(dirname "$0")/../e2e" && pwd)/viewer.mjs
+view() { # USER PASS ARGS...
+  local u=$1 p=$2; shift 2
+  timeout 90 node "$V" --url "$PEER_URL" --user "$u" --pass "$p" \
+    --node "node//$ID" --timeout 60000 "$@" 2>&1 || true
+}
+out=$(view "$PEER_USER" "$PEER_PASS" exec 'printf "a\nb"; exit 7')
+grep -q '^OUT "a\\nb"$' <<<"$out" || fail "exec output (raw pty, no CR): $out"
+grep -q '^EXIT 7$' <<<"$out" || fail "exec exit status: $out"
+# The stock relay closes the viewer's side without a code (spec §2.10),
+# so the agent's close codes are only seen through meshd.
+grep -q '^CLOSE ' <<<"$out" || fail "exec close: $out"
+pass "exec: raw output, exit status 7, then the tunnel closes"
+
+out=$(view "$PEER_USER" "$PEER_PASS" raw 'j:{"action":"ls","reqid":1,"path":"/etc/../root"}' \
+  'j:{"action":"ls","reqid":2,"path":"/etc\u0000x"}' \
+  'j:{"action":"upload","reqid":3,"path":"/tmp","name":"../x","size":1}' \
+  't:{"action":"ls","reqid":4,"path":"'"$WORK/remote"'"}' 'w:500')
+grep -q '"dir":null,"error":"path has a .\.\.. component","reqid":1' <<<"$out" ||
+  fail "'..' path: $out"
+grep -q 'path contains a NUL byte' <<<"$out" || fail "NUL path: $out"
+grep -q 'uploaderror.*name must be a single path component' <<<"$out" || fail "bad name: $out"
+grep -q '"n":"up.bin"' <<<"$out" || fail "ls after refusals: $out"
+pass "files: '..', NUL and bad names refused with a reason, session goes on"
+
+out=$(view "$PEER_USER" "$PEER_PASS" raw 'j:{"action":' 'w:300')
+grep -q '^CONSOLE 2 command is not a JSON object' <<<"$out" || fail "malformed: $out"
+grep -q '^CLOSE ' <<<"$out" || fail "malformed close: $out"
+out=$(view "$PEER_USER" "$PEER_PASS" --select 77 raw 'w:300')
+grep -q '^CONSOLE 2 unknown protocol 77' <<<"$out" || fail "unknown protocol: $out"
+grep -q '^CLOSE ' <<<"$out" || fail "unknown protocol close: $out"
+out=$(view "$PEER_USER" "$PEER_PASS" --select 'x1' raw 'w:300')
+grep -q '^CONSOLE 2 invalid protocol selection' <<<"$out" || fail "bad selection: $out"
+pass "malformed files JSON and unknown protocols: console message and close"
+
+# A user with remote control but no terminal opens a files tunnel (the
+# stock server checks only NOFILES for p=5) and selects the terminal
+# inside: the agent refuses.
+LP=Lim1ted-$RANDOM-pass
+peer_ctl adduser --user limited --pass "$LP" >/dev/null
+peer_ctl addusertodevicegroup --id "$G" --userid limited --remotecontrol --noterminal >/dev/null
+out=$(view limited "$LP" --p 5 --select 1 raw 'w:300')
+grep -q '^ROUTE OK\|^CONNECTED' <<<"$out" || fail "limited user got no tunnel: $out"
+grep -q '^CONSOLE 2 no terminal rights on this device' <<<"$out" || fail "rights: $out"
+grep -q '^CLOSE ' <<<"$out" || fail "rights close: $out"
+grep -q 'event=tunnel_refused.*user=user//limited reason="no terminal rights' "$A/agent.log" ||
+  fail "the agent did not log the refusal"
+out=$(view limited "$LP" --p 5 raw 't:{"action":"ls","reqid":1,"path":"/"}' 'w:300')
+grep -q '"dir":\[' <<<"$out" || fail "limited user files: $out"
+pass "terminal selected inside a files tunnel without terminal rights: refused by the agent"
+
 # Every tunnel ended: no file left open by the agent.
 wait_for 10 bash -c "! ls -l /proc/$AGENT_PID/fd | grep -q '$WORK/remote'" ||
   fail "agent still has files open: $(ls -l /proc/$AGENT_PID/fd)"
 grep -q "event=session_start.*protocol=files" "$A/agent.log" || fail "no files session logged"
 kill -0 "$AGENT_PID" || fail "agent died"
 pass "no file left open, agent running"
+
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID" || fail "agent exit status $?"
+! grep -q "Sanitizer" "$A/agent.log" || fail "sanitizer report in the agent log"
+pass "agent stops cleanly"
