@@ -55,8 +55,8 @@ function enrolled() {
   refresh();
 }
 
-function route() {
-  if (!state.ctl) return;
+/** The page name and its argument in the address (#/name/arg). */
+function fromHash() {
   const hash = location.hash.replace(/^#\/?/, '');
   const slash = hash.indexOf('/');
   const name = slash < 0 ? hash : hash.slice(0, slash);
@@ -66,6 +66,21 @@ function route() {
   } catch {
     arg = '';
   }
+  return { name, arg };
+}
+
+/** Marks the top-bar entry of page name as the current one. */
+function markNav(name) {
+  const navName = VIEWS[name] ? NAV_PARENT[name] ?? name : 'devices';
+  for (const a of nav.querySelectorAll('a')) {
+    if (a.dataset.view === navName) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+function route() {
+  if (!state.ctl) return;
+  const { name, arg } = fromHash();
   leaveView();
   const make = mustEnrol() ? accountView : VIEWS[name || 'devices'];
   const view = make ? make(arg, app) : {
@@ -79,11 +94,7 @@ function route() {
   if (view.title !== 'Device' && view.title !== 'Group') {
     document.title = `${view.title} · meshd`;
   }
-  const navName = VIEWS[name] ? NAV_PARENT[name] ?? name : 'devices';
-  for (const a of nav.querySelectorAll('a')) {
-    if (a.dataset.view === navName) a.setAttribute('aria-current', 'page');
-    else a.removeAttribute('aria-current');
-  }
+  markNav(name);
   closeMenu();
   window.scrollTo(0, 0);
 }
@@ -172,8 +183,12 @@ async function startSession() {
   ctl.onclose = onLost;
   reconnectDelay = 1000;
   banner.hidden = true;
+  // After a reconnect the page on screen stays, and with it any terminal
+  // or files session: those run on relay connections of their own.
+  const keep = state.current !== null && !mustEnrol();
   buildShell();
-  route();
+  if (keep) markNav(fromHash().name);
+  else route();
   if (!mustEnrol()) await refresh();
 }
 

@@ -57,6 +57,7 @@ export class Tunnel {
    * an Error whose message is for people when the server refuses.
    */
   async start(options) {
+    if (!this.ctl) throw new Error('not connected to the server');
     const auth = await this.ctl.request({ action: 'authcookie' });
     if (typeof auth.cookie !== 'string' || typeof auth.rcookie !== 'string') {
       throw new Error(String(auth.result ?? 'the server gave no session cookie'));
