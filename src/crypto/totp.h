@@ -3,9 +3,7 @@
  * HMAC-SHA1, 6 digits, 30-second steps, as authenticator apps and the
  * stock MeshCentral server use them. No I/O, no state; safe anywhere.
  *
- * Written over OpenSSL's HMAC rather than liboath: it is twenty lines,
- * OpenSSL is linked already, and it keeps one less library (and one less
- * place a secret is copied) in the server.
+ * HOTP comes from liboath (OATH Toolkit).
  */
 #ifndef MESH_CRYPTO_TOTP_H
 #define MESH_CRYPTO_TOTP_H
@@ -20,7 +18,8 @@
 #define TOTP_B32_LEN 33
 
 /* The HOTP value of key (borrowed, n bytes) for counter, truncated to
- * digits (1..9) decimal digits. */
+ * digits (1..8) decimal digits; UINT32_MAX when digits is out of range or
+ * liboath fails. */
 uint32_t totp_hotp(const uint8_t *key, size_t n, uint64_t counter, int digits);
 /* The TOTP value at unix time t: totp_hotp(key, n, t / TOTP_STEP_S). */
 uint32_t totp_at(const uint8_t *key, size_t n, uint64_t t, int digits);
