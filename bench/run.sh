@@ -9,6 +9,8 @@
 #   BENCH_HOLD         seconds all agents stay connected (default 3)
 #   BENCH_WARMUP       warm-up agents before measuring (default 20; 0: none)
 #   BENCH_ONLY         meshd or stock: measure only that one
+#   BENCH_PART         control or relay: run only that bench (default both;
+#                      the relay bench and its settings: bench/relay.sh)
 #
 # For each server: start it on 127.0.0.1 in a scratch folder, create a
 # group, get its .msh, wait until the server is idle, connect BENCH_WARMUP
@@ -36,10 +38,12 @@ C=${BENCH_CONCURRENCY:-50}
 HOLD=${BENCH_HOLD:-3}
 WARM=${BENCH_WARMUP:-20}
 ONLY=${BENCH_ONLY:-}
+PART=${BENCH_PART:-}
 CACHE=$ROOT/bench/.cache
 KEYS=$CACHE/keys.bin
 WARM_KEYS=$CACHE/warm-keys.bin
 
+case $PART in ''|control|relay) ;; *) echo "bench: BENCH_PART is control or relay" >&2; exit 2 ;; esac
 for f in "$MESHD" "$AGENTSIM"; do
   [ -x "$f" ] || { echo "bench: $f missing; run make build" >&2; exit 1; }
 done
@@ -169,7 +173,7 @@ have_keys() {
   sz=$(stat -c %s "$f" 2>/dev/null || echo 0)
   [ "$sz" -ge $((n * 2000)) ]
 }
-have_keys "$KEYS" "$N" ||
+[ "$PART" = relay ] || have_keys "$KEYS" "$N" ||
   log "generating RSA-3072 identities into $KEYS (first run only; ~0.5 s CPU each)"
 
 json_field() { node -p "const o = JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8')); $2" "$1"; }
@@ -266,12 +270,8 @@ bench_stock() {
   peer_stop_server
 }
 
-MESHD_IDLE=- MESHD_DEVICES=- MESHD_TABLE='' STOCK_IDLE=- STOCK_DEVICES=- STOCK_TABLE=''
-[ "$ONLY" = stock ] || bench_meshd
-[ "$ONLY" = meshd ] || bench_stock
-
 # ---------------------------------------------------------------- table
-{
+control_table() {
   echo
   echo "meshd vs stock MeshCentral $(node -p 'require(process.argv[1]).version' "$PEER_MC/package.json" 2>/dev/null || echo '?')," \
     "$N agents, $C handshakes in flight, loopback, $(nproc) cores" \
@@ -340,4 +340,15 @@ EOF
   echo "  CPU per agent = server CPU during the phase / agents admitted. Wall rates are"
   echo "  bounded by whichever of server and load generator fills the cores first."
   echo "  Raw agentsim JSON: bench/.cache/last-{meshd,stock}.json"
-} | tee "$CACHE/last-summary.txt"
+}
+
+if [ "$PART" != relay ]; then
+  MESHD_IDLE=- MESHD_DEVICES=- MESHD_TABLE='' STOCK_IDLE=- STOCK_DEVICES=- STOCK_TABLE=''
+  [ "$ONLY" = stock ] || bench_meshd
+  [ "$ONLY" = meshd ] || bench_stock
+  control_table | tee "$CACHE/last-summary.txt"
+fi
+if [ "$PART" != control ]; then
+  source "$ROOT/bench/relay.sh"
+  relay_bench
+fi
