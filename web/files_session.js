@@ -52,6 +52,11 @@ export function decodeBlock(bytes) {
   return { data: bytes.subarray(BLOCK_HDR), last: flags === BLOCK_LAST };
 }
 
+/** The agent's reason text when it gave one, else fallback. */
+function reason(text, fallback) {
+  return typeof text === 'string' && text ? text : fallback;
+}
+
 /**
  * One files session with a device. Handlers:
  *   onopen(), onclose(info) as Tunnel's; onlist(path, entries|null, reqid);
@@ -68,6 +73,7 @@ export class FilesSession {
     this.onclose = null;
     this.onlist = null;
     this.onconsole = null;
+    this.onerror = null;
     this.onchange = null;
     this.tunnel.onopen = () => this.onopen?.();
     this.tunnel.onclose = (info) => {
@@ -218,7 +224,9 @@ export class FilesSession {
           running.started = true;
           this.send({ action: 'download', sub: 'startack', id: running.id });
         }
-        else if (msg.sub === 'cancel') this.finishTransfer(running, 'error', 'the device cannot read it');
+        else if (msg.sub === 'cancel') {
+          this.finishTransfer(running, 'error', reason(msg.error, 'the device cannot read it'));
+        }
         return;
       case 'uploadstart':
         if (running?.kind === 'upload' && msg.reqid === running.reqid) this.pump(running);
@@ -239,14 +247,18 @@ export class FilesSession {
       case 'uploaderror':
         // After a write error the agent names no reqid (spec §6.3).
         if (running?.kind === 'upload' && (msg.reqid === undefined || msg.reqid === running.reqid)) {
-          this.finishTransfer(running, 'error', 'the device cannot write it');
+          this.finishTransfer(running, 'error', reason(msg.error, 'the device cannot write it'));
         }
         return;
       case 'uploadcancel':
         return;
+      case 'error':
+        this.onerror?.(reason(msg.msg, `${String(msg.cmd ?? 'a command')} failed`));
+        return;
       default:
         if (msg.action === 'ls' || ('dir' in msg && 'path' in msg)) {
-          this.onlist?.(String(msg.path ?? ''), Array.isArray(msg.dir) ? msg.dir : null, msg.reqid);
+          this.onlist?.(String(msg.path ?? ''), Array.isArray(msg.dir) ? msg.dir : null, msg.reqid,
+            typeof msg.error === 'string' ? msg.error : '');
         }
     }
   }

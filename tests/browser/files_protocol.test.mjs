@@ -93,6 +93,9 @@ test('upload of an empty file and a write error without reqid', async () => {
   const u = s.upload('/', new File(['x'], 'x'));
   reply({ action: 'uploaderror' });
   assert.equal(u.state, 'error');
+  const v = s.upload('/', new File(['x'], 'x'));
+  reply({ action: 'uploaderror', reqid: v.reqid, error: 'disk full' });
+  assert.equal(v.error, 'disk full');
 });
 
 test('download: start, startack, an ack per block, the Blob', async () => {
@@ -136,14 +139,19 @@ test('download refused, cancel, and the queue moving on', () => {
   assert.equal(closed.code, 1006);
 });
 
-test('listing replies reach onlist; junk is ignored', () => {
+test('listings, error replies and junk', () => {
   const { s, reply } = session();
   const seen = [];
-  s.onlist = (path, dir, reqid) => seen.push([path, dir, reqid]);
+  const errors = [];
+  s.onlist = (path, dir, reqid, why) => seen.push([path, dir, reqid, why]);
+  s.onerror = (text) => errors.push(text);
   const id = s.list('');
   reply({ path: '/', reqid: id, dir: [{ n: 'etc', t: 2 }] });
-  reply({ path: '/nope', reqid: id + 1, dir: null });
+  reply({ path: '/nope', reqid: id + 1, dir: null, error: 'No such file' });
+  reply({ action: 'error', cmd: 'mkdir', reqid: 3, msg: 'File exists' });
+  reply({ action: 'error', cmd: 'rm' });
   s.tunnel.ondata(new TextEncoder().encode('{not json'));
   s.tunnel.ontext('[]');
-  assert.deepEqual(seen, [['/', [{ n: 'etc', t: 2 }], id], ['/nope', null, id + 1]]);
+  assert.deepEqual(seen, [['/', [{ n: 'etc', t: 2 }], id, ''], ['/nope', null, id + 1, 'No such file']]);
+  assert.deepEqual(errors, ['File exists', 'rm failed']);
 });

@@ -77,6 +77,7 @@ export function filesTab(nodeid) {
   let entries = [];
   let lastReq = 0;
   let renaming = null; // the entry name being renamed
+  let pendingError = ''; // a failed change's reason, shown with the listing
   const transferRows = new Map(); // transfer -> its <li>
 
   const showError = (text) => {
@@ -254,15 +255,17 @@ export function filesTab(nodeid) {
       setOpen(true);
       go(cwd || '');
     };
-    s.onlist = (path, dir, reqid) => {
+    s.onlist = (path, dir, reqid, why) => {
       if (reqid !== lastReq) return;
       if (dir === null) {
         // Unreadable or gone: show why, and go up (as the stock viewer).
-        showError(`Cannot open ${path}.`);
+        showError(`Cannot open ${path}${why ? `: ${why}` : ''}.`);
         if (path !== '/' && path !== '') lastReq = s.list(parentOf(path));
         return;
       }
       cwd = path || '/';
+      showError(pendingError);
+      pendingError = '';
       entries = dir.filter((e) => e && typeof e.n === 'string')
         .sort((a, b) => ((b.t !== 3) - (a.t !== 3)) ||
           a.n.localeCompare(b.n, undefined, { numeric: true }));
@@ -270,6 +273,8 @@ export function filesTab(nodeid) {
       drawList();
     };
     s.onconsole = (text) => { if (text) showError(text); };
+    // The listing that follows every change clears the error: keep it.
+    s.onerror = (text) => { pendingError = text; showError(text); };
     s.onchange = onChange;
     s.onclose = ({ reason, opened }) => {
       if (session === s) session = null;
