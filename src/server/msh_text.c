@@ -186,8 +186,8 @@ static int install_token(struct srv *s, const char *query, char **user_id,
 }
 
 /* A group's .msh, alone or embedded in the agent binary, for a signed-in
- * member of the group, or for the bearer of an install token whose issuer
- * may still add devices to the group. */
+ * user who may add devices to the group (MANAGEDEVICES), or for the
+ * bearer of an install token whose issuer still may. */
 static void serve_group_file(struct srv *s, struct http_conn *c,
                              const struct http_req *req, int binary) {
   const char *host = http_req_header(req, "Host");
@@ -231,12 +231,10 @@ static void serve_group_file(struct srv *s, struct http_conn *c,
     respond_text(c, 403, "account locked\n");
     goto out;
   }
-  /* Which group: one the user is a member of (any rights); by token, one
-   * the issuer may still add devices to. */
-  uint32_t rights = 0;
+  /* Which group: one the user (or the token's issuer, still) may add
+   * devices to; any other answers as an unknown group would. */
   if ((!by_token && query_id(req->query, id, sizeof id) != 0) ||
-      (rights = members_rights(s->store, id, u.id)) == 0 ||
-      (by_token && !(rights & MESH_RIGHT_MANAGE_DEVICES))) {
+      !(members_rights(s->store, id, u.id) & MESH_RIGHT_MANAGE_DEVICES)) {
     respond_text(c, 404, "no such device group\n");
     goto out;
   }

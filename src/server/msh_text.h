@@ -44,9 +44,9 @@ int srv_msh_text(struct store *st, const struct srv_keys *keys,
  * GET /meshsettings?id=<group id>: answers the request on c with the
  * group's .msh (200, application/octet-stream, meshagent.msh), 403
  * without a live session cookie of an unlocked account, 404 when the
- * group is unknown or the user has no rights in it (a membership with
- * rights 0 counts as none, as in the user API), 400 for a bad Host
- * header. s, c and req are borrowed. Called from srv.c's router.
+ * group is unknown or the user may not add devices to it (MANAGEDEVICES,
+ * the right the web app's "Add a device" panel needs), 400 for a bad
+ * Host header. s, c and req are borrowed. Called from srv.c's router.
  */
 void srv_meshsettings(struct srv *s, struct http_conn *c,
                       const struct http_req *req);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# GET /meshsettings?id=<group>: the group's .msh for a signed-in member,
+# GET /meshsettings?id=<group>: the group's .msh for a signed-in user who
+# may add devices to the group,
 # byte for byte what `meshd agent-config` prints, with the MeshServer URL
 # taken from the request's Host; 403 without a live session of an
-# unlocked account, 404 for groups the user cannot see; and a real
+# unlocked account, 404 for groups the user cannot see or only views
+# (without MANAGEDEVICES); and a real
 # meshagent enrols with what it served.
 #
 # Most sessions are minted straight into the database (lib.sh
@@ -18,7 +20,7 @@ start_meshd "$D" 0
 G=$("$MESHD" create-group "Office" --data "$D")
 OTHER=$("$MESHD" create-group "Not yours" --data "$D")
 sql "$D" "INSERT INTO members(group_id,user_id,rights) VALUES('$G','user//admin',4294967295);
-  INSERT INTO members(group_id,user_id,rights) VALUES('$G','user//eve',8);
+  INSERT INTO members(group_id,user_id,rights) VALUES('$G','user//eve',4);
   INSERT INTO members(group_id,user_id,rights) VALUES('$OTHER','user//admin',1);" ||
   fail "memberships"
 ADMIN=$(new_session "$D" user//admin) || fail "session"
@@ -79,10 +81,14 @@ EVE=$(new_session "$D" user//eve)
 status 200 eve -H "Cookie: a=b; meshd_session=$EVE; c=d" "$URL?id=$G"
 sql "$D" "UPDATE users SET siteadmin=32 WHERE id='user//eve'"
 status 403 locked -H "Cookie: meshd_session=$EVE" "$URL?id=$G"
-pass "403 without a live session of an unlocked account (any group rights do)"
+pass "403 without a live session of an unlocked account"
 
 sql "$D" "UPDATE users SET siteadmin=0 WHERE id='user//eve'"
 status 404 notmine -H "Cookie: meshd_session=$EVE" "$URL?id=$OTHER"
+# Remote control and everything else but MANAGEDEVICES (4) is not enough.
+sql "$D" "UPDATE members SET rights=$((0xFFFFFFFB)) WHERE user_id='user//eve'"
+status 404 viewer -H "Cookie: meshd_session=$EVE" "$URL?id=$G"
+cmp -s "$WORK/viewer" "$WORK/notmine" || fail "a member without the right is told more"
 status 404 unknown -H "Cookie: meshd_session=$ADMIN" \
   "$URL?id=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 status 404 noid -H "Cookie: meshd_session=$ADMIN" "$URL"
@@ -91,7 +97,7 @@ status 404 badpct -H "Cookie: meshd_session=$ADMIN" "$URL?id=%2"
 cmp -s "$WORK/notmine" "$WORK/unknown" ||
   fail "a foreign group answers differently from an unknown one"
 status 405 post -X POST -H "Cookie: meshd_session=$ADMIN" "$URL?id=$G"
-pass "404 alike for unknown and foreign groups"
+pass "404 alike for unknown groups, foreign ones and ones without MANAGEDEVICES"
 
 # With the web app's own sign-in (POST /api/login) instead of a minted
 # session; signing out ends it.
