@@ -104,6 +104,9 @@ relay_meshd() {
   RELAY_MESHD_TABLE=$(proc_line "$pid")
   relay_stop_devices
   stop_meshd
+  # A sanitizer build (MESH_BUILD=build-asan) reports into the log.
+  ! grep -q "AddressSanitizer\|runtime error:" "$d.log" ||
+    fail "meshd: sanitizer report in its log: $(grep -m 3 "AddressSanitizer\|runtime error:" "$d.log")"
 }
 
 relay_stock() {
@@ -151,19 +154,20 @@ const load = (f, skip) => { if (skip) return null;
   try { return JSON.parse(fs.readFileSync(`${dir}/${f}`, "utf8")); } catch (e) { return null; } };
 const m = { r: load("last-relay-meshd.json", only === "stock"), t: load("last-term-meshd.json", only === "stock") };
 const s = { r: load("last-relay-stock.json", only === "meshd"), t: load("last-term-stock.json", only === "meshd") };
-const pct = (p) => 100 * p.client_cpu_ms / p.wall_ms / ncpu;
+const n = m.r ? m.r.concurrent.sessions : s.r ? s.r.concurrent.sessions : "N";
+const pct = (p, ms) => (100 * ms / p.wall_ms / ncpu).toFixed(0);
+// CPU % of all cores: server / relaybench / every other process.
+const split = p => `${pct(p, p.server_cpu_ms)} / ${pct(p, p.client_cpu_ms)} / ${p.other_cpu_pct.toFixed(0)}`;
 const rows = [
   ["1 tunnel: throughput, MB/s", o => o.r.single.mb_per_s, "hi"],
-  [`${m.r ? m.r.concurrent.sessions : s.r ? s.r.concurrent.sessions : "N"} tunnels at once: aggregate MB/s`, o => o.r.concurrent.mb_per_s, "hi"],
+  [`${n} tunnels at once: aggregate MB/s`, o => o.r.concurrent.mb_per_s, "hi"],
   ["1 tunnel: server CPU ms per MB", o => o.r.single.server_cpu_ms_per_mb, "lo"],
-  ["tunnels at once: server CPU ms per MB", o => o.r.concurrent.server_cpu_ms_per_mb, "lo"],
-  ["1 tunnel: server CPU % (of all cores)", o => 100 * o.r.single.server_cpu_ms / o.r.single.wall_ms / ncpu],
-  ["tunnels at once: server CPU % (of all cores)", o => 100 * o.r.concurrent.server_cpu_ms / o.r.concurrent.wall_ms / ncpu],
-  ["1 tunnel: load generator CPU % (of all cores)", o => pct(o.r.single)],
-  ["tunnels at once: load generator CPU %", o => pct(o.r.concurrent)],
+  [`${n} tunnels: server CPU ms per MB`, o => o.r.concurrent.server_cpu_ms_per_mb, "lo"],
+  ["1 tunnel: CPU % server / generator / others", o => split(o.r.single)],
+  [`${n} tunnels: CPU % server / generator / others`, o => split(o.r.concurrent)],
   ["server KB per open tunnel (paired, idle)", o => o.r.pairing.server_kb_per_session, "lo"],
-  ["server RSS before / with the tunnels, KB", o => `${o.r.pairing.server_rss_kb_before} / ${o.r.pairing.server_rss_kb_paired}`],
-  ["time to request and pair all tunnels, ms", o => o.r.pairing.wall_ms, "lo"],
+  [`server RSS before / with ${n} tunnels, KB`, o => `${o.r.pairing.server_rss_kb_before} / ${o.r.pairing.server_rss_kb_paired}`],
+  [`ask for and pair ${n} tunnels, ms`, o => o.r.pairing.wall_ms, "lo"],
   [`keystroke round trip median, ms (${m.t ? m.t.keystrokes : s.t ? s.t.keystrokes : "?"} keys)`, o => o.t.rtt_median_ms, "lo"],
   ["keystroke round trip p99, ms", o => o.t.rtt_p99_ms, "lo"],
   ["keystroke round trip min / max, ms", o => `${o.t.rtt_min_ms.toFixed(3)} / ${o.t.rtt_max_ms.toFixed(3)}`],
@@ -193,7 +197,8 @@ EOF
   echo "  device is online but never joins), the agent side sends $RELAY_MB MB per phase"
   echo "  in 64 KiB binary messages, the viewer side checks each one. The load"
   echo "  generator does the TLS of both ends, so it competes with the server for"
-  echo "  the $(nproc) cores: CPU ms per MB is the fairer comparison."
+  echo "  the $(nproc) cores: CPU ms per MB is the fairer comparison. \"others\" is the"
+  echo "  rest of the machine (other users of it) during the phase, from /proc/stat."
   echo "  KB per tunnel = (RSS with all $RELAY_SESSIONS tunnels paired and idle - RSS before) / $RELAY_SESSIONS."
   echo "  Keystrokes: one byte at a time through build/meshagent running cat on a raw"
   echo "  pty, the next byte once the previous one is back."
