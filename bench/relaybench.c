@@ -31,9 +31,12 @@
  * agent, the pty and cat. One byte at a time; the next goes when the
  * previous is back. Round-trip times after --warmup bytes.
  *
- * Output: one JSON object on stdout. Server CPU is utime+stime (with
- * reaped children) from /proc over the phase, for --server-pid or summed
- * over the process group --server-pgid; RSS likewise. MB = 10^6 bytes.
+ * Output: one JSON object on stdout. Server CPU is the time on a CPU of
+ * every thread (/proc/PID/task/TID/schedstat) over the phase, for
+ * --server-pid or summed over the process group --server-pgid; RSS
+ * likewise (VmRSS). Each phase also gives relaybench's own CPU and what
+ * the rest of the machine used (/proc/stat): on a shared machine the
+ * wall-clock figures depend on it. MB = 10^6 bytes.
  * Any failure (refusal, early close, altered data, a phase deadline)
  * prints the reason on stderr and exits 1.
  */

@@ -2,7 +2,9 @@
 # make bench: meshd against the stock MeshCentral 1.1.55 server, on this
 # machine, with the same load generator (build/bench/agentsim: N agents
 # with real RSA-3072 identities, real TLS + WebSocket + secondary
-# handshakes), and a comparison table.
+# handshakes), and a comparison table; then the relay bench
+# (bench/relay.sh: relay throughput, memory per tunnel, terminal
+# keystroke round trips) and its table.
 #
 #   BENCH_AGENTS       agents per server (default 1000)
 #   BENCH_CONCURRENCY  handshakes in flight at a time (default 50)
