@@ -83,6 +83,22 @@
 #define MESH_MSH_MAX_BYTES (64 * 1024)
 #define MESH_MSH_MAX_KEYS 128
 
+/* Relay sessions (/meshrelay.ashx, docs/sessions.md). A tunnel is one
+ * registered id with up to two sockets, so the total keeps the relay's
+ * sockets (2 x MAX_TOTAL) well inside MESH_MAX_CONNECTIONS. */
+#define MESH_RELAY_MAX_PER_USER 32 /* tunnels registered or open per user */
+#define MESH_RELAY_MAX_TOTAL 4000  /* tunnels registered or open in all */
+#define MESH_RELAY_MIN_ID 8        /* tunnel id length, [A-Za-z0-9] */
+#define MESH_RELAY_MAX_ID 64
+#define MESH_RELAY_REGISTER_MS 30000 /* msg/tunnel to the first join */
+#define MESH_RELAY_PAIR_MS 15000     /* first join to the second */
+/* Relay tokens (authcookie): lifetimes and clock skew, in seconds, as the
+ * stock server's, and the longest token accepted in a query. */
+#define MESH_RELAY_COOKIE_S (60 * 60)
+#define MESH_RELAY_RCOOKIE_S (240 * 60)
+#define MESH_RELAY_SKEW_S 30
+#define MESH_RELAY_MAX_TOKEN 512
+
 /* Server-wide. */
 #define MESH_MAX_CONNECTIONS 19000 /* under the 20000 open-file limit */
 

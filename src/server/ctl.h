@@ -92,6 +92,9 @@ void ctl_send_serverinfo(struct ctl_session *cs);
 /* Nonzero while the server requires a second factor and cs's user has
  * none: the session may only enrol one (and read who it is). */
 int ctl_must_enrol(const struct ctl_session *cs);
+/* ctl_relay.c: relay sessions (§7.20 authcookie, §7.21 msg/tunnel). */
+void ctl_cmd_authcookie(struct ctl_session *cs, json_t *req);
+void ctl_cmd_msg(struct ctl_session *cs, json_t *req);
 
 /* Object builders shared by commands and events (new references). */
 json_t *ctl_user_json(struct srv *s, const struct user *u);

@@ -956,6 +956,8 @@ static const struct {
     {"getserversettings", ctl_cmd_getserversettings},
     {"setserversettings", ctl_cmd_setserversettings},
     {"installcommand", ctl_cmd_installcommand},
+    {"authcookie", ctl_cmd_authcookie},
+    {"msg", ctl_cmd_msg},
 };
 
 /* What a session that must first enrol a second factor may do. */

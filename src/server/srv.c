@@ -16,6 +16,7 @@
 #include "msh_text.h"
 #include "net/http_srv.h"
 #include "net/tls.h"
+#include "relay.h"
 #include "settings.h"
 #include "srv_api.h"
 #include "srv_web.h"
@@ -60,6 +61,10 @@ static void on_request(struct http_conn *c, const struct http_req *req,
   struct srv *s = data;
   if (is_agent_path(req->path)) {
     srv_agent_accept(s, c, req);
+    return;
+  }
+  if (strcmp(req->path, "/meshrelay.ashx") == 0) {
+    srv_relay_accept(s, c, req);
     return;
   }
   if (strcmp(req->path, "/control.ashx") == 0) {
@@ -128,6 +133,7 @@ int srv_start(struct srv *s, uv_loop_t *loop, const struct srv_config *cfg) {
     log_error("event=start what=tls reason=\"cannot create TLS context\"");
     return MESH_E_CRYPTO;
   }
+  if ((r = relay_start(s)) != 0) return r;
   struct http_srv_config hc = {.bind = cfg->bind,
                                .port = cfg->port,
                                .tls = s->tls,
@@ -155,6 +161,7 @@ static void on_http_stopped(void *data) {
 }
 
 void srv_stop(struct srv *s) {
+  relay_stop(s);
   if (s->purge_timer.loop && !uv_is_closing((uv_handle_t *)&s->purge_timer))
     uv_close((uv_handle_t *)&s->purge_timer, NULL);
   if (s->http) http_srv_stop(s->http, on_http_stopped, s);
@@ -164,6 +171,7 @@ void srv_stop(struct srv *s) {
 }
 
 void srv_cleanup(struct srv *s) {
+  relay_cleanup(s);
   strmap_cleanup(&s->agents);
   auth_throttle_free(s->throttle);
   store_close(s->store);

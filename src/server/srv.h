@@ -72,6 +72,7 @@ struct srv {
   size_t api_jobs;                  /* /api requests waiting on the pool */
   int setup_busy;                   /* a first-account setup is hashing */
   int lock_fd;
+  struct relay *relay;      /* relay.c: tunnels of /meshrelay.ashx */
   struct settings settings; /* cached; written through settings_set */
   uv_timer_t purge_timer;   /* hourly: events past their retention */
 };
@@ -106,6 +107,12 @@ void srv_agent_accept(struct srv *s, struct http_conn *c,
                       const struct http_req *req);
 /* Closes the agent connection of node_id, if any, with reason. */
 void srv_agent_kick(struct srv *s, const char *node_id, const char *reason);
+/* Sends msg (borrowed) to the admitted agent of node_id (bare id) as one
+ * JSON message, the way the agent's other JSON goes. Returns 0,
+ * MESH_E_NOT_FOUND when that agent is not connected, MESH_E_NOMEM, or
+ * the ws_send error (the connection then closes). */
+struct json_t;
+int srv_agent_send_json(struct srv *s, const char *node_id, struct json_t *msg);
 
 /* Data folder helpers (srv_data.c). */
 /* Joins dir and name into out; MESH_E_TOO_LARGE if it does not fit. */

@@ -365,3 +365,15 @@ void srv_agent_kick(struct srv *s, const char *node_id, const char *reason) {
   struct agent_conn *a = strmap_get(&s->agents, node_id);
   if (a) ws_close(a->ws, CLOSE_POLICY, reason);
 }
+
+int srv_agent_send_json(struct srv *s, const char *node_id, json_t *msg) {
+  struct agent_conn *a = strmap_get(&s->agents, node_id);
+  if (!a || a->closed || !a->admitted) return MESH_E_NOT_FOUND;
+  char *text = json_dumps(msg, JSON_COMPACT);
+  if (!text) return MESH_E_NOMEM;
+  /* Binary, like the pong above: the agent tells JSON by its first byte
+   * and the stock server's messages reach it either way. */
+  int r = ws_send(a->ws, WS_BINARY, text, strlen(text));
+  free(text);
+  return r;
+}

@@ -1,0 +1,36 @@
+# Shared set-up of the relay e2e tests (sourced after lib.sh; not a test
+# itself): meshd with accounts admin (site admin), bob (no rights), tina
+# (8|512 no terminal), nora (8|1024 no files), vic (256 view only), capu
+# (full) in group G, one agentsim agent online in G, and an admin web
+# session. Exports PORT, NODE, PASS, SESSION, MESHD_PID for
+# relay_check.mjs.
+relay_setup() {
+  command -v node >/dev/null || fail "node is not on PATH"
+  [ -d "$HERE/../interop/.peer/node_modules/ws" ] ||
+    fail "no ws package in tests/interop/.peer (run scripts/setup-peer.sh)"
+  AGENTSIM=${MESH_BUILD:?}/bench/agentsim
+  [ -x "$AGENTSIM" ] || fail "no agentsim at $AGENTSIM"
+  D=$WORK/data
+  PASS='Relay-pass-1234'
+  "$MESHD" create-account admin --pass "$PASS" --admin --data "$D" >/dev/null ||
+    fail "create-account admin"
+  for u in bob tina nora vic capu; do
+    "$MESHD" create-account "$u" --pass "$PASS" --data "$D" >/dev/null ||
+      fail "create-account $u"
+  done
+  G=$("$MESHD" create-group G --data "$D") || fail "create-group"
+  sql "$D" "INSERT INTO members(group_id,user_id,rights) VALUES
+    ('$G','user//tina',520),('$G','user//nora',1032),('$G','user//vic',256),
+    ('$G','user//capu',4294967295);" || fail "members"
+  start_meshd "$D" 0
+  "$MESHD" agent-config "$G" --data "$D" \
+    --url "wss://127.0.0.1:$MESHD_PORT/agent.ashx" >"$WORK/sim.msh"
+  "$AGENTSIM" --msh "$WORK/sim.msh" --count 1 --hold 290 \
+    --keys "$WORK/keys.bin" >"$WORK/agentsim.log" 2>&1 &
+  PIDS+=("$!")
+  wait_for 30 is_online "$D" || fail "agentsim did not come online"
+  NODE=$(device_state "$D" | cut -d' ' -f1)
+  SESSION=$(new_session "$D" user//admin) || fail "session"
+  export PORT=$MESHD_PORT NODE PASS SESSION MESHD_PID
+  pass "setup: meshd on $MESHD_PORT, agent $NODE online"
+}
