@@ -168,7 +168,7 @@ const rows = [
   ["server KB per open tunnel (paired, idle)", o => o.r.pairing.server_kb_per_session, "lo"],
   [`server RSS before / with ${n} tunnels, KB`, o => `${o.r.pairing.server_rss_kb_before} / ${o.r.pairing.server_rss_kb_paired}`],
   [`ask for and pair ${n} tunnels, ms`, o => o.r.pairing.wall_ms, "lo"],
-  [`keystroke round trip median, ms (${m.t ? m.t.keystrokes : s.t ? s.t.keystrokes : "?"} keys)`, o => o.t.rtt_median_ms, "lo"],
+  [`keystroke round trip median, ms (${(m.t || s.t || {}).keystrokes} keys, 1 per ${(m.t || s.t || {}).interval_ms} ms)`, o => o.t.rtt_median_ms, "lo"],
   ["keystroke round trip p99, ms", o => o.t.rtt_p99_ms, "lo"],
   ["keystroke round trip min / max, ms", o => `${o.t.rtt_min_ms.toFixed(3)} / ${o.t.rtt_max_ms.toFixed(3)}`],
   ["server CPU µs per keystroke", o => 1000 * o.t.server_cpu_ms / o.t.keystrokes, "lo"],
@@ -201,7 +201,8 @@ EOF
   echo "  rest of the machine (other users of it) during the phase, from /proc/stat."
   echo "  KB per tunnel = (RSS with all $RELAY_SESSIONS tunnels paired and idle - RSS before) / $RELAY_SESSIONS."
   echo "  Keystrokes: one byte at a time through build/meshagent running cat on a raw"
-  echo "  pty, the next byte once the previous one is back."
+  echo "  pty, sent as a typist would (the next after the interval or once the"
+  echo "  previous is back, whichever is later); server CPU includes its idle work."
   [ -n "${RELAY_MESHD_TABLE:-}" ] && { echo "    meshd (one process):"; echo "$RELAY_MESHD_TABLE"; }
   [ -n "${RELAY_STOCK_TABLE:-}" ] && { echo "    stock (process group):"; echo "$RELAY_STOCK_TABLE"; }
   echo "  Raw relaybench JSON: bench/.cache/last-{relay,term}-{meshd,stock}.json"

@@ -7,7 +7,7 @@
  *   relaybench --url wss://HOST:PORT --node NODEID --logins FILE
  *              [--server-pid PID | --server-pgid PGID] MODE ...
  *   MODE relay [--mb N] [--sessions N] [--warmup-mb N]
- *   MODE term  [--keys N] [--warmup N]
+ *   MODE term  [--keys N] [--warmup N] [--interval MS]
  *
  * --logins names one or more accounts, "USER PASSWORD" per line; tunnels
  * go to the accounts in turn (a server may cap the tunnels per user).
@@ -28,8 +28,12 @@
  * term: the device is a real meshagent. One protocol 1 tunnel whose
  * options carry "exec":"cat" (docs/sessions.md §4: a raw pty, no echo by
  * the tty), so each byte sent comes back once, through the relay, the
- * agent, the pty and cat. One byte at a time; the next goes when the
- * previous is back. Round-trip times after --warmup bytes.
+ * agent, the pty and cat. One byte at a time, as typed: the next goes
+ * --interval ms (default 10) after the previous one was sent, or when it
+ * is back if that takes longer. So the processes on the path go idle
+ * between keys as they do for a typist, and a moment of load elsewhere
+ * on the machine touches few samples. Round-trip times after --warmup
+ * bytes.
  *
  * Output: one JSON object on stdout. Server CPU is the time on a CPU of
  * every thread (/proc/PID/task/TID/schedstat) over the phase, for
@@ -103,6 +107,8 @@ static struct {
   uint8_t key_byte;
   uint64_t key_t0;
   int keys_left;
+  uint64_t key_interval_ms;
+  uv_timer_t typist;
   double *rtt;
   int nrtt;
   uint64_t extra_bytes;
@@ -623,6 +629,11 @@ static void send_key(void) {
     sess_fail(g.term, "viewer", "send failed");
 }
 
+static void on_typist(uv_timer_t *t) {
+  (void)t;
+  send_key();
+}
+
 /* Output of cat: the byte sent last comes back (anything else is
  * counted: there should be nothing). */
 static void term_data(struct sess *s, const uint8_t *p, size_t n) {
@@ -632,10 +643,15 @@ static void term_data(struct sess *s, const uint8_t *p, size_t n) {
   if (!hit) return;
   g.rtt[g.nrtt++] = (double)(uv_hrtime() - g.key_t0) / 1e6;
   uv_timer_stop(&g.deadline);
-  if (--g.keys_left > 0)
+  if (--g.keys_left == 0) {
+    uv_stop(g.loop);
+    return;
+  }
+  uint64_t since = (uv_hrtime() - g.key_t0) / 1000000;
+  if (since >= g.key_interval_ms)
     send_key();
   else
-    uv_stop(g.loop);
+    uv_timer_start(&g.typist, on_typist, g.key_interval_ms - since, 0);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -678,12 +694,12 @@ static void bench_term(int keys, int warm) {
   for (int i = 0; i < g.nrtt; i++) sum += g.rtt[i];
   /* Nearest rank: the smallest value with at least p% at or below it. */
   int i50 = (g.nrtt * 50 + 99) / 100 - 1, i99 = (g.nrtt * 99 + 99) / 100 - 1;
-  printf(
-      "{\n  \"keystrokes\": %d, \"rtt_median_ms\": %.3f, \"rtt_p99_ms\": %.3f,"
-      " \"rtt_avg_ms\": %.3f, \"rtt_min_ms\": %.3f, \"rtt_max_ms\": %.3f,\n"
-      "  \"unexpected_bytes\": %" PRIu64 ", ",
-      g.nrtt, g.rtt[i50], g.rtt[i99], sum / g.nrtt, g.rtt[0], g.rtt[g.nrtt - 1],
-      g.extra_bytes);
+  printf("{\n  \"keystrokes\": %d, \"interval_ms\": %" PRIu64
+         ", \"rtt_median_ms\": %.3f, \"rtt_p99_ms\": %.3f,"
+         " \"rtt_avg_ms\": %.3f, \"rtt_min_ms\": %.3f, \"rtt_max_ms\": %.3f,\n"
+         "  \"unexpected_bytes\": %" PRIu64 ", ",
+         g.nrtt, g.key_interval_ms, g.rtt[i50], g.rtt[i99], sum / g.nrtt,
+         g.rtt[0], g.rtt[g.nrtt - 1], g.extra_bytes);
   /* other_cpu_pct here includes meshagent and cat: they are the path. */
   clocks_print(&a, &b);
   printf("\n}\n");
@@ -715,7 +731,7 @@ static void usage(void) {
           "FILE\n"
           "                  [--server-pid PID | --server-pgid PGID]\n"
           "                  relay [--mb N] [--sessions N] [--warmup-mb N]\n"
-          "                | term [--keys N] [--warmup N]\n");
+          "                | term [--keys N] [--warmup N] [--interval MS]\n");
   exit(2);
 }
 
@@ -723,6 +739,7 @@ int main(int argc, char **argv) {
   const char *logins = NULL, *mode = NULL;
   double mb = 256, warm_mb = 32;
   int sessions = 50, keys = 500, warm = 20;
+  g.key_interval_ms = 10;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!mode && (!strcmp(a, "relay") || !strcmp(a, "term"))) {
@@ -751,6 +768,8 @@ int main(int argc, char **argv) {
       keys = atoi(v);
     else if (!strcmp(a, "--warmup"))
       warm = atoi(v);
+    else if (!strcmp(a, "--interval"))
+      g.key_interval_ms = (uint64_t)atoi(v);
     else
       usage();
   }
@@ -762,6 +781,7 @@ int main(int argc, char **argv) {
   g.loop = uv_default_loop();
   uv_timer_init(g.loop, &g.deadline);
   uv_timer_init(g.loop, &g.pause);
+  uv_timer_init(g.loop, &g.typist);
   if (!(g.tls = tls_client_ctx_new())) die("no TLS context");
   /* Incompressible content, so no layer can make the bytes cheaper. */
   rand_bytes(g.payload, sizeof g.payload);
@@ -784,6 +804,7 @@ int main(int argc, char **argv) {
   uv_run(g.loop, UV_RUN_DEFAULT);
   uv_close((uv_handle_t *)&g.deadline, NULL);
   uv_close((uv_handle_t *)&g.pause, NULL);
+  uv_close((uv_handle_t *)&g.typist, NULL);
   uv_run(g.loop, UV_RUN_DEFAULT);
   SSL_CTX_free(g.tls);
   return uv_loop_close(g.loop) == 0 ? 0 : 1;
