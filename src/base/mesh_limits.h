@@ -98,6 +98,10 @@
 #define MESH_RELAY_RCOOKIE_S (240 * 60)
 #define MESH_RELAY_SKEW_S 30
 #define MESH_RELAY_MAX_TOKEN 512
+/* Terminal recordings: lines waiting for the disk, and one file's size;
+ * past either the rest of the session is left out (marked truncated). */
+#define MESH_REC_MAX_QUEUED (1024 * 1024)
+#define MESH_REC_MAX_BYTES (64 * 1024 * 1024)
 
 /* Server-wide. */
 #define MESH_MAX_CONNECTIONS 19000 /* under the 20000 open-file limit */

@@ -122,6 +122,7 @@ json_t *ctl_group_json(struct srv *s, const struct store_group *g) {
     json_object_set_new(j, "creatorname", json_string(g->creator_name));
   if (g->flags) json_object_set_new(j, "flags", json_integer(g->flags));
   if (g->consent) json_object_set_new(j, "consent", json_integer(g->consent));
+  if (g->record_sessions) json_object_set_new(j, "recordSessions", json_true());
   return j;
 }
 
@@ -571,6 +572,7 @@ static void cmd_editmesh(struct ctl_session *cs, json_t *req) {
   const char *name = str_of(req, "meshname"), *desc = str_of(req, "desc");
   json_t *flags = json_object_get(req, "flags");
   json_t *consent = json_object_get(req, "consent");
+  json_t *record = json_object_get(req, "recordSessions");
   if (!(rights_in(cs, g.id) & MESH_RIGHT_EDIT_GROUP)) {
     ctl_result(cs, req, "editmesh", "Permission denied");
   } else if (not_str(req, "meshname") || not_str(req, "desc") ||
@@ -579,7 +581,11 @@ static void cmd_editmesh(struct ctl_session *cs, json_t *req) {
   } else if ((flags && !json_is_integer(flags)) ||
              (consent && !json_is_integer(consent))) {
     ctl_result(cs, req, "editmesh", "Invalid group flags or consent");
+  } else if (record && !json_is_boolean(record)) {
+    ctl_result(cs, req, "editmesh", "Invalid recordSessions");
   } else {
+    if (record)
+      store_group_set_record(cs->srv->store, g.id, json_is_true(record));
     store_group_update(
         cs->srv->store, g.id, name, desc,
         json_is_integer(flags) ? json_integer_value(flags) & 0xFFFFFFFF : -1,
@@ -958,6 +964,7 @@ static const struct {
     {"installcommand", ctl_cmd_installcommand},
     {"authcookie", ctl_cmd_authcookie},
     {"msg", ctl_cmd_msg},
+    {"recordings", ctl_cmd_recordings},
 };
 
 /* What a session that must first enrol a second factor may do. */

@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "ctl.h"
 #include "net/http_parse.h"
+#include "recording.h"
 #include "relay.h"
 #include "relay_table.h"
 #include "relay_token.h"
@@ -178,7 +179,14 @@ static void cmd_tunnel(struct ctl_session *cs, json_t *req) {
   }
   if (!strmap_get(&s->agents, node))
     return msg_result(cs, req, "Unable to route");
-  int r = relay_register(s, id, cs->user.id, node, group, proto, 0);
+  /* Terminal sessions in a group that wants them are recorded. */
+  struct store_group g;
+  int record = 0;
+  if (recording_wanted(proto) && store_group_get(s->store, group, 0, &g) == 0) {
+    record = g.record_sessions;
+    store_group_cleanup(&g);
+  }
+  int r = relay_register(s, id, cs->user.id, node, group, proto, record);
   if (r == MESH_E_TOO_LARGE) return msg_result(cs, req, "Too many sessions");
   if (r == MESH_E_EXISTS) return msg_result(cs, req, "Tunnel id in use");
   if (r != 0) return msg_result(cs, req, "Server error");

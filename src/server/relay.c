@@ -30,6 +30,7 @@
 #include "net/http_parse.h"
 #include "net/http_srv.h"
 #include "net/ws.h"
+#include "recording.h"
 #include "relay_table.h"
 #include "relay_token.h"
 
@@ -147,6 +148,7 @@ static void tunnel_end(struct srv *s, struct relay_tunnel *t,
     ws_resume(e->ws);
     if (e != except) ws_close(e->ws, code, reason);
   }
+  recording_close(s, t);
   relay_table_remove(&s->relay->table, t);
 }
 
@@ -171,7 +173,10 @@ static void send_text(struct relay_end *e, const char *text) {
 /* Both sides are there: start. */
 static void tunnel_paired(struct srv *s, struct relay_tunnel *t) {
   struct relay_end *v = t->end[RELAY_VIEWER], *a = t->end[RELAY_AGENT];
-  const char *start = "c";
+  /* "cr" tells both sides the session is recorded (spec §2.7); a
+   * recording that cannot start leaves the session unrecorded. */
+  const char *start =
+      t->recorded && recording_open(s, t, v->user_name) == 0 ? "cr" : "c";
   ws_resume(v->ws);
   ws_resume(a->ws);
   send_text(v, start);
@@ -209,6 +214,7 @@ static void on_message(struct ws *w, enum ws_type type, const uint8_t *p,
   struct relay_end *peer = t->end[!e->side];
   if (!peer) return;
   e->bytes_in += n;
+  recording_message(e->srv, t, e->side, type, p, n);
   if (ws_send(peer->ws, type, p, n) != 0) return; /* peer is closing */
   if (!e->held && ws_queued(peer->ws) > MESH_STREAM_HIGH_WATER) {
     e->held = 1;
@@ -425,6 +431,11 @@ void relay_unregister(struct srv *s, const char *id) {
 int relay_start(struct srv *s) {
   struct relay *r = calloc(1, sizeof *r);
   if (!r) return MESH_E_NOMEM;
+  int rc = recording_init(s);
+  if (rc != 0) {
+    free(r);
+    return rc;
+  }
   relay_table_init(&r->table);
   uv_timer_init(s->loop, &r->sweep);
   r->sweep.data = s;

@@ -43,6 +43,7 @@ struct relay_tunnel {
   uint64_t deadline; /* REGISTERED and WAITING only */
   uint64_t paired_at;
   void *end[2]; /* the caller's per-side objects; borrowed; NULL = absent */
+  struct recording *rec; /* the caller's (recording.c), or NULL */
 };
 
 struct relay_table {

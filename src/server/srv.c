@@ -16,6 +16,7 @@
 #include "msh_text.h"
 #include "net/http_srv.h"
 #include "net/tls.h"
+#include "recording.h"
 #include "relay.h"
 #include "settings.h"
 #include "srv_api.h"
@@ -73,6 +74,10 @@ static void on_request(struct http_conn *c, const struct http_req *req,
   }
   if (strcmp(req->path, "/api/meshagent") == 0) {
     srv_meshagent(s, c, req);
+    return;
+  }
+  if (strcmp(req->path, "/api/recording") == 0) {
+    srv_recording_serve(s, c, req);
     return;
   }
   if (strncmp(req->path, "/api/", 5) == 0) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -72,6 +73,21 @@ static int db_err(struct store *st) {
   return MESH_E_DB;
 }
 
+/* Adds a column that databases made by an older meshd lack. */
+static int add_column(sqlite3 *db, const char *table, const char *column,
+                      const char *decl) {
+  char sql[256];
+  sqlite3_stmt *s;
+  snprintf(sql, sizeof sql, "SELECT %s FROM %s LIMIT 0", column, table);
+  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+    sqlite3_finalize(s);
+    return 0; /* there already */
+  }
+  snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", table, column,
+           decl);
+  return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : MESH_E_DB;
+}
+
 int store_open(const char *path, struct store **out) {
   *out = NULL;
   /* Create the file 0600 before SQLite does, so it is never readable by
@@ -85,7 +101,9 @@ int store_open(const char *path, struct store **out) {
   if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                       NULL) != SQLITE_OK ||
       sqlite3_busy_timeout(st->db, 5000) != SQLITE_OK ||
-      sqlite3_exec(st->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+      sqlite3_exec(st->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+      add_column(st->db, "groups", "record_sessions",
+                 "INTEGER NOT NULL DEFAULT 0") != 0) {
     store_close(st);
     return MESH_E_DB;
   }
@@ -199,13 +217,15 @@ int store_group_get(struct store *st, const char *key, int by_name,
   sqlite3_stmt *s;
   const char *args[] = {key, NULL};
   memset(out, 0, sizeof *out);
-  int r = prep(st,
-               by_name ? "SELECT id,name,type,desc,flags,consent,created,"
-                         "creator_id,creator_name FROM groups WHERE name=? "
-                         "ORDER BY created LIMIT 1"
-                       : "SELECT id,name,type,desc,flags,consent,created,"
-                         "creator_id,creator_name FROM groups WHERE id=?",
-               &s, args);
+  int r = prep(
+      st,
+      by_name
+          ? "SELECT id,name,type,desc,flags,consent,created,"
+            "creator_id,creator_name,record_sessions FROM groups WHERE name=? "
+            "ORDER BY created LIMIT 1"
+          : "SELECT id,name,type,desc,flags,consent,created,"
+            "creator_id,creator_name,record_sessions FROM groups WHERE id=?",
+      &s, args);
   if (r) return r;
   if (sqlite3_step(s) == SQLITE_ROW) {
     out->id = dup_col(s, 0);
@@ -217,6 +237,7 @@ int store_group_get(struct store *st, const char *key, int by_name,
     out->created = sqlite3_column_int64(s, 6);
     out->creator_id = dup_col(s, 7);
     out->creator_name = dup_col(s, 8);
+    out->record_sessions = sqlite3_column_int(s, 9);
     r = out->id && out->name ? 0 : MESH_E_NOMEM;
     if (r) store_group_cleanup(out);
   } else {
@@ -246,6 +267,19 @@ int store_group_update(struct store *st, const char *id, const char *name,
   r = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
   if (r == 0 && sqlite3_changes(st->db) == 0) r = MESH_E_NOT_FOUND;
   sqlite3_finalize(s);
+  return r;
+}
+
+int store_group_set_record(struct store *st, const char *id, int on) {
+  sqlite3_stmt *s;
+  const char *args[] = {id, NULL};
+  int r =
+      prep(st, "UPDATE groups SET record_sessions=?2 WHERE id=?1", &s, args);
+  if (r) return r;
+  sqlite3_bind_int(s, 2, on ? 1 : 0);
+  r = sqlite3_step(s) == SQLITE_DONE ? 0 : MESH_E_DB;
+  sqlite3_finalize(s);
+  if (r == 0 && sqlite3_changes(st->db) == 0) r = MESH_E_NOT_FOUND;
   return r;
 }
 

@@ -34,7 +34,8 @@ struct store_group {
       *creator_name; /* desc etc. may be NULL */
   int type;
   uint32_t flags, consent;
-  int64_t created; /* unix seconds */
+  int64_t created;     /* unix seconds */
+  int record_sessions; /* terminal sessions are recorded (recording.h) */
 };
 void store_group_cleanup(struct store_group *g);
 /* Creates a group with a fresh random 48-byte id; fills *out. desc and the
@@ -50,6 +51,9 @@ int store_group_get(struct store *st, const char *key, int by_name,
  * empty desc clears it. MESH_E_NOT_FOUND for an unknown id. */
 int store_group_update(struct store *st, const char *id, const char *name,
                        const char *desc, int64_t flags, int64_t consent);
+/* Turns terminal session recording on or off for a group.
+ * MESH_E_NOT_FOUND for an unknown id. */
+int store_group_set_record(struct store *st, const char *id, int on);
 /* Deletes the group with its devices and memberships. */
 int store_group_delete(struct store *st, const char *id);
 

@@ -16,7 +16,7 @@ const PASS = process.env.PASS;
 const same = (a, b) => Buffer.compare(a, b) === 0;
 
 // A paired session of c's user: resolves {v, a, t} after both got "c".
-async function paired(c, p = 1, agentFirst = false, agentOpts = {}) {
+async function paired(c, p = 1, agentFirst = false, agentOpts = {}, start = 'c') {
   const t = await tunnel(c, NODE, p);
   if (t.result !== 'OK') fail(`tunnel: ${t.result}`);
   const open = (side) => side === 'a'
@@ -30,7 +30,7 @@ async function paired(c, p = 1, agentFirst = false, agentOpts = {}) {
   const [v, a] = agentFirst ? [second, first] : [first, second];
   for (const [r, who] of [[v, 'viewer'], [a, 'agent']]) {
     const m = await msgAt(r, 0);
-    if (m.text !== 'c') fail(`${who} got ${JSON.stringify(m)} instead of the text "c"`);
+    if (m.text !== start) fail(`${who} got ${JSON.stringify(m)} instead of the text "${start}"`);
   }
   return { v, a, t };
 }
@@ -250,7 +250,92 @@ async function flood() {
   admin.close();
 }
 
-const scenarios = { basic, refusals, rights, caps, deadlines, flood };
+// Terminal recordings: a group with recordSessions records p=1 (start
+// signal "cr") as asciicast v2; the list and the file are for those who
+// may open a terminal there.
+async function record() {
+  const admin = await control('admin', PASS);
+  const set = await admin.ask({ action: 'editmesh', meshid: `mesh//${process.env.GROUP}`, recordSessions: true });
+  if (set.result !== 'ok') fail(`editmesh: ${JSON.stringify(set)}`);
+  const bad = await admin.ask({ action: 'editmesh', meshid: `mesh//${process.env.GROUP}`, recordSessions: 'yes' });
+  if (bad.result !== 'Invalid recordSessions') fail(`editmesh bad: ${bad.result}`);
+  const meshes = await admin.ask({ action: 'meshes' });
+  if (!meshes.meshes.some((m) => m.recordSessions === true)) fail('recordSessions not in the group JSON');
+  ok('editmesh recordSessions: stored and shown as recordSessions in the group');
+  const files = await paired(admin, 5);
+  files.v.ws.close();
+  await files.a.closed;
+  ok('a files session in that group is not recorded ("c")');
+  const { v, a } = await paired(admin, 1, false, {}, 'cr');
+  v.ws.send('{"type":"options","cols":100,"rows":30}');
+  v.ws.send('1');
+  await msgAt(a, 2);
+  a.ws.send(Buffer.from('hello \xe2\x82', 'latin1'), { binary: true });
+  a.ws.send(Buffer.from('\xac world\xff', 'latin1'), { binary: true });
+  v.ws.send(Buffer.from('secret-keys'), { binary: true });
+  v.ws.send('{"ctrlChannel":"102938","type":"termsize","cols":120,"rows":40}');
+  a.ws.send('{"ctrlChannel":"102938","type":"console","msg":"agent-text"}');
+  await msgAt(a, 4);
+  await msgAt(v, 3);
+  a.ws.send(Buffer.from('bye'), { binary: true });
+  await msgAt(v, 4);
+  v.ws.close();
+  await a.closed;
+  ok('recorded terminal session: "cr" to both');
+  let list;
+  await (async () => {
+    for (let i = 0; i < 50; i++) {
+      list = await admin.ask({ action: 'recordings', nodeid: `node//${NODE}` });
+      if (list.recordings && list.recordings.length && list.recordings[0].size > 0) return;
+      await sleep(100);
+    }
+    fail(`recordings: ${JSON.stringify(list)}`);
+  })();
+  const rec = list.recordings[0];
+  if (list.recordings.length !== 1 || rec.userid !== 'user//admin' || !(rec.start > 0) ||
+      !(rec.duration >= 0) || !/^[0-9a-f]{24}$/.test(rec.id))
+    fail(`recordings entry: ${JSON.stringify(list)}`);
+  ok(`recordings lists it: ${JSON.stringify(rec)}`);
+  const get = async (id, session) => {
+    const { request } = await import('node:https');
+    return new Promise((res, rej) => {
+      request({ host: '127.0.0.1', port: process.env.PORT, path: `/api/recording?id=${id}`,
+        rejectUnauthorized: false, headers: session ? { Cookie: `meshd_session=${session}` } : {} },
+      (r) => { let b = ''; r.on('data', (d) => { b += d; }); r.on('end', () => res({ status: r.statusCode, body: b, type: r.headers['content-type'] })); })
+        .on('error', rej).end();
+    });
+  };
+  const got = await get(rec.id, process.env.SESSION);
+  if (got.status !== 200 || got.type !== 'application/x-asciicast') fail(`GET: ${got.status} ${got.type}`);
+  const lines = got.body.trim().split('\n').map((l) => JSON.parse(l));
+  const h = lines[0];
+  if (h.version !== 2 || h.width !== 100 || h.height !== 30 || !(h.timestamp > 1600000000))
+    fail(`header: ${JSON.stringify(h)}`);
+  const out = lines.slice(1).filter((l) => l[1] === 'o').map((l) => l[2]).join('');
+  if (out !== 'hello \u20ac world\ufffdbye') fail(`output: ${JSON.stringify(out)}`);
+  if (!lines.some((l) => l[1] === 'r' && l[2] === '120x40')) fail('no resize line');
+  if (got.body.includes('secret-keys') || got.body.includes('agent-text')) fail('input or control text recorded');
+  for (let i = 2; i < lines.length; i++)
+    if (!(lines[i][0] >= lines[i - 1][0])) fail('times go backwards');
+  if (+rec.size !== Buffer.byteLength(got.body)) fail(`size ${rec.size} != ${Buffer.byteLength(got.body)}`);
+  ok('the .cast: v2 header 100x30, output with a split UTF-8 character joined, a bad byte as U+FFFD, resize 120x40, no keystrokes');
+  const bob = await control('bob', PASS);
+  const denied = await bob.ask({ action: 'recordings', nodeid: `node//${NODE}` });
+  if (denied.result !== 'Access denied') fail(`bob's list: ${JSON.stringify(denied)}`);
+  if ((await get(rec.id, process.env.BOB_SESSION)).status !== 404) fail("bob's GET");
+  if ((await get(rec.id, null)).status !== 403) fail('GET without a session');
+  if ((await get('../../meshd.db', process.env.SESSION)).status !== 404) fail('GET with a path');
+  ok('no rights: Access denied and 404; no session: 403; a path as id: 404');
+  await admin.ask({ action: 'editmesh', meshid: `mesh//${process.env.GROUP}`, recordSessions: false });
+  const plain = await paired(admin, 1);
+  plain.v.ws.close();
+  await plain.a.closed;
+  ok('recordSessions false: "c" again');
+  bob.close();
+  admin.close();
+}
+
+const scenarios = { basic, refusals, rights, caps, deadlines, flood, record };
 const which = process.argv.slice(2);
 try {
   for (const name of which) {

@@ -1,0 +1,213 @@
+/*
+ * recording_api.c - reading terminal recordings back: the list of a
+ * device's recordings on /control.ashx and the .cast file over HTTPS
+ * (docs/user-api.md §7.23). Both need the right to open a terminal on
+ * the device's group (relay_rights_ok for protocol 1): a recording shows
+ * everything that terminal showed.
+ */
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "base/mesh_limits.h"
+#include "ctl.h"
+#include "net/http_parse.h"
+#include "net/http_srv.h"
+#include "recording.h"
+#include "relay.h"
+
+struct node_group {
+  int found;
+  char group[RELAY_NODE_MAX];
+};
+
+static void take_group(const struct store_device *d, void *data) {
+  struct node_group *f = data;
+  f->found = 1;
+  snprintf(f->group, sizeof f->group, "%s", d->group_id);
+}
+
+static int may_view(struct srv *s, const struct user *u, const char *group) {
+  return relay_rights_ok(relay_user_rights(s, u->id, u->siteadmin, group), 1);
+}
+
+void ctl_cmd_recordings(struct ctl_session *cs, json_t *req) {
+  struct srv *s = cs->srv;
+  const char *nodeid = json_string_value(json_object_get(req, "nodeid"));
+  struct node_group f = {0};
+  json_t *list = json_array();
+  if (nodeid && strncmp(nodeid, "node//", 6) == 0) nodeid += 6;
+  if (nodeid && *nodeid)
+    store_devices_each(s->store, NULL, nodeid, take_group, &f);
+  if (!f.found || !may_view(s, &cs->user, f.group)) {
+    json_t *j = json_pack("{s:s, s:s}", "action", "recordings", "result",
+                          "Access denied");
+    if (json_object_get(req, "responseid"))
+      json_object_set(j, "responseid", json_object_get(req, "responseid"));
+    ctl_send(cs, j);
+    json_decref(j);
+    json_decref(list);
+    return;
+  }
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(store_db(s->store),
+                         "SELECT id,start,duration,user_id,user_name,size,"
+                         "truncated FROM recordings WHERE node_id=? "
+                         "ORDER BY start DESC LIMIT 1000",
+                         -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, nodeid, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const char *name = (const char *)sqlite3_column_text(st, 4);
+      json_t *r = json_pack(
+          "{s:s, s:I, s:I, s:s, s:s, s:I}", "id", sqlite3_column_text(st, 0),
+          "start", (json_int_t)sqlite3_column_int64(st, 1) * 1000, "duration",
+          (json_int_t)sqlite3_column_int64(st, 2), "userid",
+          sqlite3_column_text(st, 3), "user", name ? name : "", "size",
+          (json_int_t)sqlite3_column_int64(st, 5));
+      if (r && sqlite3_column_int(st, 6))
+        json_object_set_new(r, "truncated", json_true());
+      if (r) json_array_append_new(list, r);
+    }
+    sqlite3_finalize(st);
+  }
+  json_t *j = json_pack("{s:s, s:s, s:o}", "action", "recordings", "nodeid",
+                        json_string_value(json_object_get(req, "nodeid")),
+                        "recordings", list);
+  if (json_object_get(req, "responseid"))
+    json_object_set(j, "responseid", json_object_get(req, "responseid"));
+  ctl_send(cs, j);
+  json_decref(j);
+}
+
+/* ------------------------------------------------------------ download */
+
+/* The file is read on the thread pool; the request is answered when it
+ * is back (http_srv allows answering later). */
+struct rec_read {
+  uv_work_t work;
+  struct http_conn *c;
+  char path[4096];
+  char id[32];
+  uint8_t *data;
+  size_t len;
+  int status;
+};
+
+static void read_work(uv_work_t *w) {
+  struct rec_read *j = w->data;
+  FILE *f = fopen(j->path, "rb");
+  j->status = MESH_E_NOT_FOUND;
+  if (!f) return;
+  /* Bounded: a recording stops growing at MESH_REC_MAX_BYTES, plus the
+   * last lines that were already queued. */
+  size_t cap = MESH_REC_MAX_BYTES + MESH_REC_MAX_QUEUED;
+  j->data = malloc(cap);
+  j->status = MESH_E_NOMEM;
+  if (j->data) {
+    j->len = fread(j->data, 1, cap, f);
+    j->status = ferror(f) ? MESH_E_IO : 0;
+  }
+  fclose(f);
+}
+
+static void read_done(uv_work_t *w, int st) {
+  struct rec_read *j = w->data;
+  (void)st;
+  if (j->status == 0) {
+    char hdr[160];
+    snprintf(hdr, sizeof hdr,
+             "Cache-Control: no-store\r\nContent-Disposition: attachment; "
+             "filename=\"%s.cast\"\r\n",
+             j->id);
+    http_respond(j->c, 200, hdr, "application/x-asciicast", j->data, j->len);
+  } else {
+    static const char msg[] = "no such recording\n";
+    http_respond(j->c, j->status == MESH_E_NOT_FOUND ? 404 : 500, NULL,
+                 "text/plain", msg, sizeof msg - 1);
+  }
+  free(j->data);
+  free(j);
+}
+
+static void respond_text(struct http_conn *c, int status, const char *text) {
+  http_respond(c, status, "Cache-Control: no-store\r\n",
+               "text/plain; charset=utf-8", text, strlen(text));
+}
+
+/* The group a recording id belongs to; 0 or MESH_E_NOT_FOUND. */
+static int recording_group(struct srv *s, const char *id, char *group,
+                           size_t cap) {
+  sqlite3_stmt *st;
+  int r = MESH_E_NOT_FOUND;
+  if (sqlite3_prepare_v2(store_db(s->store),
+                         "SELECT group_id FROM recordings WHERE id=?", -1, &st,
+                         NULL) != SQLITE_OK)
+    return MESH_E_DB;
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    snprintf(group, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    r = 0;
+  }
+  sqlite3_finalize(st);
+  return r;
+}
+
+void srv_recording_serve(struct srv *s, struct http_conn *c,
+                         const struct http_req *req) {
+  char id[32], token[SESSION_TOKEN_LEN + 2], group[RELAY_NODE_MAX];
+  char *uid = NULL;
+  const char *cookies = http_req_header(req, "Cookie");
+  struct user u;
+  int have = 0;
+  if (strcmp(req->method, "GET") != 0) {
+    respond_text(c, 405, "GET only\n");
+    goto out;
+  }
+  if (!cookies || srv_cookie_value(cookies, CTL_COOKIE, token, sizeof token) ||
+      sessions_lookup(s->store, token, &uid) != 0 ||
+      users_get(s->store, uid, &u) != 0) {
+    respond_text(c, 403, "sign in first\n");
+    goto out;
+  }
+  have = 1;
+  /* Ids are 24 hex characters: nothing else reaches the file system. */
+  size_t n = 0;
+  if (http_query_param(req->query, "id", id, sizeof id) == 0) n = strlen(id);
+  int hex = n == 24;
+  for (size_t i = 0; i < n && hex; i++)
+    hex = (id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f');
+  if (!hex || recording_group(s, id, group, sizeof group) != 0 ||
+      (u.siteadmin != SITE_ADMIN && (u.siteadmin & SITE_LOCKED)) ||
+      !may_view(s, &u, group)) {
+    respond_text(c, 404, "no such recording\n");
+    goto out;
+  }
+  struct rec_read *j = calloc(1, sizeof *j);
+  char dir[4096];
+  if (!j || srv_path(dir, sizeof dir, s->cfg.data_dir, "recordings") != 0 ||
+      snprintf(j->path, sizeof j->path, "%s/%s.cast", dir, id) >=
+          (int)sizeof j->path) {
+    free(j);
+    respond_text(c, 500, "server error\n");
+    goto out;
+  }
+  j->c = c;
+  snprintf(j->id, sizeof j->id, "%s", id);
+  j->work.data = j;
+  if (uv_queue_work(s->loop, &j->work, read_work, read_done) != 0) {
+    free(j);
+    respond_text(c, 503, "busy\n");
+    goto out;
+  }
+  log_info("event=recording_download peer=%s user=%s id=%s", req->peer, u.id,
+           id);
+out:
+  OPENSSL_cleanse(token, sizeof token);
+  if (have) user_cleanup(&u);
+  free(uid);
+}
