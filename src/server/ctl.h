@@ -95,7 +95,7 @@ int ctl_must_enrol(const struct ctl_session *cs);
 /* ctl_relay.c: relay sessions (§7.20 authcookie, §7.21 msg/tunnel). */
 void ctl_cmd_authcookie(struct ctl_session *cs, json_t *req);
 void ctl_cmd_msg(struct ctl_session *cs, json_t *req);
-/* recording_api.c: a device's terminal recordings (§7.23). */
+/* recording_api.c: a device's terminal recordings (§7.24). */
 void ctl_cmd_recordings(struct ctl_session *cs, json_t *req);
 
 /* Object builders shared by commands and events (new references). */

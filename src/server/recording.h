@@ -48,7 +48,7 @@ void recording_close(struct srv *s, struct relay_tunnel *t);
 
 /* recording_api.c. GET /api/recording?id=ID: the .cast file, for a
  * signed-in user (session cookie) who may open a terminal on the device
- * (docs/user-api.md §7.23; {action:'recordings'} is in ctl.h). */
+ * (docs/user-api.md §7.24; {action:'recordings'} is in ctl.h). */
 struct http_conn;
 struct http_req;
 void srv_recording_serve(struct srv *s, struct http_conn *c,

@@ -1,7 +1,7 @@
 /*
  * recording_api.c - reading terminal recordings back: the list of a
  * device's recordings on /control.ashx and the .cast file over HTTPS
- * (docs/user-api.md §7.23). Both need the right to open a terminal on
+ * (docs/user-api.md §7.24). Both need the right to open a terminal on
  * the device's group (relay_rights_ok for protocol 1): a recording shows
  * everything that terminal showed.
  */
