@@ -55,7 +55,7 @@ relay_device() {
 relay_run() {
   local name=$1 url=$2 sim=$3 agent=$4 logins=$5 adir=$6
   shift 6
-  log "$name: relay, 1 tunnel then $RELAY_SESSIONS at once, $RELAY_MB MB each phase"
+  log "$name: relay, $RELAY_SESSIONS tunnels at once then 1, $RELAY_MB MB each phase"
   "$RELAYBENCH" --url "$url" --node "$sim" --logins "$logins" "$@" \
     relay --mb "$RELAY_MB" --sessions "$RELAY_SESSIONS" \
     >"$CACHE/last-relay-$name.json" 2>"$WORK/$name-relay.err" ||
