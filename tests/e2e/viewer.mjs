@@ -18,7 +18,10 @@
 // usage: node viewer.mjs --url wss://H:P --user U --pass P --node NODEID
 //          [--p P] [--select S] [--timeout MS] MODE ARGS
 //   --p P         the protocol in the relay URLs (default: the mode's)
-//   --select S    the protocol text sent inside the tunnel (default: P)
+//   --select S    the protocol text sent inside the tunnel (default: P);
+//                 in raw mode "-" sends none (the steps do it)
+//   --vp P        the protocol in our own relay URL only (default: --p),
+//                 to ask the relay for another session than msg/tunnel did
 //   MODE:
 //   term TEXT           shell; sends TEXT as keystrokes (binary)
 //   exec CMD            runs CMD (options.exec, docs/sessions.md §4)
@@ -29,7 +32,10 @@
 //                       HELD, then stop on stdin's end
 //   raw STEP...         after selecting, send steps: t:TEXT (text frame),
 //                       b:HEX (binary frame), j:TEXT (TEXT as a binary
-//                       frame), w:MS (wait); print everything received
+//                       frame), w:MS (wait), T:N (a text files command
+//                       of N bytes), B:N (a binary frame of N bytes), z:
+//                       (stop reading: a peer that never reads), r:
+//                       (read again); print everything received
 //
 // It uses the `ws` package of the stock MeshCentral install
 // (tests/interop/.peer), as wsclient.mjs does.
@@ -85,7 +91,7 @@ ctl.on('message', (data) => {
       action: 'msg', type: 'tunnel', nodeid: opt.node, usage: proto,
       value: `*/meshrelay.ashx?${q}&rauth=${m.rcookie}`, responseid: 'viewer',
     }));
-    relay(`${opt.url}/meshrelay.ashx?browser=1&p=${proto}` +
+    relay(`${opt.url}/meshrelay.ashx?browser=1&p=${opt.vp || proto}` +
       `&nodeid=${encodeURIComponent(opt.node)}&id=${tunnelId}&auth=${m.cookie}`);
   } else if (m.action === 'msg' && m.responseid === 'viewer') {
     out(`ROUTE ${m.result}`);
@@ -111,6 +117,8 @@ function relay(url) {
         started = true;
         out('CONNECTED');
         session.start();
+      } else {
+        out(`MSG ${t}`); // the relay's refusal ({action:'close',cause})
       }
       return;
     }
@@ -135,6 +143,12 @@ function relay(url) {
 function begin(ws, options) {
   ws.send(JSON.stringify({ type: 'options', ...options }));
   ws.send(select);
+}
+
+// A files `ls` command of exactly n bytes (n >= 40), its path padded.
+function bigCommand(n) {
+  const head = '{"action":"ls","reqid":9,"path":"/', tail = '"}';
+  return head + 'a'.repeat(Math.max(0, n - head.length - tail.length)) + tail;
 }
 
 const sessions = {
@@ -234,13 +248,17 @@ const sessions = {
   raw(ws, steps) {
     return {
       async start() {
-        ws.send(select);
+        if (select !== '-') ws.send(select);
         for (const s of steps) {
           const k = s.slice(0, 2), v = s.slice(2);
           if (k === 't:') ws.send(v);
           else if (k === 'b:') ws.send(Buffer.from(v, 'hex'), { binary: true });
           else if (k === 'j:') ws.send(Buffer.from(v), { binary: true });
           else if (k === 'w:') await new Promise((r) => setTimeout(r, +v));
+          else if (k === 'T:') ws.send(bigCommand(+v));
+          else if (k === 'B:') ws.send(Buffer.alloc(+v, 0x61), { binary: true });
+          else if (k === 'z:') ws.pause();
+          else if (k === 'r:') ws.resume();
         }
         setTimeout(() => ws.close(1000), 500);
       },
