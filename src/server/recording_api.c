@@ -33,7 +33,7 @@ static void take_group(const struct store_device *d, void *data) {
 }
 
 static int may_view(struct srv *s, const struct user *u, const char *group) {
-  return relay_rights_ok(relay_user_rights(s, u->id, u->siteadmin, group), 1);
+  return relay_rights_ok(members_rights(s->store, group, u->id), 1);
 }
 
 void ctl_cmd_recordings(struct ctl_session *cs, json_t *req) {

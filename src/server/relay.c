@@ -60,12 +60,6 @@ static const char *side_name(enum relay_side s) {
   return s == RELAY_VIEWER ? "viewer" : "agent";
 }
 
-uint32_t relay_user_rights(struct srv *s, const char *user_id,
-                           uint32_t siteadmin, const char *group_id) {
-  if (siteadmin == SITE_ADMIN) return MESH_RIGHT_ADMIN;
-  return members_rights(s->store, group_id, user_id);
-}
-
 int relay_rights_ok(uint32_t rights, int proto) {
   if (rights == 0xFFFFFFFFu) return 1;
   if (!(rights & 8u)) return 0; /* REMOTECONTROL */
@@ -300,7 +294,6 @@ static void join_viewer(struct relay_end *e, const struct http_req *req,
   struct user u;
   if (users_get(s->store, uid, &u) != 0) return refuse(e, "noauth", "noauth");
   int locked = u.siteadmin != SITE_ADMIN && (u.siteadmin & SITE_LOCKED);
-  uint32_t site = u.siteadmin;
   snprintf(e->user_name, sizeof e->user_name, "%s", u.name);
   user_cleanup(&u);
   if (locked) return refuse(e, "noauth", "account locked");
@@ -312,7 +305,7 @@ static void join_viewer(struct relay_end *e, const struct http_req *req,
   /* Rights are checked again now: they may have changed since msg/tunnel.
    * Both the registered protocol and this URL's must be allowed. */
   if (t && strcmp(t->user_id, uid) == 0) {
-    uint32_t rights = relay_user_rights(s, uid, site, t->group_id);
+    uint32_t rights = members_rights(s->store, t->group_id, uid);
     if (!relay_rights_ok(rights, t->proto) ||
         (e->proto >= 0 && !relay_rights_ok(rights, e->proto)))
       return refuse(e, "rights", "no rights for this session");

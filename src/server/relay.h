@@ -54,9 +54,4 @@ void relay_unregister(struct srv *s, const char *id);
  * Pure. */
 int relay_rights_ok(uint32_t rights, int proto);
 
-/* The user's rights on a group: full for a site administrator, else the
- * membership's. */
-uint32_t relay_user_rights(struct srv *s, const char *user_id,
-                           uint32_t siteadmin, const char *group_id);
-
 #endif
