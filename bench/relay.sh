@@ -81,10 +81,13 @@ relay_meshd() {
   log "meshd: relay bench"
   mkdir -p "$d"
   relay_logins "$WORK/meshd-logins"
+  g=$("$MESHD" create-group relaybench --data "$d")
+  # Rights on devices come from group membership, for administrators too.
   while read -r u p; do
     "$MESHD" create-account "$u" --pass "$p" --admin --data "$d" >/dev/null
+    sql "$d" "INSERT INTO members(group_id,user_id,rights)
+      VALUES('$g','user//$u',4294967295)" >/dev/null
   done <"$WORK/meshd-logins"
-  g=$("$MESHD" create-group relaybench --data "$d")
   start_meshd "$d" 0
   pid=$MESHD_PID
   [ "$(readlink "/proc/$pid/exe")" = "$(readlink -f "$MESHD")" ] ||
