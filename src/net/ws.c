@@ -10,6 +10,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/mesh_limits.h"
+#include "net/http_cli.h"
 #include "net/http_parse.h"
 #include "net/ws_internal.h"
 
@@ -512,49 +513,20 @@ static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   start_connect(w, (struct sockaddr *)&ss);
 }
 
-/* Splits url into scheme, host, port and target. */
+/* Splits a ws:// or wss:// url into host, port and target (one URL
+ * parser for every client: http_cli_parse_url). */
 static int parse_url(struct ws *w, const char *url) {
-  const char *p;
-  if (strncmp(url, "wss://", 6) == 0) {
-    w->tls_wanted = 1;
-    p = url + 6;
-  } else if (strncmp(url, "ws://", 5) == 0) {
-    p = url + 5;
-  } else {
+  struct http_cli_url u;
+  if (strncmp(url, "wss://", 6) != 0 && strncmp(url, "ws://", 5) != 0)
     return MESH_E_INVALID;
-  }
-  const char *hs = p, *he;
-  if (*p == '[') {
-    hs = p + 1;
-    he = strchr(hs, ']');
-    if (!he) return MESH_E_INVALID;
-    p = he + 1;
-    w->host_is_v6 = 1;
-  } else {
-    he = p + strcspn(p, ":/?#");
-    p = he;
-  }
-  size_t hl = (size_t)(he - hs);
-  if (hl == 0 || hl > 255) return MESH_E_INVALID;
-  w->port = w->tls_wanted ? 443 : 80;
-  if (*p == ':') {
-    char *end;
-    long port = strtol(p + 1, &end, 10);
-    if (end == p + 1 || port <= 0 || port > 65535) return MESH_E_INVALID;
-    w->port = (int)port;
-    p = end;
-  }
-  if (*p != 0 && *p != '/' && *p != '?') return MESH_E_INVALID;
-  size_t tl = strcspn(p, "#");
-  if (tl > MESH_HTTP_MAX_URL) return MESH_E_INVALID;
-  w->host = strndup(hs, hl);
-  w->target = malloc(tl + 2);
-  if (!w->host || !w->target) return MESH_E_NOMEM;
-  /* "ws://h?x" has an empty path: send "/?x". */
-  snprintf(w->target, tl + 2, "%s%.*s", *p == '/' ? "" : "/", (int)tl, p);
-  for (const char *c = w->target; *c; c++)
-    if ((unsigned char)*c <= 0x20 || *c == 0x7f) return MESH_E_INVALID;
-  return 0;
+  int r = http_cli_parse_url(url, &u);
+  if (r) return r;
+  w->tls_wanted = u.tls;
+  w->host_is_v6 = u.host_is_v6;
+  w->port = u.port;
+  w->host = strdup(u.host);
+  w->target = strdup(u.target);
+  return w->host && w->target ? 0 : MESH_E_NOMEM;
 }
 
 int ws_connect(uv_loop_t *loop, const char *url, SSL_CTX *tls,
