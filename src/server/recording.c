@@ -23,7 +23,7 @@
 #include "base/log.h"
 #include "base/mesh_limits.h"
 #include "crypto/rand.h"
-#include "recording_cast.h"
+#include "proto/cast.h"
 
 #define REC_ID_LEN 24 /* hex of 12 random bytes */
 

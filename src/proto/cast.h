@@ -1,5 +1,5 @@
 /*
- * recording_cast.h - asciicast v2 lines for terminal recordings, without
+ * cast.h - asciicast v2 lines for terminal recordings, without
  * I/O: the header, output events ([t,"o",text]) made of terminal bytes
  * that may split a UTF-8 character between two messages or not be UTF-8
  * at all, and resize events ([t,"r","COLSxROWS"]) from the viewer's
@@ -8,8 +8,8 @@
  * Pure functions; outputs go to a caller's bounded struct buf and are
  * whole lines or nothing.
  */
-#ifndef MESH_SERVER_RECORDING_CAST_H
-#define MESH_SERVER_RECORDING_CAST_H
+#ifndef MESH_PROTO_CAST_H
+#define MESH_PROTO_CAST_H
 
 #include <stddef.h>
 #include <stdint.h>

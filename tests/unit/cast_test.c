@@ -1,4 +1,4 @@
-/* asciicast v2 lines of terminal recordings (recording_cast.h): UTF-8
+/* asciicast v2 lines of terminal recordings (proto/cast.h): UTF-8
  * split across messages, every split point, invalid bytes, bounds, and
  * the terminal size messages. */
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "server/recording_cast.h"
+#include "proto/cast.h"
 #include "testutil.h"
 
 /* The "o" texts of all lines in b, concatenated. */

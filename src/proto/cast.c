@@ -1,7 +1,7 @@
 /*
- * recording_cast.c - asciicast v2 lines (recording_cast.h).
+ * cast.c - asciicast v2 lines (cast.h).
  */
-#include "recording_cast.h"
+#include "proto/cast.h"
 
 #include <jansson.h>
 #include <stdio.h>
