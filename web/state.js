@@ -9,6 +9,7 @@ export const SITE_LOCKED = 0x20;
 export const SITE_NO_NEW_GROUPS = 0x40;
 // Device group rights (MESHRIGHT bits, docs/user-api.md §4.1).
 export const MESH_ADMIN = 0xFFFFFFFF;
+export const MESH_EDIT_GROUP = 0x1;
 export const MESH_MANAGE_USERS = 0x2;
 export const MESH_MANAGE_DEVICES = 0x4;
 export const MESH_REMOTE_CONTROL = 0x8;

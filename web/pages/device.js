@@ -1,24 +1,29 @@
 // pages/device.js - one device: its details, last connection and events
-// (the Overview tab), and, for users with the rights, its Terminal and
-// Files tabs. The address names the tab (#/device/ID/terminal), so a
-// reload comes back to it; switching tabs keeps each tab's session.
+// (the Overview tab), and, for users with the rights, its Terminal, Files
+// and Recordings tabs. The address names the tab (#/device/ID/terminal),
+// so a reload comes back to it; switching tabs keeps each tab's session.
 
 import { el, fmtAge, fmtTime, replace } from '../dom.js';
-import { MESH_ADMIN, MESH_NO_FILES, MESH_NO_TERMINAL, MESH_REMOTE_CONTROL, isAdmin, isOnline, myRights,
+import { MESH_ADMIN, MESH_NO_FILES, MESH_NO_TERMINAL, MESH_REMOTE_CONTROL, isOnline, myRights,
   short, state } from '../state.js';
 import { agentText, emptyState, eventsTable, loading, pageHead, stateBadge } from '../ui.js';
 import { filesTab } from './files.js';
+import { recordingsTab } from './recordings.js';
 import { terminalTab } from './terminal.js';
 
 const TABS = [
   { id: 'overview', label: 'Overview' },
   { id: 'terminal', label: 'Terminal', make: terminalTab, deny: MESH_NO_TERMINAL },
   { id: 'files', label: 'Files', make: filesTab, deny: MESH_NO_FILES },
+  // A recording shows what the terminal showed: the terminal's rights.
+  { id: 'recordings', label: 'Recordings', make: recordingsTab, deny: MESH_NO_TERMINAL },
 ];
 
-/** Whether rights on a group allow a session tab (docs/sessions.md §3). */
+/** Whether rights on a group allow a session tab (docs/sessions.md §3).
+ * Only the group's rights count, for site administrators too: the relay
+ * and the recordings API decide so. */
 function mayOpen(rights, deny) {
-  if (isAdmin() || rights === MESH_ADMIN) return true;
+  if (rights === MESH_ADMIN) return true;
   return (rights & MESH_REMOTE_CONTROL) !== 0 && (rights & deny) === 0;
 }
 
@@ -164,6 +169,7 @@ export function deviceView(arg) {
         if (ev.action === 'nodeconnect') loadLast();
         else loadEvents();
       }
+      for (const t of made.values()) if (t.update) t.update(what, ev);
     },
     leave() {
       for (const t of made.values()) if (t.leave) t.leave();

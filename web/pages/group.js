@@ -1,8 +1,10 @@
 // pages/group.js - one device group: its devices, how to add one, and its
-// members with their rights (added and removed by those who manage users).
+// members with their rights (added and removed by those who manage users);
+// whether its terminal sessions are recorded (switched by those who may
+// edit the group, docs/user-api.md §7.9).
 
 import { confirmButton, el, replace } from '../dom.js';
-import { MESH_ADMIN, MESH_MANAGE_DEVICES, MESH_MANAGE_USERS, byName, myRights, refresh, short, state } from '../state.js';
+import { MESH_ADMIN, MESH_EDIT_GROUP, MESH_MANAGE_DEVICES, MESH_MANAGE_USERS, byName, myRights, refresh, short, state } from '../state.js';
 import { RIGHT_PRESETS, deviceRow, errorBox, field, loading, option, pageHead, rightsText } from '../ui.js';
 import { addDevicePanel } from './add_device.js';
 
@@ -50,6 +52,38 @@ export function groupView(sid) {
     } finally {
       submit.disabled = false;
     }
+  };
+
+  // Recording switch: the group object says whether it is on; while a
+  // change is on its way the switch stays disabled through redraws.
+  const recordErr = errorBox('record-error');
+  let saving = false;
+  const recordPanel = (mesh) => {
+    const on = mesh.recordSessions === true;
+    const input = el('input', {
+      id: 'group-record', type: 'checkbox', role: 'switch', checked: on, disabled: saving,
+      'aria-describedby': 'group-record-hint',
+    });
+    input.addEventListener('change', async () => {
+      recordErr.hide();
+      saving = true;
+      input.disabled = true;
+      try {
+        const r = await state.ctl.request({ action: 'editmesh', meshid: id, recordSessions: input.checked });
+        if (r.result !== 'ok') recordErr.show(String(r.result ?? 'The change was not saved.'));
+      } catch (x) {
+        recordErr.show(String(x.message));
+      } finally {
+        saving = false;
+      }
+      await refresh(); // redraws with what the server has
+    });
+    return el('div', { className: 'panel record-panel' },
+      el('label', { className: 'check' }, input, 'Record terminal sessions'),
+      el('p', { id: 'group-record-hint', className: 'hint' },
+        'Every terminal session on this group\'s devices is saved; members who may open a terminal ' +
+        'play them back on the device\'s Recordings tab.'),
+      recordErr.el);
   };
 
   let addPanel = null; // "Add a device", for those who may manage devices
@@ -102,6 +136,10 @@ export function groupView(sid) {
           }, { id: 'group-delete', className: 'danger' })) : null),
       mesh.desc ? el('p', { className: 'muted' }, String(mesh.desc)) : null,
       el('p', { className: 'small muted' }, `Your rights: ${rightsText(mine)}`),
+      (mine & MESH_EDIT_GROUP) !== 0 ? recordPanel(mesh)
+        : mesh.recordSessions === true
+          ? el('p', { id: 'group-recorded', className: 'small muted' }, 'Terminal sessions in this group are recorded.')
+          : null,
       el('h2', {}, 'Devices'),
       devices.length
         ? el('ul', { className: 'devices' }, ...devices.map(deviceRow))
@@ -128,9 +166,11 @@ export function groupView(sid) {
       if (what === 'data' || what === 'conn') {
         const typed = user.value;
         const focused = document.activeElement === user;
+        const switchFocused = document.activeElement?.id === 'group-record';
         draw();
         user.value = typed;
         if (focused) user.focus();
+        if (switchFocused) body.querySelector('#group-record')?.focus();
       }
     },
   };
