@@ -183,7 +183,7 @@ test('a recorded session is listed live, plays back and downloads as asciicast v
   await page.close();
 });
 
-test('parseCast: every truncation of a file parses without throwing', async () => {
+test('parseCast: every truncation and 3000 mutations of a file read without throwing', async () => {
   const { page, seen } = await openPage(browser.context);
   await page.goto(`${meshd.base}/`);
   const out = await page.evaluate(async () => {
@@ -196,9 +196,50 @@ test('parseCast: every truncation of a file parses without throwing', async () =
       const p = parseCast(text.slice(0, n));
       results.push(p.error ? null : { events: p.events, skipped: p.skipped });
     }
-    return { full, results };
+    // Mutations (a seeded generator, so a failure repeats): whatever comes
+    // back is well formed, or an error; nothing throws.
+    let seed = 12345;
+    const rand = (n) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const junk = '[]{}",:0123456789.-eoirx\\u\n \x00\u2028<';
+    const bad = [];
+    for (let i = 0; i < 3000; i++) {
+      const chars = [...text];
+      for (let k = 1 + rand(4); k > 0; k--) {
+        const at = rand(chars.length);
+        const op = rand(3);
+        if (op === 0) chars.splice(at, 1);
+        else if (op === 1) chars.splice(at, 0, junk[rand(junk.length)]);
+        else chars[at] = junk[rand(junk.length)];
+      }
+      const m = chars.join('');
+      let p;
+      try {
+        p = parseCast(m);
+      } catch (x) {
+        bad.push(`threw ${x} on ${JSON.stringify(m)}`);
+        continue;
+      }
+      if (p.error) continue;
+      let last = 0;
+      const ok = Number.isInteger(p.cols) && Number.isInteger(p.rows) && p.events.every((e) => {
+        const good = Number.isFinite(e.at) && e.at >= last &&
+          (typeof e.o === 'string' || (Number.isInteger(e.cols) && e.cols >= 1 && e.cols <= 1000 &&
+            Number.isInteger(e.rows) && e.rows >= 1 && e.rows <= 500));
+        last = e.at;
+        return good;
+      });
+      if (!ok) bad.push(`malformed result for ${JSON.stringify(m)}`);
+    }
+    const capped = parseCast('{"version":2,"width":80,"height":24,"idle_time_limit":0.5}\n' +
+      '[0,"o","a"]\n[10,"o","b"]\n');
+    return { full, results, bad, cappedDuration: capped.duration };
   });
-  const { full, results } = out;
+  const { full, results, bad, cappedDuration } = out;
+  assert.deepEqual(bad, []);
+  assert.equal(cappedDuration, 0.5, "the header's idle_time_limit wins");
   assert.equal(full.skipped, 0);
   assert.deepEqual(full.events, [
     { at: 0.5, o: 'aé' }, { at: 1.25, cols: 100, rows: 30 }, { at: 3.25, o: 'b\r\n' }]);
