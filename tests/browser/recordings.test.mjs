@@ -5,7 +5,8 @@
 // read-only xterm (pause, restart, speed, seeking); the .cast download is
 // asciicast v2. A recording with bad lines plays what it can and says
 // what it skipped, with nothing injected; a member without terminal rights
-// gets no tab and no file, one with them gets both.
+// gets no tab and no file (a site administrator neither), one with them
+// gets both.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
@@ -35,6 +36,7 @@ before(async () => {
   meshd.cli('create-account', 'admin', '--pass', 'admin password', '--admin');
   meshd.cli('create-account', 'viewer', '--pass', 'viewer password');
   meshd.cli('create-account', 'operator', '--pass', 'operator password');
+  meshd.cli('create-account', 'boss', '--pass', 'boss password', '--admin');
   [browser, other] = await Promise.all([launchBrowser(), launchBrowser()]);
 });
 
@@ -312,7 +314,7 @@ test('recordings follow terminal rights; the switch follows the edit right', asy
   const { page } = await openPage(browser.context);
   await page.goto(`${meshd.base}/#/group/${encodeURIComponent(groupId)}`);
   await page.locator('#group-title').waitFor();
-  for (const [name, preset] of [['viewer', 'view'], ['operator', 'manage']]) {
+  for (const [name, preset] of [['viewer', 'view'], ['operator', 'manage'], ['boss', 'view']]) {
     await page.fill('#member-user', name);
     await page.selectOption('#member-rights', preset);
     await page.click('#member-add');
@@ -335,6 +337,16 @@ test('recordings follow terminal rights; the switch follows the edit right', asy
   await p.goto(`${meshd.base}/#/group/${encodeURIComponent(groupId)}`);
   await p.locator('#group-recorded', { hasText: 'Terminal sessions in this group are recorded.' }).waitFor();
   assert.equal(await p.locator('#group-record').count(), 0);
+  await p.click('#account-button');
+  await p.click('#signout');
+
+  // A site administrator with view-only rights in the group is no
+  // exception: the server lets group rights alone decide.
+  await signIn(p, meshd.base, 'boss', 'boss password');
+  await p.goto(`${deviceUrl}/recordings`);
+  await p.locator('#device-name', { hasText: 'rec-box' }).waitFor();
+  await p.locator('#tab-overview').waitFor();
+  assert.equal(await p.locator('#tabbtn-recordings, #tabbtn-terminal').count(), 0);
   await p.click('#account-button');
   await p.click('#signout');
 
