@@ -146,8 +146,8 @@ function loadXterm() {
 
 /**
  * A player for the recording at url (fetched with the session cookie),
- * offering it for download as downloadName. Returns {el, leave()}; leave
- * stops playback and frees the terminal.
+ * offering it for download as downloadName. Returns {el, pause(),
+ * leave()}; leave stops playback and frees the terminal.
  */
 export function castPlayer(url, downloadName) {
   const status = el('p', { id: 'rec-status', className: 'muted', role: 'status' }, 'Loading the recording…');
@@ -318,6 +318,10 @@ export function castPlayer(url, downloadName) {
 
   return {
     el: root,
+    /** Stops playback where it is (the tab was left). */
+    pause() {
+      if (playing) setPlaying(false);
+    },
     leave() {
       gone = true;
       cancelAnimationFrame(frame);

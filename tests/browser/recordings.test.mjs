@@ -295,6 +295,20 @@ test('a recording with bad lines plays what it can, says what it skipped, inject
   // 700 s of silence play as 2 s.
   assert.equal(await page.locator('#rec-time').textContent(), '0:02 / 0:02');
 
+  // Leaving the tab pauses the player (a 30 s pause, as the header asks).
+  await page.unroute('**/api/recording?*');
+  await page.route('**/api/recording?*', (route) => route.fulfill({
+    status: 200, contentType: 'application/x-asciicast',
+    body: '{"version":2,"width":40,"height":5,"idle_time_limit":30}\n[0,"o","first"]\n[99,"o","\\r\\nlater"]\n',
+  }));
+  await page.locator('#rec-table [data-action="play"]').first().click();
+  await waitRow(page, '#rec-screen', 'first');
+  await page.locator('#rec-time', { hasText: '/ 0:30' }).waitFor();
+  await page.click('#tabbtn-overview');
+  await page.click('#tabbtn-recordings');
+  await page.locator('#rec-status', { hasText: 'Paused.' }).waitFor();
+  assert.ok(!(await rows(page, '#rec-screen')).some((l) => l.includes('later')));
+
   // Not a recording at all: a message, no player.
   await page.unroute('**/api/recording?*');
   await page.route('**/api/recording?*', (route) => route.fulfill({

@@ -36,9 +36,10 @@ const idOk = (id) => typeof id === 'string' && /^[0-9a-f]{1,64}$/.test(id);
 const recordingUrl = (id) => `/api/recording?id=${encodeURIComponent(id)}`;
 
 /**
- * The Recordings tab of device nodeid. Returns {el, show(), update(what,
- * ev), leave()}: show reads the list again, update takes the events the
- * device page passes on, leave ends playback.
+ * The Recordings tab of device nodeid. Returns {el, show(), hide(),
+ * update(what, ev), leave()}: show reads the list again, hide pauses
+ * playback, update takes the events the device page passes on, leave
+ * ends playback.
  */
 export function recordingsTab(nodeid) {
   const list = el('div', { id: 'rec-list' }, loading());
@@ -143,6 +144,9 @@ export function recordingsTab(nodeid) {
     el: root,
     show() {
       load();
+    },
+    hide() {
+      if (player) player.pause();
     },
     update(what, ev) {
       if (what !== 'event' || ev?.action !== 'relaylog' || ev.nodeid !== nodeid ||
