@@ -43,7 +43,8 @@ const sizeOk = (c, r) => Number.isInteger(c) && Number.isInteger(r) &&
  * usable header), else {cols, rows, events, duration, skipped, notes}:
  * events are {at, o} (output) or {at, cols, rows} (resize), `at` being
  * seconds after the start with pauses capped; notes are texts for people
- * about the lines that were skipped (skipped counts them all).
+ * about what was skipped (the first lines by number, the rest counted;
+ * skipped counts them all).
  */
 export function parseCast(text) {
   const lines = String(text).split('\n');
@@ -60,9 +61,13 @@ export function parseCast(text) {
   }
   const notes = [];
   let skipped = 0;
+  let named = 0;
   const skip = (i, why) => {
     skipped++;
-    if (notes.length < MAX_NOTES) notes.push(`Line ${i + 1} skipped: ${why}.`);
+    if (named < MAX_NOTES) {
+      named++;
+      notes.push(`Line ${i + 1} skipped: ${why}.`);
+    }
   };
   let cols = header.width;
   let rows = header.height;
@@ -116,6 +121,7 @@ export function parseCast(text) {
     lastT = Math.max(t, lastT);
     events.push(size ? { at, ...size } : { at, o: data });
   }
+  if (skipped > named) notes.push(`${skipped - named} more line(s) skipped.`);
   return { cols, rows, events, duration: at, skipped, notes };
 }
 
@@ -214,10 +220,13 @@ export function castPlayer(url, downloadName) {
     slider.value = pos >= cast.duration ? slider.max : String(Math.round(pos * 1000));
     clock.textContent = `${fmtClock(pos)} / ${fmtClock(cast.duration)}`;
   };
+  const drawStatus = () => {
+    status.textContent = playing ? 'Playing.' : pos >= cast.duration ? 'Finished.' : 'Paused.';
+  };
   const setPlaying = (on) => {
     playing = on;
     play.textContent = on ? 'Pause' : 'Play';
-    status.textContent = on ? 'Playing.' : pos >= cast.duration ? 'Finished.' : 'Paused.';
+    drawStatus();
     cancelAnimationFrame(frame);
     if (on) {
       lastTick = performance.now();
@@ -245,6 +254,7 @@ export function castPlayer(url, downloadName) {
     pos = target;
     pump();
     drawClock();
+    drawStatus();
   };
 
   play.addEventListener('click', () => {
@@ -264,11 +274,8 @@ export function castPlayer(url, downloadName) {
   slider.addEventListener('input', () => seek(Number(slider.value) / 1000));
 
   const showNotes = () => {
-    const lines = [...cast.notes];
-    const unnamed = cast.skipped - cast.notes.filter((n) => n.startsWith('Line ')).length;
-    if (unnamed > 0) lines.push(`${unnamed} more line(s) skipped.`);
-    replace(notes, ...lines.map((t) => el('p', {}, t)));
-    notes.hidden = lines.length === 0;
+    replace(notes, ...cast.notes.map((t) => el('p', {}, t)));
+    notes.hidden = cast.notes.length === 0;
   };
 
   const start = async () => {

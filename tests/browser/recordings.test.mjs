@@ -270,6 +270,7 @@ test('a recording with bad lines plays what it can, says what it skipped, inject
     '[0.3,"r","99999x1"]',
     '{"not":"an event"}',
     '[0.4,"o",42]',
+    '[0.45]',
     '[0.5,"r","70x14"]',
     '[700,"o","safe-end\\r\\n"]',
   ].join('\n');
@@ -285,6 +286,7 @@ test('a recording with bad lines plays what it can, says what it skipped, inject
     'Line 5 skipped: bad terminal size.',
     'Line 6 skipped: not an event [time, code, data].',
     'Line 7 skipped: bad time, code or data.',
+    '1 more line(s) skipped.',
   ]);
   // The HTML-like output is terminal text; nothing ran, nothing was made.
   await waitRow(page, '#rec-screen', 'hello <img src=x onerror=window.pwned=1>');
