@@ -116,14 +116,12 @@ static const char *check_tunnel(struct ctl_session *cs, json_t *req,
   if (r != 0 && r != MESH_E_NOT_FOUND) return "Invalid value";
   if (r == 0 && strcmp(strncmp(buf, "node//", 6) == 0 ? buf + 6 : buf, node))
     return "Invalid value";
-  /* The protocol the agent will name in its URL; usage when absent. */
+  /* The protocol the agent will name in its URL; usage only when the
+   * URL has none. The stock server checks rights on the URL's p alone,
+   * and stock meshctrl sends usage 1 for its files sessions too. */
   int p = usage ? (int)json_integer_value(usage) : 0;
   char pt[16];
-  if (http_query_param(q, "p", pt, sizeof pt) == 0 && pt[0]) {
-    int up = atoi(pt);
-    if (usage && up != p) return "Invalid usage";
-    p = up;
-  }
+  if (http_query_param(q, "p", pt, sizeof pt) == 0 && pt[0]) p = atoi(pt);
   *proto = p;
   /* The agent joins with the rauth in the URL: it must be this user's,
    * or the tunnel could never pair. */
