@@ -333,6 +333,39 @@ test('a recording with bad lines plays what it can, says what it skipped, inject
   await page.close();
 });
 
+test('the list: newest first, truncated flagged, names as text, bad ids left out', async () => {
+  const { page, seen } = await openPage(browser.context);
+  // The server's answer is rewritten on its way to the page.
+  const fake = [
+    { id: 'aa01', start: 1795600000000, duration: 5, userid: 'user//old', user: 'old', size: 10 },
+    { id: 'aa03', start: 1795700000000, duration: 3725, userid: 'user//x', user: '<img src=x onerror=window.pwned=1>', size: 2500000, truncated: true },
+    { id: '../../etc', start: 1795800000000, duration: 1, userid: 'user//y', user: 'y', size: 1 },
+    { id: 'aa02', start: 1795650000000, duration: 65, userid: 'user//mid', user: 'mid', size: 1500 },
+  ];
+  await page.routeWebSocket('**/control.ashx', (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => server.send(m));
+    server.onMessage((m) => {
+      const j = typeof m === 'string' && m.includes('"recordings"') ? JSON.parse(m) : null;
+      ws.send(j && Array.isArray(j.recordings) ? JSON.stringify({ ...j, recordings: fake }) : m);
+    });
+  });
+  await page.goto(`${deviceUrl}/recordings`);
+  await page.locator('#rec-table tbody tr').first().waitFor({ timeout: LIVE_MS });
+  assert.deepEqual(await page.locator('#rec-table tbody tr').evaluateAll((trs) => trs.map((t) => t.dataset.id)),
+    ['aa03', 'aa02', 'aa01']);
+  const cells = await page.locator('#rec-table tr[data-id="aa03"] td').allTextContents();
+  assert.deepEqual(cells.slice(1, 5), ['1:02:05', '<img src=x onerror=window.pwned=1>', '2.5 MB', 'truncated']);
+  assert.deepEqual((await page.locator('#rec-table tr[data-id="aa02"] td').allTextContents()).slice(1, 5),
+    ['1:05', 'mid', '1.5 KB', '']);
+  assert.equal(await page.locator('#rec-table img').count(), 0);
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+  assert.equal(await page.getAttribute('#rec-table tr[data-id="aa02"] [data-action="download"]', 'href'),
+    '/api/recording?id=aa02');
+  assert.deepEqual(seen.errors, []);
+  await page.close();
+});
+
 test('recordings follow terminal rights; the switch follows the edit right', async () => {
   // The administrator adds a view-only member and an operator (remote
   // control, terminal allowed, no group editing).
