@@ -224,7 +224,8 @@ static void respond_error(struct http_conn *c, int status, const char *extra) {
   http_respond(c, status, hdr, "text/plain; charset=utf-8", body, strlen(body));
 }
 
-/* Opens the file for req and, when it exists, its gzip sibling. Returns 0
+/* Opens the file for req and, when it exists and is not older than the
+ * file, its gzip sibling. Returns 0
  * with the chosen variant in *use (the sibling when the client accepts
  * gzip), *has_gz set when a sibling exists (so Vary is sent either way),
  * or MESH_E_NOT_FOUND / MESH_E_TOO_LARGE. The unused descriptor is
@@ -239,6 +240,15 @@ static int web_pick(int dirfd, const char *rel, const struct http_req *req,
   if ((r = web_open(dirfd, rel, &plain)) != 0) return r;
   snprintf(gzname, sizeof gzname, "%s.gz", rel);
   if (web_open(dirfd, gzname, &gz) != 0) {
+    *use = plain;
+    return 0;
+  }
+  /* A sibling older than its file was made from an earlier version (the
+   * file was edited since scripts/setup-web.sh ran): never serve it. */
+  if (gz.st.st_mtim.tv_sec < plain.st.st_mtim.tv_sec ||
+      (gz.st.st_mtim.tv_sec == plain.st.st_mtim.tv_sec &&
+       gz.st.st_mtim.tv_nsec < plain.st.st_mtim.tv_nsec)) {
+    close(gz.fd);
     *use = plain;
     return 0;
   }

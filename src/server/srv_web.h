@@ -6,8 +6,9 @@
  * extension has a known content type are served; symbolic links are never
  * followed below the web folder, and only regular files up to
  * SRV_WEB_MAX_FILE bytes are sent. A file NAME.gz beside NAME is sent
- * instead (Content-Encoding: gzip) to clients that accept gzip; nothing is
- * compressed at run time. Every response, errors included, carries the
+ * instead (Content-Encoding: gzip) to clients that accept gzip, unless it
+ * is older than NAME (a stale copy); nothing is compressed at run time
+ * (scripts/setup-web.sh makes the copies). Every response, errors included, carries the
  * Content-Security-Policy and the other headers in SRV_WEB_SECURITY_HEADERS.
  */
 #ifndef MESH_SERVER_SRV_WEB_H

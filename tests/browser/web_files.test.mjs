@@ -3,7 +3,7 @@
 // types, and files that must not be published. Plain node HTTPS requests.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -26,6 +26,10 @@ before(async () => {
   await w('app.js', APP_JS);
   await w('app.js.gz', zlib.gzipSync(APP_JS));
   await w('only.css', 'body{}\n');
+  // A copy made from an earlier version of its file: older than the file.
+  await w('stale.js', 'export const v = 2;\n');
+  await w('stale.js.gz', zlib.gzipSync('export const v = 1;\n'));
+  await utimes(path.join(webDir, 'stale.js.gz'), new Date(1e9 * 1000), new Date(1e9 * 1000));
   await w('pic.svg', '<svg xmlns="http://www.w3.org/2000/svg"/>');
   await w('pic.png', Buffer.from('89504e470d0a1a0a', 'hex'));
   await w('favicon.ico', Buffer.alloc(4));
@@ -106,6 +110,13 @@ test('a .gz sibling is sent to clients that accept gzip', async () => {
   assert.equal(again.headers['content-encoding'], 'gzip');
   // The .gz file itself is not addressable.
   assert.equal((await get('/app.js.gz')).status, 404);
+});
+
+test('a .gz sibling older than its file is never sent', async () => {
+  const res = await get('/stale.js', { 'Accept-Encoding': 'gzip' });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['content-encoding'], undefined);
+  assert.equal(res.body.toString(), 'export const v = 2;\n');
 });
 
 test('symbolic links, FIFOs, folders, hidden and unknown files are 404', async () => {
