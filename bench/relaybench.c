@@ -6,7 +6,7 @@
  *
  *   relaybench --url wss://HOST:PORT --node NODEID --logins FILE
  *              [--server-pid PID | --server-pgid PGID] MODE ...
- *   MODE relay [--mb N] [--sessions N] [--warmup-mb N]
+ *   MODE relay [--mb N] [--sessions N] [--warmup-mb N] [--idle-ms MS]
  *   MODE term  [--keys N] [--warmup N] [--interval MS]
  *
  * --logins names one or more accounts, "USER PASSWORD" per line; tunnels
@@ -22,8 +22,10 @@
  * messages to the viewer side, which checks every one (sequence number,
  * length, content: the relay must keep message boundaries and order).
  * Phase "single": one tunnel, --mb MB. Phase "concurrent": --sessions
- * tunnels paired at once (server RSS measured with all of them idle),
- * then --mb MB in all, split evenly, streamed at the same time.
+ * tunnels paired at once (server RSS measured with all of them idle for
+ * --idle-ms, default 2000: a longer hold lets one look inside the server
+ * meanwhile, with gdb or /proc/PID/smaps), then --mb MB in all, split
+ * evenly, streamed at the same time.
  *
  * term: the device is a real meshagent. One protocol 1 tunnel whose
  * options carry "exec":"cat" (docs/sessions.md §4: a raw pty, no echo by
@@ -587,7 +589,8 @@ static void stream(const char *name, uint64_t bytes, int report,
   printf(", \"server_cpu_ms_per_mb\": %.3f}%s\n", cpu / mb, sep);
 }
 
-static void bench_relay(double mb, int sessions, double warm_mb) {
+static void bench_relay(double mb, int sessions, double warm_mb,
+                        uint64_t idle_ms) {
   int64_t c, rss0, rss1;
   /* A first tunnel runs every code path once (and, in the stock server,
    * gets it compiled), so that the memory measured next is the tunnels'
@@ -601,7 +604,7 @@ static void bench_relay(double mb, int sessions, double warm_mb) {
   uint64_t t0 = uv_hrtime();
   open_sessions(sessions, 5);
   double setup_ms = (double)(uv_hrtime() - t0) / 1e6;
-  run_for("idle", 2000);
+  run_for("idle", idle_ms);
   int procs = server_stat(&c, &rss1);
   printf(
       "  \"pairing\": {\"sessions\": %d, \"wall_ms\": %.0f, "
@@ -730,7 +733,8 @@ static void usage(void) {
           "usage: relaybench --url wss://HOST:PORT --node NODEID --logins "
           "FILE\n"
           "                  [--server-pid PID | --server-pgid PGID]\n"
-          "                  relay [--mb N] [--sessions N] [--warmup-mb N]\n"
+          "                  relay [--mb N] [--sessions N] [--warmup-mb N]"
+          " [--idle-ms MS]\n"
           "                | term [--keys N] [--warmup N] [--interval MS]\n");
   exit(2);
 }
@@ -739,6 +743,7 @@ int main(int argc, char **argv) {
   const char *logins = NULL, *mode = NULL;
   double mb = 256, warm_mb = 32;
   int sessions = 50, keys = 500, warm = 20;
+  uint64_t idle_ms = 2000;
   g.key_interval_ms = 10;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -762,6 +767,8 @@ int main(int argc, char **argv) {
       mb = atof(v);
     else if (!strcmp(a, "--warmup-mb"))
       warm_mb = atof(v);
+    else if (!strcmp(a, "--idle-ms"))
+      idle_ms = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--sessions"))
       sessions = atoi(v);
     else if (!strcmp(a, "--keys"))
@@ -787,7 +794,7 @@ int main(int argc, char **argv) {
   rand_bytes(g.payload, sizeof g.payload);
   sign_in();
   if (!strcmp(mode, "relay"))
-    bench_relay(mb, sessions, warm_mb);
+    bench_relay(mb, sessions, warm_mb, idle_ms);
   else
     bench_term(keys, warm);
   fflush(stdout);

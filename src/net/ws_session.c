@@ -19,6 +19,15 @@
  * parses the frames (header, lengths, unmasking, control-frame size rules)
  * into its own 4 KiB buffer, and this file keeps the message rules, one
  * bounded reassembly buffer and a trivially simple encoder.
+ *
+ * That 4 KiB buffer lives in wslay's frame context, which is therefore
+ * made only when input arrives and freed again whenever the input ends on
+ * a frame boundary: most connections are idle most of the time (an idle
+ * relay tunnel is two of them), and a fresh context is exactly the state
+ * wslay returns to after each frame. Whether wslay still holds bytes is
+ * known by counting: every byte handed to it is either part of a frame
+ * header or of a payload chunk it gave back, and headers have one
+ * encoding only (wslay refuses non-minimal lengths).
  */
 
 #define OP_CONT 0x0
@@ -84,10 +93,13 @@ struct ws_session {
   enum ws_role role;
   ws_session_msg_cb cb;
   void *data;
-  wslay_frame_context_ptr fr;
+  wslay_frame_context_ptr fr; /* NULL between frames (see the top) */
   /* Input currently offered to wslay through recv_cb. */
   const uint8_t *in;
   size_t in_len;
+  /* Bytes wslay took from recv_cb and has not yet returned as a frame
+   * header or payload: 0 means it buffers nothing. */
+  uint64_t fr_held;
   /* Current frame. */
   int in_frame;
   uint8_t op, fin;
@@ -116,6 +128,7 @@ static ssize_t recv_cb(uint8_t *buf, size_t len, int flags, void *user) {
   memcpy(buf, s->in, n);
   s->in += n;
   s->in_len -= n;
+  s->fr_held += n;
   return (ssize_t)n;
 }
 
@@ -141,10 +154,6 @@ int ws_session_new(enum ws_role role, ws_session_msg_cb cb, void *data,
   *out = NULL;
   struct ws_session *s = calloc(1, sizeof *s);
   if (!s) return MESH_E_NOMEM;
-  if (wslay_frame_context_init(&s->fr, &frame_cbs, s) != 0) {
-    free(s);
-    return MESH_E_NOMEM;
-  }
   s->role = role;
   s->cb = cb;
   s->data = data;
@@ -156,7 +165,7 @@ int ws_session_new(enum ws_role role, ws_session_msg_cb cb, void *data,
 
 void ws_session_free(struct ws_session *s) {
   if (!s) return;
-  wslay_frame_context_free(s->fr);
+  if (s->fr) wslay_frame_context_free(s->fr);
   buf_cleanup(&s->msg);
   buf_cleanup(&s->out);
   free(s);
@@ -427,8 +436,20 @@ static int frame_chunk(struct ws_session *s,
   return 0;
 }
 
+/* The bytes of a frame header as wslay read it: 2, the extended length
+ * (wslay accepts only the shortest form), and the mask key. */
+static uint64_t header_len(const struct wslay_frame_iocb *io) {
+  uint64_t n = io->payload_length;
+  return 2 + (n < 126 ? 0 : n <= 0xffff ? 2 : 8) + (io->mask ? 4 : 0);
+}
+
 int ws_session_feed(struct ws_session *s, const uint8_t *p, size_t n) {
   if (s->failed || s->close_received) return 0;
+  if (n == 0) return 0;
+  if (!s->fr && wslay_frame_context_init(&s->fr, &frame_cbs, s) != 0) {
+    s->fr = NULL;
+    return fail(s, WS_CLOSE_GOING_AWAY, "out of memory");
+  }
   s->in = p;
   s->in_len = n;
   int r = 0;
@@ -441,10 +462,18 @@ int ws_session_feed(struct ws_session *s, const uint8_t *p, size_t n) {
       r = fail(s, WS_CLOSE_PROTOCOL, "bad frame header");
       break;
     }
+    s->fr_held -= (s->in_frame ? 0 : header_len(&io)) + io.data_length;
     if ((r = frame_chunk(s, &io)) != 0) break;
   }
   s->in = NULL;
   s->in_len = 0;
+  /* Between frames, or done reading for good: wslay holds nothing that
+   * matters, so its buffer goes. */
+  if ((!s->in_frame && s->fr_held == 0) || s->failed || s->close_received) {
+    wslay_frame_context_free(s->fr);
+    s->fr = NULL;
+    s->fr_held = 0;
+  }
   return r;
 }
 
