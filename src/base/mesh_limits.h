@@ -54,6 +54,13 @@
 #define MESH_FILES_MAX_WINDOW 64            /* download blocks in flight */
 #define MESH_FILES_MAX_LS 100000            /* entries in one listing */
 
+/* The agent's JavaScript runtime (docs/agent-runtime.md). A call into a
+ * core that runs longer than this stops the core; the heap budget makes a
+ * leaking core fail inside JavaScript rather than eat the machine. */
+#define MESH_JS_EXEC_TIMEOUT_MS 3000
+#define MESH_JS_HEAP_MAX (64 * 1024 * 1024)
+#define MESH_JS_MAX_ERROR 1024 /* bytes of an error reported to the server */
+
 /* Back-pressure on every stream: stop reading a source when its sink has
  * more than HIGH bytes queued, resume below LOW; close past HARD. */
 #define MESH_STREAM_HIGH_WATER (256 * 1024)
