@@ -39,6 +39,11 @@ struct agent_config {
   char *mesh_name, *agent_name, *tag;
   uint32_t caps_extra; /* AgentCapabilities */
   uint64_t idle_ms;    /* controlChannelIdleTimeout */
+  /* ServerProduct=meshd: the server is meshd, so JavaScript cores and
+   * self-update are enabled. Without it (a stock server) the agent stays
+   * core-less and answers 48 zero bytes to command 12, so a stock server
+   * never replaces it with the stock agent. */
+  int server_is_meshd;
 };
 /* Reads the .msh at path. Returns 0 or a negative code with a message
  * already logged naming what is wrong. */
@@ -84,6 +89,8 @@ struct agent {
   struct tunnel *tunnels; /* list of open tunnels */
   int n_tunnels;
   unsigned tunnel_serial; /* names tunnels in logs */
+  /* The running JavaScript core's runtime (js/js.c), or NULL. */
+  struct js *js;
 };
 
 /* Loads identity and config from dir, then connects and keeps connecting. */

@@ -69,7 +69,13 @@ int srv_msh_text(struct store *st, const struct srv_keys *keys,
       (r = put_str(out, "\r\nServerID=")) != 0 ||
       (r = put_str(out, sid)) != 0 ||
       (r = put_str(out, "\r\nMeshServer=")) != 0 ||
-      (r = put_str(out, url)) != 0 || (r = put_str(out, "\r\n")) != 0)
+      (r = put_str(out, url)) != 0 ||
+      /* Tells meshagent that this server is meshd, so it may run the
+       * server's JavaScript cores and accept its updates. A stock agent
+       * ignores an unknown key, and a stock server never writes it, so
+       * meshagent stays core-less and un-updatable there (a stock server
+       * would replace it with the stock agent). */
+      (r = put_str(out, "\r\nServerProduct=meshd\r\n")) != 0)
     goto out;
 out:
   if (r != 0) out->len = start; /* nothing partial */

@@ -12,7 +12,7 @@
 #include "base/buf.h"
 #include "srv.h"
 
-/* The largest .msh built: five short lines. */
+/* The largest .msh built: six short lines. */
 #define MSH_TEXT_MAX 4096
 /* The longest Host header accepted for the MeshServer URL. */
 #define MSH_MAX_HOST 255
@@ -27,7 +27,8 @@ int msh_host_ok(const char *h);
  * Appends the .msh of group group_id (the bare 64-character id) to out:
  * CRLF lines after an empty first line, MeshName, MeshType=2, MeshID=0x
  * + 96 upper-case hex digits, ServerID (keys' primary agent-server key
- * hash) and MeshServer=url. Control bytes in the group name become
+ * hash), MeshServer=url and ServerProduct=meshd (which lets meshagent
+ * enable cores and self-update). Control bytes in the group name become
  * spaces, so a name cannot add a line.
  *
  * st, keys, group_id, url and out are borrowed. Returns 0;

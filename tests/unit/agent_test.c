@@ -95,6 +95,19 @@ static void config_files(void **state) {
   assert_int_equal(c.caps_extra, 0x20);
   assert_int_equal(c.idle_ms, 30000);
   assert_string_equal(c.mesh_name, "G");
+  assert_int_equal(c.server_is_meshd, 0); /* a stock server's .msh */
+  agent_config_cleanup(&c);
+
+  /* Only meshd's exact product line enables cores and self-update. */
+  const char *base = "MeshID=0x" ID96 "\nMeshServer=wss://h/a\nServerID=" ID96;
+  char text[512];
+  snprintf(text, sizeof text, "%s\nServerProduct=meshd\r\n", base);
+  assert_int_equal(load(dir, text, &c), 0);
+  assert_int_equal(c.server_is_meshd, 1);
+  agent_config_cleanup(&c);
+  snprintf(text, sizeof text, "%s\nServerProduct=MeshCentral\n", base);
+  assert_int_equal(load(dir, text, &c), 0);
+  assert_int_equal(c.server_is_meshd, 0);
   agent_config_cleanup(&c);
 
   /* What is required, and what must match. */

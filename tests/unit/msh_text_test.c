@@ -70,7 +70,8 @@ static void stock_layout(void **state) {
   fixture_sid(sid);
   snprintf(want, sizeof want,
            "\r\nMeshName=Office\r\nMeshType=2\r\nMeshID=0x%s\r\n"
-           "ServerID=%s\r\nMeshServer=wss://h.example:4443/agent.ashx\r\n",
+           "ServerID=%s\r\nMeshServer=wss://h.example:4443/agent.ashx\r\n"
+           "ServerProduct=meshd\r\n",
            hex, sid);
   assert_int_equal(b.len, strlen(want));
   assert_memory_equal(b.data, want, b.len);
@@ -81,7 +82,7 @@ static void stock_layout(void **state) {
   size_t n;
   char s[128];
   assert_int_equal(msh_parse((const char *)b.data, b.len, &m), 0);
-  assert_int_equal(m.n, 5);
+  assert_int_equal(m.n, 6);
   assert_int_equal(msh_get_hex(&m, "MeshID", id, sizeof id, &n), 0);
   assert_int_equal(n, 48);
   assert_memory_equal(id, raw, 48);
@@ -105,7 +106,7 @@ static void name_cannot_add_lines(void **state) {
   assert_int_equal(
       srv_msh_text(f->st, &f->keys, g.id, "wss://good/agent.ashx", &b), 0);
   assert_int_equal(msh_parse((const char *)b.data, b.len, &m), 0);
-  assert_int_equal(m.n, 5);
+  assert_int_equal(m.n, 6);
   assert_int_equal(msh_get_str(&m, "MeshServer", s, sizeof s), 0);
   assert_string_equal(s, "wss://good/agent.ashx");
   assert_int_equal(msh_get_str(&m, "MeshName", s, sizeof s), 0);
