@@ -91,6 +91,8 @@ struct agent {
   unsigned tunnel_serial; /* names tunnels in logs */
   /* The running JavaScript core's runtime (js/js.c), or NULL. */
   struct js *js;
+  /* The server-sent core (core.c): set only when the server is meshd. */
+  struct agent_core *core;
 };
 
 /* Loads identity and config from dir, then connects and keeps connecting. */

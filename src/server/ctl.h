@@ -97,6 +97,9 @@ void ctl_cmd_authcookie(struct ctl_session *cs, json_t *req);
 void ctl_cmd_msg(struct ctl_session *cs, json_t *req);
 /* recording_api.c: a device's terminal recordings (§7.24). */
 void ctl_cmd_recordings(struct ctl_session *cs, json_t *req);
+/* ctl_cores.c: a device's JavaScript core (§7.25). */
+void ctl_cmd_setcore(struct ctl_session *cs, json_t *req);
+void ctl_cmd_coreinfo(struct ctl_session *cs, json_t *req);
 
 /* Object builders shared by commands and events (new references). */
 json_t *ctl_user_json(struct srv *s, const struct user *u);

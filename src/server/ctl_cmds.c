@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "cores.h"
 #include "ctl.h"
 #include "net/http_srv.h"
 #include "net/ws.h"
@@ -146,6 +147,7 @@ json_t *ctl_node_json(struct srv *s, const struct store_device *d) {
   if (json_is_array(tags) && json_array_size(tags))
     json_object_set(j, "tags", tags);
   json_decref(tags);
+  cores_node_json(s, d->id, j); /* agent.core, and osdesc from the core */
   /* Live state comes from the connections, not the table. */
   if (strmap_get(&s->agents, d->id)) {
     json_object_set_new(j, "conn", json_integer(1));
@@ -965,6 +967,8 @@ static const struct {
     {"authcookie", ctl_cmd_authcookie},
     {"msg", ctl_cmd_msg},
     {"recordings", ctl_cmd_recordings},
+    {"setcore", ctl_cmd_setcore},
+    {"coreinfo", ctl_cmd_coreinfo},
 };
 
 /* What a session that must first enrol a second factor may do. */

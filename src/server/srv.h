@@ -114,6 +114,11 @@ void srv_agent_kick(struct srv *s, const char *node_id, const char *reason);
 struct json_t;
 int srv_agent_send_json(struct srv *s, const char *node_id, struct json_t *msg);
 
+/* The core state of node_id's admitted agent connection (cores.h), or
+ * NULL when it is not connected. */
+struct cores_conn;
+struct cores_conn *srv_agent_cores(struct srv *s, const char *node_id);
+
 /* Data folder helpers (srv_data.c). */
 /* Joins dir and name into out; MESH_E_TOO_LARGE if it does not fit. */
 int srv_path(char *out, size_t cap, const char *dir, const char *name);

@@ -19,12 +19,13 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/text.h"
+#include "cores.h"
 #include "crypto/hash.h"
 #include "crypto/rand.h"
+#include "ctl.h"
 #include "net/crypto_job.h"
 #include "net/http_srv.h"
 #include "net/ws.h"
-#include "ctl.h"
 #include "srv.h"
 
 /* Pre-auth JSON an agent may send (agentName); more is an attack. */
@@ -46,6 +47,7 @@ struct agent_conn {
   char group_id[97]; /* the device's group, once admitted */
   char peer[64];
   char agent_name[MESH_CC_MAX_HOSTNAME + 1];
+  struct cores_conn core; /* cores.c, once admitted */
 };
 
 static void conn_unref(struct agent_conn *a) {
@@ -225,6 +227,7 @@ static void cc_authenticated(void *data, const uint8_t node_hash[CC_HASH_LEN],
   /* Ask for the agent's binary hash (command 12) to record it. */
   uint8_t q[4] = {0, CC_AGENT_HASH, 0, 0};
   ws_send(a->ws, WS_BINARY, q, sizeof q);
+  cores_admitted(&a->core, s, a->ws, a->node_id, a->group_id, info->caps);
 }
 
 static const struct cc_srv_ops agent_cc_ops = {
@@ -261,6 +264,8 @@ static void on_agent_json(struct agent_conn *a, const uint8_t *p, size_t n) {
   if (strcmp(action, "ping") == 0) {
     static const char pong[] = "{\"action\":\"pong\"}";
     ws_send(a->ws, WS_BINARY, pong, sizeof pong - 1);
+  } else if (a->admitted && cores_on_json(&a->core, j, action)) {
+    /* a report of the agent's core */
   } else {
     log_debug("event=agent_json node=%s action=\"%.32s\" ignored=1", a->node_id,
               action);
@@ -277,6 +282,8 @@ static void on_agent_command(struct agent_conn *a, const uint8_t *p, size_t n) {
     char hex[2 * CC_HASH_LEN + 1];
     enc_hex(body, len, hex, 0);
     store_device_set_agent_hash(a->srv->store, a->node_id, hex);
+  } else if (cmd == CC_CORE_MODULE_HASH && a->admitted) {
+    cores_on_hash(&a->core, body, len);
   }
   /* Core, tag and update replies matter once cores and updates exist. */
 }
@@ -364,6 +371,11 @@ void srv_agent_accept(struct srv *s, struct http_conn *c,
 void srv_agent_kick(struct srv *s, const char *node_id, const char *reason) {
   struct agent_conn *a = strmap_get(&s->agents, node_id);
   if (a) ws_close(a->ws, CLOSE_POLICY, reason);
+}
+
+struct cores_conn *srv_agent_cores(struct srv *s, const char *node_id) {
+  struct agent_conn *a = strmap_get(&s->agents, node_id);
+  return a && !a->closed && a->admitted ? &a->core : NULL;
 }
 
 int srv_agent_send_json(struct srv *s, const char *node_id, json_t *msg) {

@@ -35,6 +35,12 @@ static const char schema[] =
     "  desc TEXT, tags TEXT, icon INTEGER, last_connect INTEGER,"
     "  last_peer TEXT);"
     "CREATE INDEX IF NOT EXISTS devices_group ON devices(group_id);"
+    /* The core a device runs (cores.c): mode default, none or custom (js),
+     * the hash its agent reported, and what its core said. */
+    "CREATE TABLE IF NOT EXISTS device_cores ("
+    "  node_id TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
+    "  mode TEXT NOT NULL DEFAULT 'default', js TEXT, reported TEXT,"
+    "  info TEXT, netinfo TEXT);"
     /* Accounts: id is "user//<lower-case name>"; hash is an encoded
      * argon2id string; siteadmin the SITERIGHT bits. */
     "CREATE TABLE IF NOT EXISTS users ("
