@@ -7,7 +7,8 @@
 # refusal with a reason, or a close code), nothing is written outside the
 # folder named (a sentinel folder next to it stays as it was), memory
 # stays flat while the viewer does not read, and meshd and the agent keep
-# serving normal sessions. Token reuse and expiry are in relay_sessions.sh.
+# serving normal sessions. A tunnel id used twice is refused; expired
+# ids and tokens are in relay_sessions.sh.
 source "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/sessions_setup.bash"
@@ -117,6 +118,25 @@ out=$(viewer admin --select - raw 't:{"type":"options","exec":"sleep 2"}' 't:1' 
 grep -q '^CLOSE ' <<<"$out" || fail "2 MB of keystrokes: $out"
 served "huge messages"
 pass "messages over the agent's and meshd's limits: clear close, still serving"
+
+# A tunnel id used twice: joining a paired tunnel, or one that ended,
+# without a new msg/tunnel is refused (cause token); the session on it
+# is not disturbed.
+viewer admin exec 'sleep 2; echo first-done' >"$WORK/first.out" &
+vp=$!
+wait_for 20 grep -q '^CONNECTED' "$WORK/first.out" || fail "first session: $(cat "$WORK/first.out")"
+id=$(sed -n 's/^ID //p' "$WORK/first.out")
+out=$(viewer admin --id "$id" --join-only 1 exec 'echo second')
+grep -q '^MSG {"action":"close","cause":"token","msg":"tunnel id already in use"}$' <<<"$out" ||
+  fail "second viewer on a paired id: $out"
+grep -q '^CLOSE 1008 tunnel id already in use$' <<<"$out" || fail "second viewer close: $out"
+wait "$vp" || true
+grep -q '^OUT "first-done' "$WORK/first.out" && grep -q '^EXIT 0$' "$WORK/first.out" ||
+  fail "the first session was disturbed: $(cat "$WORK/first.out")"
+out=$(viewer admin --id "$id" --join-only 1 exec 'echo third')
+grep -q '^CLOSE 1008 unknown or used tunnel id$' <<<"$out" || fail "ended id reused: $out"
+pass "a tunnel id used twice (paired, then ended): refused with cause token, the session unharmed"
+# (Expiry needs a 30 s wait: relay_sessions.sh has it.)
 
 # A viewer that stops reading a terminal that writes without end: meshd
 # stops reading the agent, the agent stops reading the pty, and the

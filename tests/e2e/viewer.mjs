@@ -3,6 +3,7 @@
 // asks for a tunnel (msg/tunnel), joins the relay and runs one session
 // with an agent, printing what happened, one line each:
 //
+//   ID <tunnel id>        the tunnel id used (first line)
 //   CONNECTED             the relay paired us with the agent ("c"/"cr")
 //   ROUTE <result>        the server's answer to the tunnel request
 //   OUT <json string>     terminal output (all of it, at the end)
@@ -22,6 +23,8 @@
 //                 in raw mode "-" sends none (the steps do it)
 //   --vp P        the protocol in our own relay URL only (default: --p),
 //                 to ask the relay for another session than msg/tunnel did
+//   --id T        the tunnel id (default: a new random one), to reuse one
+//   --join-only 1 join the relay without asking for the tunnel (msg/tunnel)
 //   MODE:
 //   term TEXT           shell; sends TEXT as keystrokes (binary)
 //   exec CMD            runs CMD (options.exec, docs/sessions.md §4)
@@ -79,7 +82,8 @@ const ctl = new WebSocket(opt.url + '/control.ashx', {
   rejectUnauthorized: false,
   perMessageDeflate: false,
 });
-const tunnelId = randomBytes(9).toString('hex');
+const tunnelId = opt.id || randomBytes(9).toString('hex');
+out(`ID ${tunnelId}`);
 ctl.on('error', (e) => finish(`ERROR control ${e.message}`, 1));
 ctl.on('open', () => ctl.send(JSON.stringify({ action: 'authcookie' })));
 ctl.on('message', (data) => {
@@ -87,7 +91,7 @@ ctl.on('message', (data) => {
   try { m = JSON.parse(data.toString()); } catch { return; }
   if (m.action === 'authcookie') {
     const q = `p=${proto}&nodeid=${opt.node}&id=${tunnelId}`;
-    ctl.send(JSON.stringify({
+    if (!opt['join-only']) ctl.send(JSON.stringify({
       action: 'msg', type: 'tunnel', nodeid: opt.node, usage: proto,
       value: `*/meshrelay.ashx?${q}&rauth=${m.rcookie}`, responseid: 'viewer',
     }));
