@@ -71,6 +71,13 @@ size_t http_srv_connections(const struct http_srv *s);
  * Applies to connections accepted afterwards. For tests and tuning. */
 void http_srv_set_deadlines(struct http_srv *s, uint64_t tls_ms,
                             uint64_t headers_ms, uint64_t idle_ms);
+/* After at least min TLS handshakes (default 32), once none completed for
+ * quiet_ms (1000), or after max (1024) however busy, the server calls
+ * malloc_trim(0): the buffers of a burst of handshakes would otherwise
+ * stay resident as holes in the heap (http_srv.c says what it measured).
+ * 0 keeps a value. For tests and tuning. */
+void http_srv_set_heap_trim(struct http_srv *s, unsigned min, unsigned max,
+                            uint64_t quiet_ms);
 
 /*
  * Answers the current request on c: status line, Content-Length,

@@ -7,7 +7,8 @@
  * comments: OpenSSL's allocations through CRYPTO_set_mem_functions (set
  * before anything else runs), and wslay's frame contexts by defining
  * wslay_frame_context_init/free in this program, which the linker then
- * prefers to libwslay's (the real ones are reached with RTLD_NEXT).
+ * prefers to libwslay's (the real ones are reached with RTLD_NEXT); the
+ * server's heap trims are counted the same way through malloc_trim.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dlfcn.h>
+#include <malloc.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -24,6 +26,8 @@
 #include <wslay/wslay.h>
 
 #include "base/err.h"
+#include "net/http_srv.h"
+#include "net/stream.h"
 #include "net/tls.h"
 #include "net/ws_session.h"
 #include "testutil.h"
@@ -369,6 +373,126 @@ static void tls_idle_buffers(void **state) {
   tls_pump_cleanup(&cli);
 }
 
+/* ---- http_srv: the heap is trimmed after a burst of handshakes ---- */
+
+static int trims;
+
+int malloc_trim(size_t pad) {
+  int (*real)(size_t);
+  *(void **)&real = dlsym(RTLD_NEXT, "malloc_trim");
+  trims++;
+  return real(pad);
+}
+
+#define TRIM_MIN 4
+#define TRIM_MAX 8
+#define TRIM_QUIET_MS 300
+#define STEADY_MS 100 /* arrivals closer than TRIM_QUIET_MS */
+#define MAX_CLIENTS 16
+
+static struct {
+  uv_loop_t loop;
+  struct http_srv *srv;
+  int port;
+  struct stream *cli[MAX_CLIENTS];
+  int ncli, connected, closed;
+  uv_timer_t step;
+  int phase, steady_left;
+} tt;
+
+static void t_on_connect(struct stream *st, void *data) {
+  (void)st;
+  (void)data;
+  tt.connected++;
+}
+
+static void t_on_read(struct stream *st, const uint8_t *p, size_t n,
+                      void *data) {
+  (void)st;
+  (void)p;
+  (void)n;
+  (void)data;
+}
+
+static void t_on_close(struct stream *st, int reason, void *data) {
+  (void)st;
+  (void)reason;
+  (void)data;
+  tt.closed++;
+}
+
+static const struct stream_cbs t_cbs = {t_on_connect, t_on_read, NULL,
+                                        NULL,         NULL,      t_on_close};
+
+static void t_connect(void) {
+  struct sockaddr_in a;
+  assert_true(tt.ncli < MAX_CLIENTS);
+  uv_ip4_addr("127.0.0.1", tt.port, &a);
+  struct stream **s = &tt.cli[tt.ncli++];
+  assert_int_equal(stream_new(&tt.loop, cli_ctx, &t_cbs, NULL, NULL, s), 0);
+  assert_int_equal(stream_connect(*s, (struct sockaddr *)&a, NULL, "t"), 0);
+}
+
+static void t_unused_request(struct http_conn *c, const struct http_req *req,
+                             void *data) {
+  (void)req;
+  (void)data;
+  http_respond(c, 404, NULL, NULL, NULL, 0);
+}
+
+static void t_step(uv_timer_t *tm) {
+  switch (tt.phase++) {
+    case 0: /* fewer than TRIM_MIN handshakes: never worth a trim */
+      assert_int_equal(tt.connected, TRIM_MIN - 1);
+      assert_int_equal(trims, 0);
+      t_connect();
+      uv_timer_start(tm, t_step, 2 * TRIM_QUIET_MS, 0);
+      return;
+    case 1: /* the burst reached TRIM_MIN and went quiet: one trim */
+      assert_int_equal(tt.connected, TRIM_MIN);
+      assert_int_equal(trims, 1);
+      tt.steady_left = 10;
+      uv_timer_start(tm, t_step, 0, STEADY_MS);
+      return;
+    case 2: /* steady arrivals, never TRIM_QUIET_MS apart */
+      t_connect();
+      if (--tt.steady_left > 0) {
+        tt.phase = 2;
+        return;
+      }
+      uv_timer_start(tm, t_step, STEADY_MS + 50, 0);
+      return;
+    case 3:
+      /* The quiet period since the last arrival has not passed, yet
+       * TRIM_MAX handshakes brought a trim. */
+      assert_int_equal(tt.connected, TRIM_MIN + 10);
+      assert_int_equal(trims, 2);
+      for (int i = 0; i < tt.ncli; i++) stream_close(tt.cli[i], 0);
+      http_srv_stop(tt.srv, NULL, NULL);
+      uv_close((uv_handle_t *)tm, NULL);
+      return;
+  }
+}
+
+static void heap_trim_after_burst(void **state) {
+  (void)state;
+  memset(&tt, 0, sizeof tt);
+  trims = 0;
+  assert_int_equal(uv_loop_init(&tt.loop), 0);
+  struct http_srv_config cfg = {"127.0.0.1", 0, srv_ctx, t_unused_request,
+                                NULL};
+  assert_int_equal(http_srv_start(&tt.loop, &cfg, &tt.srv), 0);
+  http_srv_set_heap_trim(tt.srv, TRIM_MIN, TRIM_MAX, TRIM_QUIET_MS);
+  tt.port = http_srv_port(tt.srv);
+  for (int i = 0; i < TRIM_MIN - 1; i++) t_connect();
+  uv_timer_init(&tt.loop, &tt.step);
+  uv_timer_start(&tt.step, t_step, 2 * TRIM_QUIET_MS, 0);
+  uv_run(&tt.loop, UV_RUN_DEFAULT);
+  assert_int_equal(tt.phase, 4);
+  assert_int_equal(tt.closed, tt.ncli);
+  assert_int_equal(uv_loop_close(&tt.loop), 0);
+}
+
 int main(void) {
   /* Before OpenSSL allocates anything: blocks must be freed by the
    * functions that allocated them. */
@@ -379,6 +503,7 @@ int main(void) {
       cmocka_unit_test(ws_frame_runs),
       cmocka_unit_test(ws_failure_and_free),
       cmocka_unit_test(tls_idle_buffers),
+      cmocka_unit_test(heap_trim_after_burst),
   };
   return cmocka_run_group_tests(tests, make_ctx, free_ctx);
 }
