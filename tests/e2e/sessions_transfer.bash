@@ -20,13 +20,19 @@
 view() { timeout 280 "${VIEW[@]}" --timeout 270000 "$@" 2>&1 || true; }
 # open_files: files under $WORK/remote the agent has open.
 open_files() {
-  ls -l "/proc/$AGENT_PID/fd" 2>/dev/null | grep -c "$WORK/remote" || true
+  local f n=0
+  for f in "/proc/$AGENT_PID/fd"/*; do
+    [[ $(readlink "$f" 2>/dev/null) == "$WORK/remote/"* ]] && n=$((n + 1))
+  done
+  echo "$n"
 }
+# fds: what the agent has open under $WORK, for failure messages.
+fds() { for f in "/proc/$AGENT_PID/fd"/*; do readlink "$f"; done | grep "$WORK" || true; }
 # none_open: the agent has no file under $WORK/remote open (a function,
 # so that wait_for evaluates it on every try).
 none_open() { [ "$(open_files)" = 0 ]; }
 # only_big: $WORK/remote holds big.bin and nothing else.
-only_big() { [ -z "$(ls -A "$WORK/remote" | grep -v '^big.bin$')" ]; }
+only_big() { [ "$(ls -A "$WORK/remote")" = big.bin ]; }
 
 transfer_checks() {
   local mb=${TRANSFER_MB:-200} out t0
@@ -56,7 +62,7 @@ transfer_checks() {
   [ ! -e "$WORK/remote/second.bin" ] || fail "partial file under the real name"
   only_big || fail "files left: $(ls -A "$WORK/remote")"
   wait_for 5 none_open ||
-    fail "agent holds files: $(ls -l "/proc/$AGENT_PID/fd")"
+    fail "agent holds files: $(fds)"
   pass "upload cancelled in the middle: no partial file, nothing open"
 
   # The same with the tunnel dropped (viewer killed) instead of a cancel.
@@ -68,7 +74,7 @@ transfer_checks() {
   kill -9 "$vp"
   wait_for 15 only_big ||
     fail "files left after the tunnel dropped: $(ls -A "$WORK/remote")"
-  wait_for 5 none_open || fail "agent holds files after the drop"
+  wait_for 5 none_open || fail "agent holds files after the drop: $(fds)"
   pass "tunnel dropped mid-upload: temporary file deleted, nothing open"
 
   # A download held after 3 blocks has the file open; cancel closes it.
@@ -80,7 +86,7 @@ transfer_checks() {
   [ "$(open_files)" = 1 ] || fail "held download: expected one open file"
   exec 7>&-
   wait_for 15 none_open ||
-    fail "cancelled download left the file open: $(ls -l "/proc/$AGENT_PID/fd" | grep "$WORK")"
+    fail "cancelled download left the file open: $(fds)"
   wait_for 15 grep -q "^CLOSE" "$WORK/hold.out" || fail "viewer did not end"
   grep -q "event=download_stop" "$A/agent.log" || fail "the cancel did not stop the download"
   pass "download held then cancelled: the file is closed"

@@ -9,6 +9,7 @@ source "$HERE/sessions_setup.bash"
 source "$HERE/sessions_transfer.bash"
 
 sessions_setup
+# shellcheck disable=SC2034 # VIEW is for transfer_checks
 VIEW=(node "$V" --url "$URL" --user admin --pass "$PASS" --node "$NODE")
 transfer_checks
 grep -q "event=relay_end.*p=5" "$D.log" || fail "meshd logged no relay_end"

@@ -20,6 +20,7 @@ cp "$WORK/group.msh" "$A/meshagent.msh"
 start_agent "$A"
 wait_for 30 peer_device_online "$(hostname)" || fail "meshagent not online"
 ID=$(peer_devices | cut -d' ' -f1)
+# shellcheck disable=SC2034 # VIEW is for transfer_checks
 VIEW=(node "$(cd "$(dirname "$0")/../e2e" && pwd)/viewer.mjs" --url "$PEER_URL"
   --user "$PEER_USER" --pass "$PEER_PASS" --node "$ID")
 transfer_checks
