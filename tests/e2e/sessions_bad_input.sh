@@ -20,7 +20,7 @@ mkdir -p "$T" "$S/sub"
 echo keep >"$S/keep"
 snapshot() { find "$WORK/remote" "$S" -printf '%p %s %T@\n' | sort; }
 before=$(snapshot)
-# served: a normal terminal session and a listing still work.
+# served WHEN: a normal terminal session still works, and both run.
 served() {
   local out
   out=$(viewer admin exec 'echo ok-$((6*7))')
