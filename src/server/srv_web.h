@@ -8,8 +8,9 @@
  * SRV_WEB_MAX_FILE bytes are sent. A file NAME.gz beside NAME is sent
  * instead (Content-Encoding: gzip) to clients that accept gzip, unless it
  * is older than NAME (a stale copy); nothing is compressed at run time
- * (scripts/setup-web.sh makes the copies). Every response, errors included, carries the
- * Content-Security-Policy and the other headers in SRV_WEB_SECURITY_HEADERS.
+ * (scripts/setup-web.sh makes the copies). Every response, errors included,
+ * carries the Content-Security-Policy and the other headers in
+ * SRV_WEB_SECURITY_HEADERS.
  */
 #ifndef MESH_SERVER_SRV_WEB_H
 #define MESH_SERVER_SRV_WEB_H
