@@ -7,6 +7,7 @@ PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libuv1-dev libssl-dev libhttp-parser-dev libwslay-dev libjansson-dev
   libsqlite3-dev sqlite3 libcmocka-dev libargon2-dev libqrencode-dev liboath-dev
+  duktape-dev libffi-dev
   curl ca-certificates procps
 )
 # Node.js runs the stock MeshCentral peer and the browser tests. A machine
