@@ -93,6 +93,10 @@ struct agent {
   struct js *js;
   /* The server-sent core (core.c): set only when the server is meshd. */
   struct agent_core *core;
+  /* Native self-update (update.c), and whether the loop ended so that
+   * main() starts the (new) binary again. */
+  struct agent_update *update;
+  int restart;
 };
 
 /* Loads identity and config from dir, then connects and keeps connecting. */

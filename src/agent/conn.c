@@ -15,6 +15,7 @@
 
 #include "agent.h"
 #include "agent/tunnel.h"
+#include "agent/update.h"
 #include "base/enc.h"
 #include "base/err.h"
 #include "base/log.h"
@@ -23,6 +24,7 @@
 #include "net/crypto_job.h"
 #include "net/tls.h"
 #include "net/ws.h"
+#include "proto/agenthash.h"
 
 /* The architecture id we report (spec §9.1): 6 = Linux x86-64. A stock
  * server then asks for our binary hash, and 48 zero bytes keep it from
@@ -136,6 +138,7 @@ static void cc_connected(void *data, int skipped) {
   log_info("event=authenticated url=%s node=%s server_sig=%s",
            a->cfg.urls[a->server_index], a->node_id,
            skipped ? "skipped" : "verified");
+  agent_update_authenticated(a);
 }
 
 static const struct cc_agent_ops agent_cc_ops = {
@@ -170,6 +173,9 @@ static void on_open(struct ws *w, void *data) {
   c->info = (struct cc_auth_info){
       .info_version = 1,
       .agent_id = AGENT_ARCH_ID,
+      /* Tells meshd this is meshagent, which it may update; a stock
+       * server gets 0, as from its own agent. */
+      .agent_version = a->cfg.server_is_meshd ? AGENT_VERSION_MESHAGENT : 0,
       .platform_type = 1,
       .caps = a->cfg.caps_extra,
       .hostname = (const uint8_t *)a->hostname,
@@ -248,6 +254,7 @@ int agent_coreless_reply(const uint8_t *p, size_t n, struct buf *out) {
 
 static void on_server_command(struct agent *a, const uint8_t *p, size_t n) {
   struct buf b;
+  if (agent_update_command(a, p, n)) return;
   buf_init(&b, 64);
   if (agent_coreless_reply(p, n, &b))
     ws_send(a->ws, WS_BINARY, b.data, b.len);
@@ -276,6 +283,7 @@ static void on_close(struct ws *w, int code, const char *reason, void *data) {
   struct agent *a = data;
   (void)w;
   a->ws = NULL;
+  agent_update_disconnected(a);
   log_info("event=disconnected url=%s code=%d reason=\"%s\"",
            a->cfg.urls[a->server_index], code, reason ? reason : "");
   if (!a->stopping) schedule_retry(a);
@@ -358,13 +366,18 @@ int agent_start(struct agent *a, uv_loop_t *loop, const char *msh_path,
   a->server_index = (int)(rnd % (uint32_t)a->cfg.n_servers);
   log_info("event=start node=%s identity=%s servers=%d", a->node_id,
            created ? "created" : "loaded", a->cfg.n_servers);
+  if ((r = agent_update_start(a)) != 0)
+    log_warn_r(r, "event=update_off reason=\"cannot prepare updates\"");
   connect_now(a);
   return 0;
 }
 
 void agent_stop(struct agent *a) {
+  /* A signal may come after an update asked for a restart. */
+  if (a->stopping) return;
   a->stopping = 1;
   tunnel_stop_all(a);
+  agent_update_stop(a);
   uv_close((uv_handle_t *)&a->retry, NULL);
   if (a->ws) ws_close(a->ws, 1001, "agent stopping");
 }

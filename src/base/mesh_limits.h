@@ -88,6 +88,14 @@
 
 /* .msh configuration. */
 #define MESH_MSH_MAX_BYTES (64 * 1024)
+
+/* Native agent update (spec §6.4). */
+#define MESH_UPDATE_BLOCK 65531        /* command 14 payload: 65535 in all */
+#define MESH_UPDATE_MAX_RUNNING 8      /* server: updates sent at once */
+#define MESH_UPDATE_ACK_MS 30000       /* server: a block's ack must come */
+#define MESH_UPDATE_BLOCK_GAP_MS 60000 /* agent: silence ends an update */
+#define MESH_UPDATE_SELFTEST_MS 10000  /* agent: new binary's --self-test */
+#define MESH_UPDATE_TRIAL_MS 60000     /* agent: new binary must log in */
 #define MESH_MSH_MAX_KEYS 128
 
 /* Relay sessions (/meshrelay.ashx, docs/sessions.md). A tunnel is one

@@ -19,6 +19,12 @@
 
 #define AGENTHASH_LEN 48
 
+/* The agentVersion meshagent puts in command 3 (spec §4.2) when its .msh
+ * says the server is meshd: "mshd". The stock agent always sends 0, so
+ * meshd can tell its own agent, the only one it will update (replacing a
+ * stock agent would lose its identity, kept in another format). */
+#define AGENT_VERSION_MESHAGENT 0x6D736864u
+
 /*
  * How many leading bytes of a file of file_size bytes the hash covers.
  * tail (borrowed) is the file's last tail_len bytes (tail_len <=

@@ -26,6 +26,7 @@
 #include "ctl.h"
 #include "net/http_parse.h"
 #include "net/http_srv.h"
+#include "update.h"
 #include "users.h"
 
 /* The longest group id accepted in the query (ids are 64 characters). */
@@ -119,35 +120,30 @@ static void respond_text(struct http_conn *c, int status, const char *text) {
                "text/plain; charset=utf-8", text, strlen(text));
 }
 
-/* The agent binary served with a group's .msh embedded: the meshagent
- * built beside this meshd. Read per request: it is a few MB from the page
- * cache, on the rare occasion a user adds a device. */
-#define AGENT_BIN_MAX (64 * 1024 * 1024)
+/* The architecture asked for with "arch=<id>" (spec §9.1), 6 (Linux
+ * x86-64, meshd's own build) when absent; 0 for a bad value. */
+static uint32_t query_arch(const char *query) {
+  char v[8];
+  int r = http_query_param(query, "arch", v, sizeof v);
+  if (r == MESH_E_NOT_FOUND) return 6;
+  if (r != 0 || !v[0]) return 0;
+  uint32_t a = 0;
+  for (const char *p = v; *p; p++) {
+    if (*p < '0' || *p > '9') return 0;
+    a = a * 10 + (uint32_t)(*p - '0');
+  }
+  return a;
+}
 
-static int read_agent_bin(struct buf *out) {
-  char path[4096];
-  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 16);
-  if (n <= 0) return MESH_E_IO;
-  path[n] = 0;
-  char *slash = strrchr(path, '/');
-  if (!slash) return MESH_E_IO;
-  strcpy(slash + 1, "meshagent");
-  int fd = open(path, O_RDONLY | O_CLOEXEC), r = MESH_E_IO;
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) goto out;
-  if ((size_t)st.st_size > AGENT_BIN_MAX) {
-    r = MESH_E_TOO_LARGE;
-    goto out;
-  }
-  if ((r = buf_reserve(out, (size_t)st.st_size + MSH_TEXT_MAX)) != 0) goto out;
-  if (read(fd, out->data, (size_t)st.st_size) != st.st_size) {
-    r = MESH_E_IO;
-    goto out;
-  }
-  out->len = (size_t)st.st_size;
-  r = 0;
-out:
-  if (fd >= 0) close(fd);
+/* The binary meshd holds for the architecture (update.h: read once per
+ * change of its file), copied with room for the .msh. */
+static int read_agent_bin(struct srv *s, uint32_t arch, struct buf *out) {
+  struct agent_bin *b;
+  int r = agent_bins_get(s, arch, &b);
+  if (r) return r;
+  if ((r = buf_reserve(out, b->len + MSH_TEXT_MAX)) == 0)
+    r = buf_put(out, b->data, b->len);
+  agent_bin_unref(b);
   return r;
 }
 
@@ -259,8 +255,9 @@ static void serve_group_file(struct srv *s, struct http_conn *c,
   r = srv_msh_text(s->store, &s->keys, id, url, &out);
   if (r == 0 && binary) {
     struct buf bin;
+    uint32_t arch = query_arch(req->query);
     buf_init(&bin, AGENT_BIN_MAX + MSH_TEXT_MAX);
-    if ((r = read_agent_bin(&bin)) == 0 &&
+    if ((r = read_agent_bin(s, arch, &bin)) == 0 &&
         (r = msh_embed(&bin, (const char *)out.data, out.len)) == 0) {
       buf_cleanup(&out);
       out = bin;
@@ -268,7 +265,9 @@ static void serve_group_file(struct srv *s, struct http_conn *c,
       buf_cleanup(&bin);
     }
   }
-  if (r == MESH_E_NOT_FOUND || r == MESH_E_MALFORMED) {
+  if (binary && r == MESH_E_NOT_FOUND && out.len) {
+    respond_text(c, 404, "no agent for that architecture\n");
+  } else if (r == MESH_E_NOT_FOUND || r == MESH_E_MALFORMED) {
     respond_text(c, 404, "no such device group\n");
   } else if (r != 0) {
     log_warn_r(r, "event=meshsettings peer=%s user=%s", req->peer, u.id);

@@ -52,9 +52,12 @@ int srv_msh_text(struct store *st, const struct srv_keys *keys,
 void srv_meshsettings(struct srv *s, struct http_conn *c,
                       const struct http_req *req);
 
-/* GET /api/meshagent?id=<group>: the meshagent binary built beside this
- * meshd with the group's .msh embedded at its end (spec §3.3), so one
- * download is all a new device needs. Same access rule as above. */
+/* GET /api/meshagent?id=<group>[&arch=<id>]: the meshagent binary meshd
+ * holds for architecture id (spec §9.1; 6, Linux x86-64, by default:
+ * DATA/agents/<id>/meshagent, else the meshagent built beside meshd; see
+ * update.h) with the group's .msh embedded at its end (spec §3.3), so one
+ * download is all a new device needs. Same access rule as above; 404
+ * when meshd holds no binary for that architecture. */
 void srv_meshagent(struct srv *s, struct http_conn *c,
                    const struct http_req *req);
 

@@ -21,6 +21,7 @@
 #include "settings.h"
 #include "srv_api.h"
 #include "srv_web.h"
+#include "update.h"
 
 /* A browser always sends Origin on a WebSocket upgrade and on a POST; it
  * must be this very server (the Host the browser connected to), or any
@@ -177,6 +178,7 @@ void srv_stop(struct srv *s) {
 
 void srv_cleanup(struct srv *s) {
   relay_cleanup(s);
+  agent_bins_cleanup(s);
   strmap_cleanup(&s->agents);
   auth_throttle_free(s->throttle);
   store_close(s->store);

@@ -75,6 +75,8 @@ struct srv {
   struct relay *relay;      /* relay.c: tunnels of /meshrelay.ashx */
   struct settings settings; /* cached; written through settings_set */
   uv_timer_t purge_timer;   /* hourly: events past their retention */
+  struct agent_bins *bins;  /* update.h: agent binaries per architecture */
+  int n_updates;            /* native agent updates running */
 };
 
 int srv_start(struct srv *s, uv_loop_t *loop, const struct srv_config *cfg);
