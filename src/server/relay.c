@@ -227,12 +227,27 @@ static void on_drain(struct ws *w, void *data) {
   }
 }
 
+/* Whether a close code one side sent may be passed on to the other: the
+ * codes an endpoint may send about the session itself (RFC 6455 §7.4),
+ * and the application range. 1005/1006 (no code, connection lost) and
+ * 1002 (that side's framing was broken) say nothing the other side can
+ * use, and become 1000 "peer closed". */
+static int forwardable(int code) {
+  return code == 1000 || code == 1001 || code == 1003 ||
+         (code >= 1007 && code <= 1011) || (code >= 3000 && code <= 4999);
+}
+
 static void on_close(struct ws *w, int code, const char *reason, void *data) {
   struct relay_end *e = data;
   (void)w;
-  (void)code;
-  (void)reason;
-  if (e->tun) tunnel_end(e->srv, e->tun, e, WS_CLOSE_NORMAL, "peer closed");
+  /* The agent's refusal (1008 "no terminal rights", 1009, ...) or the
+   * viewer's reason reaches the other side as it was sent. */
+  if (e->tun) {
+    if (forwardable(code) && reason && reason[0])
+      tunnel_end(e->srv, e->tun, e, (uint16_t)code, reason);
+    else
+      tunnel_end(e->srv, e->tun, e, WS_CLOSE_NORMAL, "peer closed");
+  }
   free(e);
 }
 

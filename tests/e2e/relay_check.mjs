@@ -64,12 +64,16 @@ async function basic() {
     if (!m1.bin || m1.bin.toString() !== 'hello') fail('viewer: binary "hello"');
     if (m2.text !== '{"ctrlChannel":"102938","type":"console","msg":"x"}') fail('viewer: text');
     ok('text stays text, binary stays binary, boundaries kept (0 B, 300 KB)');
-    // Close propagation: one side leaves, the other is closed 1000.
+    // Close propagation: one side leaves, the other is closed with its
+    // code and reason (an application code here), or 1000 "peer closed"
+    // when it left without one.
     const [leaver, stayer] = agentFirst ? [a, v] : [v, a];
-    leaver.ws.close(1000, 'bye');
+    if (agentFirst) leaver.ws.close(4001, 'bye');
+    else leaver.ws.close();
     const c = await stayer.closed;
-    if (c.code !== 1000 || c.reason !== 'peer closed') fail(`peer close: ${c.code} ${c.reason}`);
-    ok(`${agentFirst ? 'agent' : 'viewer'} leaves: the other side gets 1000 "peer closed"`);
+    const end = agentFirst ? [4001, 'bye'] : [1000, 'peer closed'];
+    if (c.code !== end[0] || c.reason !== end[1]) fail(`peer close: ${c.code} ${c.reason}`);
+    ok(`${agentFirst ? 'agent' : 'viewer'} leaves: the other side gets ${end[0]} "${end[1]}"`);
   }
   // The session cookie instead of auth, same-origin; and a third
   // connection to a paired id, either side.

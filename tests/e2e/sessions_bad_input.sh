@@ -103,13 +103,13 @@ pass "unknown and malformed protocol numbers: console message, close; still serv
 
 # Too large: 300 KB is over the files command limit (the agent says so);
 # 2 MB is over the agent's message limit (it closes 1009, which meshd
-# turns into 1000 "peer closed" for the viewer, docs/sessions.md §6);
+# passes on to the viewer, docs/sessions.md §6);
 # 5 MB is over meshd's own limit (meshd closes the viewer 1009).
 refusal "300 KB command" '^CONSOLE 2 command too large$' raw 'T:300000' 'w:300'
 refusal "300 KB options" '^CONSOLE 2 malformed options or control message$' \
   --select - raw 'T:300000' 'w:300'
 out=$(viewer admin raw 'T:2000000' 'w:500')
-grep -q '^CLOSE 1000 peer closed$' <<<"$out" || fail "2 MB message: $out"
+grep -q '^CLOSE 1009 message too big$' <<<"$out" || fail "2 MB message: $out"
 wait_for 5 grep -q 'event=tunnel_closed .* code=1009 reason="message too big"' "$A/agent.log" ||
   fail "the agent did not close the 2 MB message with 1009"
 out=$(viewer admin raw 'T:5000000' 'w:500')

@@ -62,10 +62,10 @@ out=$(viewer noterm --p 5 --select 1 raw 'w:300')
 grep -q '^CONNECTED$' <<<"$out" || fail "noterm files tunnel: $out"
 grep -q '^CONSOLE 2 no terminal rights on this device$' <<<"$out" ||
   fail "agent refusal: $out"
-# The agent closes its side with 1008 and the reason; meshd then closes
-# the viewer with 1000 "peer closed" (docs/sessions.md §6), so the
-# console message is what carries the reason to the viewer.
-grep -q '^CLOSE 1000 peer closed$' <<<"$out" || fail "viewer close through meshd: $out"
+# The agent closes its side with 1008 and the reason, and meshd passes
+# both on to the viewer (docs/sessions.md §6).
+grep -q '^CLOSE 1008 no terminal rights on this device$' <<<"$out" ||
+  fail "viewer close through meshd: $out"
 grep -q 'event=tunnel_closed tunnel=[0-9]* user=user//noterm code=1008 reason="no terminal rights' \
   "$A/agent.log" || fail "the agent did not close with 1008"
 no_children || fail "the agent started a process: $(pgrep -a -P "$AGENT_PID")"
