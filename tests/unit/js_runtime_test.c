@@ -11,8 +11,11 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include <signal.h>
+
 #include "../js/harness.h"
 #include "base/err.h"
+#include "testutil.h"
 
 static int setup(void **state) {
   (void)state;
@@ -313,6 +316,108 @@ static void test_require(void **state) {
   assert_true(json_is_false(json_object_get(r, "up")));
 }
 
+static void test_stop_kills_and_reaps_children_frees_everything(void **state) {
+  (void)state;
+  const char *tmp = tu_tmpdir();
+  char src[2048];
+  snprintf(src, sizeof src,
+           "var cp = require('child_process'), fs = require('fs');"
+           "var c = cp.spawn('/bin/sleep', ['100']);"
+           "c.stdout.on('data', function() {});"
+           "var sh = cp.spawn('/bin/sh', ['-c', 'sleep 100; echo x']);"
+           "fs.writeFileSync('%s/f', new Array(100000).join('y'));"
+           "for (var i = 0; i < 20; i++) fs.readFile('%s/f', function() {});"
+           "var lib = require('ffi').open('libc.so.6');"
+           "lib.func('strlen', 'size_t', ['string']);"
+           "setInterval(function() {}, 1);"
+           "require('MeshAgent').SendCommand({action: 'pid', pid: c.pid,"
+           "  sh: sh.pid});",
+           tmp, tmp);
+  assert_int_equal(jh_start(src), 0);
+  json_int_t pid =
+      json_integer_value(json_object_get(jh_find("pid", 0), "pid"));
+  assert_true(pid > 0);
+  assert_int_equal(kill((pid_t)pid, 0), 0);
+  uv_run(&jh_loop, UV_RUN_NOWAIT);
+  js_stop(&jh_agent);
+  uint64_t t0 = uv_hrtime();
+  uv_run(&jh_loop, UV_RUN_DEFAULT); /* dry only once both are reaped */
+  assert_true((uv_hrtime() - t0) / 1000000 < 5000);
+  assert_int_equal(kill((pid_t)pid, 0), -1); /* gone, and not a zombie */
+  /* The shell's own child (its process group) went too. */
+  json_int_t sh = json_integer_value(json_object_get(jh_find("pid", 0), "sh"));
+  assert_true(sh > 0);
+  assert_int_equal(kill(-(pid_t)sh, 0), -1);
+  tu_rmdir_r(tmp);
+}
+
+static void test_loop_forever_in_command_handler(void **state) {
+  (void)state;
+  assert_int_equal(jh_start_opts("require('MeshAgent').on('Command', "
+                                 "function() { while (true) {} });",
+                                 100, 0),
+                   0);
+  const char *c = "{\"action\":\"x\"}";
+  js_deliver_command(&jh_agent, (const uint8_t *)c, strlen(c));
+  assert_false(js_running(&jh_agent));
+  assert_int_equal(jh_stopped, 1);
+  assert_string_equal(jh_str("coreerror", 0, "msg"),
+                      "core stopped: ran too long");
+  /* Later deliveries find no core. */
+  js_deliver_command(&jh_agent, (const uint8_t *)c, strlen(c));
+  js_deliver_connected(&jh_agent, 1);
+  assert_int_equal(json_array_size(jh_sent), 1);
+}
+
+static void test_truncated_commands_never_reach_the_core(void **state) {
+  (void)state;
+  assert_int_equal(jh_start("var m = require('MeshAgent');"
+                            "m.on('Command', function(c) {"
+                            "  m.SendCommand({action: 'got', c: c}); });"),
+                   0);
+  const char *c =
+      "{\"action\":\"msg\",\"type\":\"console\","
+      "\"value\":\"h\\u00e9 \\\"q\\\"\",\"n\":[1,{\"a\":null}]}";
+  size_t n = strlen(c);
+  for (size_t cut = 0; cut < n; cut++) {
+    uint8_t *g = tu_guard_copy(c, cut);
+    js_deliver_command(&jh_agent, g, cut);
+    tu_guard_free(g, cut);
+  }
+  assert_int_equal(json_array_size(jh_sent), 0);
+  uint8_t *g = tu_guard_copy(c, n);
+  js_deliver_command(&jh_agent, g, n);
+  tu_guard_free(g, n);
+  assert_int_equal(jh_count("got"), 1);
+  json_t *got = json_object_get(jh_find("got", 0), "c");
+  assert_string_equal(json_string_value(json_object_get(got, "value")),
+                      "h\xc3\xa9 \"q\"");
+  /* Random bytes: refused or delivered, never a crash or a core error. */
+  uint8_t junk[64];
+  for (int i = 0; i < 2000; i++) {
+    size_t len = tu_rand() % sizeof junk;
+    for (size_t k = 0; k < len; k++) junk[k] = (uint8_t)tu_rand();
+    if (len) junk[0] = '{';
+    js_deliver_command(&jh_agent, junk, len);
+  }
+  assert_int_equal(jh_count("coreerror"), 0);
+  assert_true(js_running(&jh_agent));
+}
+
+static void test_connected_event(void **state) {
+  (void)state;
+  assert_int_equal(jh_start("var m = require('MeshAgent');"
+                            "m.on('Connected', function(up) {"
+                            "  m.SendCommand({action: 'conn', up: up}); });"),
+                   0);
+  js_deliver_connected(&jh_agent, 1);
+  js_deliver_connected(&jh_agent, 0);
+  assert_int_equal(
+      json_integer_value(json_object_get(jh_find("conn", 0), "up")), 1);
+  assert_int_equal(
+      json_integer_value(json_object_get(jh_find("conn", 1), "up")), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -331,6 +436,10 @@ int main(void) {
       T(test_restart_replaces_core),
       T(test_stop_from_inside_js),
       T(test_require),
+      T(test_stop_kills_and_reaps_children_frees_everything),
+      T(test_loop_forever_in_command_handler),
+      T(test_truncated_commands_never_reach_the_core),
+      T(test_connected_event),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,11 +47,13 @@ static void close_once(uv_handle_t *u) {
   if (!uv_is_closing(u)) uv_close(u, on_handle_closed);
 }
 
-/* The runtime stopped: kill, keep the process handle until the exit is
- * seen (reaping it), close the pipes. */
+/* The runtime stopped: kill its whole process group (a shell's own
+ * children too), keep the process handle until the exit is seen (reaping
+ * it), close the pipes. */
 static void child_close(struct js_handle *h) {
   struct child *c = (struct child *)h;
   for (int i = 0; i < 3; i++) close_once((uv_handle_t *)&c->io[i]);
+  if (c->proc.pid > 0) kill(-c->proc.pid, SIGKILL);
   if (c->exited)
     close_once((uv_handle_t *)&c->proc);
   else
@@ -270,6 +272,9 @@ static duk_ret_t child_spawn(duk_context *ctx) {
       .cwd = cwd,
       .stdio_count = 3,
       .stdio = stdio,
+      /* Its own session and process group, so that stopping the core can
+       * kill whatever it started, grandchildren included. */
+      .flags = UV_PROCESS_DETACHED,
   };
   int r = uv_spawn(rt->a->loop, &c->proc, &o);
   c->open = 3;
