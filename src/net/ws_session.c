@@ -40,9 +40,14 @@
 /* Queued output may hold a full message on top of a full stream queue,
  * which the transport refuses anyway at MESH_STREAM_HARD_LIMIT. */
 #define OUT_MAX (MESH_STREAM_HARD_LIMIT + MESH_WS_MAX_MESSAGE + 1024)
-/* Reassembly buffers bigger than this are released after each message so
- * one large message does not pin memory for the connection's lifetime. */
-#define MSG_KEEP (64 * 1024)
+/* A message that does not arrive whole is reassembled in a buffer that is
+ * freed once the message is delivered: kept, it would pin the largest
+ * message's size on every connection that was ever busy (64 KiB on each
+ * socket of an idle relay tunnel that carried files). Its first
+ * allocation takes the frame's length up to this much, so the usual
+ * message costs one malloc instead of a doubling chain, and a peer that
+ * announces a huge frame without sending it gets no more than this. */
+#define MSG_FIRST_MAX (64 * 1024)
 
 /* Incremental UTF-8 validator (RFC 3629: no overlongs, no surrogates,
  * nothing above U+10FFFF), resumable across fragments. */
@@ -188,6 +193,9 @@ int ws_session_done(const struct ws_session *s) {
 int ws_session_close_sent(const struct ws_session *s) { return s->close_sent; }
 int ws_session_close_received(const struct ws_session *s) {
   return s->close_received;
+}
+size_t ws_session_reassembly_cap(const struct ws_session *s) {
+  return s->msg.cap;
 }
 uint16_t ws_session_close_code(const struct ws_session *s) {
   return s->close_code;
@@ -350,10 +358,7 @@ static void deliver(struct ws_session *s, const uint8_t *p, size_t n) {
   /* After our close frame the application has said it wants no more. */
   if (!s->close_sent && s->cb)
     s->cb(s, s->msg_op == OP_TEXT ? WS_TEXT : WS_BINARY, p, n, s->data);
-  if (s->msg.cap > MSG_KEEP)
-    buf_cleanup(&s->msg);
-  else
-    buf_reset(&s->msg);
+  buf_cleanup(&s->msg);
 }
 
 /* Checks a frame header when its first chunk arrives. */
@@ -399,7 +404,7 @@ static int frame_start(struct ws_session *s,
 
 static int frame_chunk(struct ws_session *s,
                        const struct wslay_frame_iocb *io) {
-  int r;
+  int r = 0;
   if (!s->in_frame && (r = frame_start(s, io)) != 0) return r;
   const uint8_t *d = io->data;
   size_t n = io->data_length;
@@ -421,7 +426,12 @@ static int frame_chunk(struct ws_session *s,
       deliver(s, d, n);
       return 0;
     }
-    if ((r = buf_put(&s->msg, d, n)) != 0)
+    if (s->msg.cap == 0) {
+      uint64_t first =
+          s->frame_len < MSG_FIRST_MAX ? s->frame_len : MSG_FIRST_MAX;
+      r = buf_reserve(&s->msg, (size_t)first);
+    }
+    if (r != 0 || (r = buf_put(&s->msg, d, n)) != 0)
       return r == MESH_E_NOMEM ? fail(s, WS_CLOSE_GOING_AWAY, "out of memory")
                                : fail(s, WS_CLOSE_TOO_BIG, "message too big");
   }

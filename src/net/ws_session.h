@@ -93,6 +93,10 @@ struct buf *ws_session_out(struct ws_session *s);
 int ws_session_done(const struct ws_session *s);
 int ws_session_close_sent(const struct ws_session *s);
 int ws_session_close_received(const struct ws_session *s);
+/* Bytes reserved for reassembling a message that did not arrive in one
+ * piece: 0 between messages, at most 64 KiB more than has arrived. An
+ * idle connection holds no input buffer (the tests check it here). */
+size_t ws_session_reassembly_cap(const struct ws_session *s);
 /* The code and reason of the first close frame seen or sent (the reason is
  * borrowed from s, NUL-terminated); 0 and "" while none. A received close
  * without a code reports 1005. */

@@ -149,8 +149,12 @@ static void split_everywhere(enum ws_role from, size_t n) {
     assert_int_equal(ws_session_feed(rcv, wire, k), 0);
     assert_int_equal(wslay_live, 1);
     assert_int_equal(rx->n, 0);
+    /* Never much more than what has arrived. */
+    assert_true(ws_session_reassembly_cap(rcv) <= 64 * 1024 ||
+                ws_session_reassembly_cap(rcv) <= 2 * k);
     assert_int_equal(ws_session_feed(rcv, wire + k, len - k), 0);
     assert_int_equal(wslay_live, 0);
+    assert_int_equal(ws_session_reassembly_cap(rcv), 0);
     assert_int_equal(rx->n, 1);
     assert_int_equal(rx->len, n);
     assert_memory_equal(rx->data, msg, n);
@@ -163,6 +167,7 @@ static void split_everywhere(enum ws_role from, size_t n) {
   }
   assert_int_equal(rx->n, 1);
   assert_memory_equal(rx->data, msg, n);
+  assert_int_equal(ws_session_reassembly_cap(rcv), 0);
   free(wire);
   ws_session_free(tx);
   ws_session_free(rcv);
@@ -222,6 +227,27 @@ static void ws_frame_runs(void **state) {
   assert_int_equal(wslay_live, 0);
   free(a);
   ws_session_free(cli);
+  ws_session_free(srv);
+  free(rx);
+}
+
+/* A frame that announces 4 MiB and brings a few bytes gets a reassembly
+ * buffer of at most 64 KiB, which grows only as the bytes come. */
+static void ws_announced_not_sent(void **state) {
+  (void)state;
+  struct rx *rx = calloc(1, sizeof *rx);
+  struct ws_session *srv;
+  assert_int_equal(ws_session_new(WS_ROLE_SERVER, on_msg, rx, &srv), 0);
+  uint8_t f[14 + 100] = {0x82, 0x80 | 127, 0, 0, 0, 0, 0,
+                         0x40, 0,          0, 0, 0, 0, 0};
+  assert_int_equal(ws_session_feed(srv, f, sizeof f), 0);
+  assert_true(ws_session_reassembly_cap(srv) > 0);
+  assert_true(ws_session_reassembly_cap(srv) <= 64 * 1024);
+  static uint8_t more[100 * 1024];
+  assert_int_equal(ws_session_feed(srv, more, sizeof more), 0);
+  assert_true(ws_session_reassembly_cap(srv) >= 100 * 1024 + 100);
+  assert_true(ws_session_reassembly_cap(srv) <= 256 * 1024);
+  assert_int_equal(rx->n, 0);
   ws_session_free(srv);
   free(rx);
 }
@@ -501,6 +527,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(ws_split_frames),
       cmocka_unit_test(ws_frame_runs),
+      cmocka_unit_test(ws_announced_not_sent),
       cmocka_unit_test(ws_failure_and_free),
       cmocka_unit_test(tls_idle_buffers),
       cmocka_unit_test(heap_trim_after_burst),
