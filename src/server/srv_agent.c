@@ -19,14 +19,15 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/text.h"
-#include "cores.h"
 #include "crypto/hash.h"
 #include "crypto/rand.h"
-#include "ctl.h"
 #include "net/crypto_job.h"
 #include "net/http_srv.h"
 #include "net/ws.h"
+#include "cores.h"
+#include "ctl.h"
 #include "srv.h"
+#include "update.h"
 
 /* Pre-auth JSON an agent may send (agentName); more is an attack. */
 #define AGENT_MAX_PREAUTH_JSON 4
@@ -47,7 +48,9 @@ struct agent_conn {
   char group_id[97]; /* the device's group, once admitted */
   char peer[64];
   char agent_name[MESH_CC_MAX_HOSTNAME + 1];
-  struct cores_conn core; /* cores.c, once admitted */
+  uint32_t arch, agent_version; /* from command 3 */
+  struct srv_update *upd;       /* update.c: a native update is running */
+  struct cores_conn core;       /* cores.c, once admitted */
 };
 
 static void conn_unref(struct agent_conn *a) {
@@ -214,6 +217,8 @@ static void cc_authenticated(void *data, const uint8_t node_hash[CC_HASH_LEN],
     return;
   }
   take_over_node(a);
+  a->arch = info->agent_id;
+  a->agent_version = info->agent_version;
   snprintf(a->group_id, sizeof a->group_id, "%s", stored);
   events_node_state(s, a->node_id, stored, 1, created);
   uv_timer_stop(&a->deadline);
@@ -261,7 +266,10 @@ static void on_agent_json(struct agent_conn *a, const uint8_t *p, size_t n) {
     conn_fail(a, 1007, MESH_E_MALFORMED, "bad JSON");
     return;
   }
-  if (strcmp(action, "ping") == 0) {
+  if (a->upd) {
+    /* While its binary is replaced, the agent's JSON is of no use: the
+     * agent is about to restart (spec §6.4). */
+  } else if (strcmp(action, "ping") == 0) {
     static const char pong[] = "{\"action\":\"pong\"}";
     ws_send(a->ws, WS_BINARY, pong, sizeof pong - 1);
   } else if (a->admitted && cores_on_json(&a->core, j, action)) {
@@ -282,6 +290,16 @@ static void on_agent_command(struct agent_conn *a, const uint8_t *p, size_t n) {
     char hex[2 * CC_HASH_LEN + 1];
     enc_hex(body, len, hex, 0);
     store_device_set_agent_hash(a->srv->store, a->node_id, hex);
+    if (a->admitted && !a->upd) {
+      int r = srv_update_check(a->srv, a->ws, a->node_id, a->peer, a->arch,
+                               a->agent_version, body, &a->upd);
+      if (r < 0) log_warn_r(r, "event=agent_update node=%s", a->node_id);
+    }
+  } else if (cmd == CC_AGENT_UPDATE_BLOCK && a->upd) {
+    int r = srv_update_on_ack(a->upd, req, len);
+    if (r) conn_fail(a, CLOSE_POLICY, r, "agent update ack");
+  } else if (cmd == CC_CORE_MODULE_HASH && a->upd) {
+    /* The reply to the update's core clear: no core until it restarts. */
   } else if (cmd == CC_CORE_MODULE_HASH && a->admitted) {
     cores_on_hash(&a->core, body, len);
   }
@@ -315,6 +333,8 @@ static void on_close(struct ws *w, int code, const char *reason, void *data) {
   (void)w;
   a->closed = 1;
   s->n_conns--;
+  srv_update_stop(a->upd);
+  a->upd = NULL;
   if (a->admitted) {
     strmap_del(&s->agents, a->node_id);
     store_device_offline(s->store, a->node_id);
