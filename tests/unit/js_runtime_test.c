@@ -16,6 +16,7 @@
 
 #include "../js/harness.h"
 #include "base/err.h"
+#include "base/mesh_limits.h"
 #include "testutil.h"
 
 static int setup(void **state) {
@@ -421,6 +422,44 @@ static void test_connected_event(void **state) {
       json_integer_value(json_object_get(jh_find("conn", 1), "up")), 0);
 }
 
+static void test_text_outside_the_bmp(void **state) {
+  (void)state;
+  assert_int_equal(
+      jh_start("var m = require('MeshAgent');"
+               "m.on('Command', function(c) {"
+               "  m.SendCommand({action: 'echo', v: c.v, len: c.v.length,"
+               "    hi: c.v.charCodeAt(0), lo: c.v.charCodeAt(1)}); });"
+               "m.SendCommand({action: 'lit', v: '\\uD83D\\uDE00!',"
+               "  lone: 'a\\uD83Db', rev: '\\uDE00'});"),
+      0);
+  assert_string_equal(jh_str("lit", 0, "v"), "\xf0\x9f\x98\x80!");
+  assert_string_equal(jh_str("lit", 0, "lone"),
+                      "a\xef\xbf\xbd"
+                      "b");
+  assert_string_equal(jh_str("lit", 0, "rev"), "\xef\xbf\xbd");
+  const char *c = "{\"action\":\"x\",\"v\":\"\xf0\x9f\x98\x80\"}";
+  js_deliver_command(&jh_agent, (const uint8_t *)c, strlen(c));
+  json_t *e = jh_find("echo", 0);
+  assert_string_equal(jh_str("echo", 0, "v"), "\xf0\x9f\x98\x80");
+  /* As in Node.js: two UTF-16 code units. */
+  assert_int_equal(json_integer_value(json_object_get(e, "len")), 2);
+  assert_int_equal(json_integer_value(json_object_get(e, "hi")), 0xD83D);
+  assert_int_equal(json_integer_value(json_object_get(e, "lo")), 0xDE00);
+}
+
+static void test_long_error_is_cut_at_a_character(void **state) {
+  (void)state;
+  assert_int_equal(jh_start("throw new Error(new Array(3000).join("
+                            "'\\u00e9'));"),
+                   0);
+  const char *m = jh_str("coreerror", 0, "msg");
+  assert_non_null(m);
+  assert_true(strlen(m) <= MESH_JS_MAX_ERROR);
+  assert_true(strlen(m) > MESH_JS_MAX_ERROR - 4);
+  assert_true(
+      json_is_false(json_object_get(jh_find("coreerror", 0), "stopped")));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -443,6 +482,8 @@ int main(void) {
       T(test_loop_forever_in_command_handler),
       T(test_truncated_commands_never_reach_the_core),
       T(test_connected_event),
+      T(test_text_outside_the_bmp),
+      T(test_long_error_is_cut_at_a_character),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -127,17 +127,28 @@ int js__send(struct js *rt, json_t *j) {
   return rt->opts.send ? rt->opts.send(rt->a, j) : agent_send_json(rt->a, j);
 }
 
+/* Cuts s (UTF-8) to at most max bytes, never inside a character. */
+static void cut_utf8(char *s, size_t max) {
+  size_t n = strlen(s);
+  if (n <= max) return;
+  while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80) max--;
+  s[max] = 0;
+}
+
 static void report(struct js *rt, const char *msg, int stopped) {
   log_warn("event=core_error core=%s stopped=%d msg=\"%.300s\"", rt->name,
            stopped, msg);
-  char text[MESH_JS_MAX_ERROR + 1];
-  snprintf(text, sizeof text, "%s", msg);
-  json_t *j = json_pack("{s:s, s:s, s:b}", "action", "coreerror", "msg", text,
-                        "stopped", stopped);
+  size_t n;
+  char *text = js__to_utf8(msg, strlen(msg), &n);
+  if (text) cut_utf8(text, MESH_JS_MAX_ERROR);
+  json_t *j = text ? json_pack("{s:s, s:s, s:b}", "action", "coreerror", "msg",
+                               text, "stopped", stopped)
+                   : NULL;
   /* An error cut inside a UTF-8 sequence is not valid JSON text. */
   if (!j)
     j = json_pack("{s:s, s:s, s:b}", "action", "coreerror", "msg",
                   "(error text not UTF-8)", "stopped", stopped);
+  free(text);
   if (j) js__send(rt, j);
 }
 
@@ -273,7 +284,10 @@ void js_deliver_command(struct agent *a, const uint8_t *p, size_t n) {
   json_t *j = json_loadb((const char *)p, n, 0, NULL);
   int ok = json_is_object(j);
   json_decref(j);
-  if (ok) call_hook(rt, "deliver", (const char *)p, n, 0);
+  size_t cn;
+  char *c = ok ? js__to_cesu((const char *)p, n, &cn) : NULL;
+  if (c) call_hook(rt, "deliver", c, cn, 0);
+  free(c);
 }
 
 void js__push_emitter(duk_context *ctx) {

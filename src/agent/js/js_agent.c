@@ -6,6 +6,7 @@
  * come as properties.
  */
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/agent.h"
@@ -22,8 +23,11 @@ static duk_ret_t send_command(duk_context *ctx) {
     return duk_type_error(ctx, "SendCommand: expected an object");
   duk_size_t n;
   const char *s = duk_get_lstring(ctx, 0, &n);
-  json_error_t err;
-  json_t *j = json_loadb(s, n, 0, &err);
+  size_t un;
+  char *u = js__to_utf8(s, n, &un);
+  if (!u) return duk_error(ctx, DUK_ERR_RANGE_ERROR, "out of memory");
+  json_t *j = json_loadb(u, un, 0, NULL);
+  free(u);
   if (!json_is_object(j)) {
     json_decref(j);
     return duk_type_error(ctx, "SendCommand: not a JSON object");

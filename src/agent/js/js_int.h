@@ -101,6 +101,11 @@ void js__push_buffer(duk_context *ctx, const void *p, size_t n);
 /* The bytes of a Buffer/ArrayBuffer/typed array, or a string (UTF-8) at
  * idx; throws TypeError otherwise. */
 const void *js__get_bytes(duk_context *ctx, duk_idx_t idx, size_t *n);
+/* js_text.c: text leaving JavaScript (CESU-8 surrogate pairs joined,
+ * lone ones U+FFFD) and text entering it (4-byte UTF-8 split into pairs).
+ * malloc'd, NUL-terminated; NULL when out of memory. */
+char *js__to_utf8(const char *s, size_t n, size_t *out_len);
+char *js__to_cesu(const char *s, size_t n, size_t *out_len);
 /* Sends j (stolen) to the server through opts.send. */
 int js__send(struct js *rt, json_t *j);
 

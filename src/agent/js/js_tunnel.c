@@ -8,6 +8,7 @@
  * as a session the user opened should.
  */
 #include <jansson.h>
+#include <stdlib.h>
 
 #include "agent/agent.h"
 #include "agent/js/js_int.h"
@@ -21,7 +22,10 @@ static duk_ret_t tunnel_open(duk_context *ctx) {
   duk_json_encode(ctx, 0);
   duk_size_t n;
   const char *s = duk_get_lstring(ctx, 0, &n);
-  json_t *j = json_loadb(s, n, 0, NULL);
+  size_t un;
+  char *u = js__to_utf8(s, n, &un);
+  json_t *j = u ? json_loadb(u, un, 0, NULL) : NULL;
+  free(u);
   if (!json_is_object(j) || !json_is_string(json_object_get(j, "value"))) {
     json_decref(j);
     return duk_type_error(ctx, "tunnel.open: request needs a string value");
