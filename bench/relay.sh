@@ -169,6 +169,7 @@ const rows = [
   ["1 tunnel: CPU % server / generator / others", o => split(o.r.single)],
   [`${n} tunnels: CPU % server / generator / others`, o => split(o.r.concurrent)],
   ["server KB per open tunnel (paired, idle)", o => o.r.pairing.server_kb_per_session, "lo"],
+  ["server KB per open tunnel, idle after the concurrent phase", o => o.r.after_traffic.server_kb_per_session, "lo"],
   [`server RSS before / with ${n} tunnels, KB`, o => `${o.r.pairing.server_rss_kb_before} / ${o.r.pairing.server_rss_kb_paired}`],
   [`ask for and pair ${n} tunnels, ms`, o => o.r.pairing.wall_ms, "lo"],
   [`keystroke round trip median, ms (${(m.t || s.t || {}).keystrokes} keys, 1 per ${(m.t || s.t || {}).interval_ms} ms)`, o => o.t.rtt_median_ms, "lo"],
@@ -202,7 +203,8 @@ EOF
   echo "  generator does the TLS of both ends, so it competes with the server for"
   echo "  the $(nproc) cores: CPU ms per MB is the fairer comparison. \"others\" is the"
   echo "  rest of the machine (other users of it) during the phase, from /proc/stat."
-  echo "  KB per tunnel = (RSS with all $RELAY_SESSIONS tunnels paired and idle - RSS before) / $RELAY_SESSIONS."
+  echo "  KB per tunnel = (RSS with all $RELAY_SESSIONS tunnels paired and idle - RSS before) / $RELAY_SESSIONS;"
+  echo "  measured again once the same tunnels carried the concurrent phase and went idle."
   echo "  Keystrokes: one byte at a time through build/meshagent running cat on a raw"
   echo "  pty, sent as a typist would (the next after the interval or once the"
   echo "  previous is back, whichever is later); server CPU includes its idle work."

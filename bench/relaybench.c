@@ -25,7 +25,8 @@
  * tunnels paired at once (server RSS measured with all of them idle for
  * --idle-ms, default 2000: a longer hold lets one look inside the server
  * meanwhile, with gdb or /proc/PID/smaps), then --mb MB in all, split
- * evenly, streamed at the same time.
+ * evenly, streamed at the same time, and the server's RSS once more
+ * after the same idle time ("after_traffic": what the traffic left).
  *
  * term: the device is a real meshagent. One protocol 1 tunnel whose
  * options carry "exec":"cat" (docs/sessions.md §4: a raw pty, no echo by
@@ -591,7 +592,7 @@ static void stream(const char *name, uint64_t bytes, int report,
 
 static void bench_relay(double mb, int sessions, double warm_mb,
                         uint64_t idle_ms) {
-  int64_t c, rss0, rss1;
+  int64_t c, rss0, rss1, rss2;
   /* A first tunnel runs every code path once (and, in the stock server,
    * gets it compiled), so that the memory measured next is the tunnels'
    * own; then the server settles. */
@@ -615,6 +616,12 @@ static void bench_relay(double mb, int sessions, double warm_mb,
   /* Warm-up of the data path (JIT, buffers), not reported. */
   if (warm_mb > 0) stream("warm-up", (uint64_t)(warm_mb * 1e6), 0, "");
   stream("concurrent", (uint64_t)(mb * 1e6), 1, ",");
+  /* The same tunnels idle again: what traffic left behind. */
+  run_for("idle after traffic", idle_ms);
+  server_stat(&c, &rss2);
+  printf("  \"after_traffic\": {\"server_rss_kb\": %" PRId64
+         ", \"server_kb_per_session\": %.1f},\n",
+         rss2, (double)(rss2 - rss0) / sessions);
   close_sessions();
   open_sessions(1, 5);
   stream("single", (uint64_t)(mb * 1e6), 1, "");
