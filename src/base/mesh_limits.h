@@ -60,6 +60,10 @@
 #define MESH_JS_EXEC_TIMEOUT_MS 3000
 #define MESH_JS_HEAP_MAX (64 * 1024 * 1024)
 #define MESH_JS_MAX_ERROR 1024 /* bytes of an error reported to the server */
+/* require('https').download defaults: largest file, and the whole
+ * download's deadline (a core may ask for others). */
+#define MESH_JS_DOWNLOAD_MAX (256ull * 1024 * 1024)
+#define MESH_JS_DOWNLOAD_MS 300000
 
 /* Back-pressure on every stream: stop reading a source when its sink has
  * more than HIGH bytes queued, resume below LOW; close past HARD. */

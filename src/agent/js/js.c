@@ -387,6 +387,7 @@ static const struct builtin builtins[] = {
      &js_lib_child_process_len},
     {"tunnel", js__mod_tunnel, NULL, NULL},
     {"ffi", js__mod_ffi, NULL, NULL},
+    {"https", js__mod_https, NULL, NULL},
 };
 
 /* Runs src as a CommonJS module body: (exports, require, module, native,

@@ -115,6 +115,7 @@ duk_ret_t js__mod_fs(duk_context *ctx);
 duk_ret_t js__mod_child(duk_context *ctx);
 duk_ret_t js__mod_tunnel(duk_context *ctx);
 duk_ret_t js__mod_ffi(duk_context *ctx);
+duk_ret_t js__mod_https(duk_context *ctx);
 /* Globals: setTimeout and friends (js_timers.c), Buffer additions
  * (js_buffer.c). */
 void js__timers_init(duk_context *ctx);
