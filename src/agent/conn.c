@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "agent/core.h"
 #include "agent/tunnel.h"
 #include "agent/update.h"
 #include "base/enc.h"
@@ -138,6 +139,7 @@ static void cc_connected(void *data, int skipped) {
   log_info("event=authenticated url=%s node=%s server_sig=%s",
            a->cfg.urls[a->server_index], a->node_id,
            skipped ? "skipped" : "verified");
+  core_connected(a, 1);
   agent_update_authenticated(a);
 }
 
@@ -177,7 +179,8 @@ static void on_open(struct ws *w, void *data) {
        * server gets 0, as from its own agent. */
       .agent_version = a->cfg.server_is_meshd ? AGENT_VERSION_MESHAGENT : 0,
       .platform_type = 1,
-      .caps = a->cfg.caps_extra,
+      /* JAVASCRIPT only when cores run: against meshd (core.h). */
+      .caps = a->cfg.caps_extra | (a->core ? CC_CAP_JAVASCRIPT : 0),
       .hostname = (const uint8_t *)a->hostname,
       .hostname_len = strlen(a->hostname),
   };
@@ -223,6 +226,8 @@ static void on_server_json(struct agent *a, const uint8_t *p, size_t n) {
     if (strcmp(action, "ping") == 0) {
       static const char pong[] = "{\"action\":\"pong\"}";
       ws_send(a->ws, WS_TEXT, pong, sizeof pong - 1);
+    } else if (core_on_json(a, p, n)) {
+      /* the running core handles the rest, msg/tunnel included */
     } else if (strcmp(action, "msg") == 0 &&
                json_unpack(j, "{s:s}", "type", &type) == 0 &&
                strcmp(type, "tunnel") == 0) {
@@ -254,6 +259,7 @@ int agent_coreless_reply(const uint8_t *p, size_t n, struct buf *out) {
 
 static void on_server_command(struct agent *a, const uint8_t *p, size_t n) {
   struct buf b;
+  if (core_on_command(a, p, n)) return;
   if (agent_update_command(a, p, n)) return;
   buf_init(&b, 64);
   if (agent_coreless_reply(p, n, &b))
@@ -283,6 +289,7 @@ static void on_close(struct ws *w, int code, const char *reason, void *data) {
   struct agent *a = data;
   (void)w;
   a->ws = NULL;
+  core_connected(a, 0);
   agent_update_disconnected(a);
   log_info("event=disconnected url=%s code=%d reason=\"%s\"",
            a->cfg.urls[a->server_index], code, reason ? reason : "");
@@ -364,6 +371,7 @@ int agent_start(struct agent *a, uv_loop_t *loop, const char *msh_path,
   uint32_t rnd = 0;
   rand_bytes(&rnd, sizeof rnd);
   a->server_index = (int)(rnd % (uint32_t)a->cfg.n_servers);
+  if (a->cfg.server_is_meshd && (r = core_init(a)) != 0) return r;
   log_info("event=start node=%s identity=%s servers=%d", a->node_id,
            created ? "created" : "loaded", a->cfg.n_servers);
   if ((r = agent_update_start(a)) != 0)
@@ -377,6 +385,7 @@ void agent_stop(struct agent *a) {
   if (a->stopping) return;
   a->stopping = 1;
   tunnel_stop_all(a);
+  core_stop(a);
   agent_update_stop(a);
   uv_close((uv_handle_t *)&a->retry, NULL);
   if (a->ws) ws_close(a->ws, 1001, "agent stopping");

@@ -58,7 +58,6 @@ static void run(struct agent *a) {
                  "meshcore", &o);
     log_info("event=core_start bytes=%zu result=\"%s\"", len - CORE_HEADER,
              r ? mesh_strerror(r) : "running");
-    if (r == 0 && a->ws) js_deliver_connected(a, 1);
   } else {
     log_warn_r(r, "event=core_start_failed");
   }

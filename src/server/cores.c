@@ -26,6 +26,7 @@
 #include "base/text.h"
 #include "crypto/hash.h"
 #include "net/ws.h"
+#include "proto/agenthash.h"
 #include "ctl.h"
 #include "srv.h"
 
@@ -82,7 +83,8 @@ static void row_get(struct srv *s, const char *node_id, struct core_row *r) {
 }
 
 /* Sets one column of the device's row (creating it with mode default);
- * value NULL stores SQL NULL. column is one of our own literals. */
+ * value NULL stores SQL NULL. column is one of our own literals, never
+ * "mode" (mode_set). */
 static int row_set(struct srv *s, const char *node_id, const char *column,
                    const char *value) {
   char sql[256];
@@ -106,8 +108,22 @@ static int row_set(struct srv *s, const char *node_id, const char *column,
 
 static int mode_set(struct srv *s, const char *node_id, const char *mode,
                     const char *js) {
-  int r = row_set(s, node_id, "mode", mode);
-  if (r == 0) r = row_set(s, node_id, "js", js);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(store_db(s->store),
+                         "INSERT INTO device_cores(node_id,mode,js) "
+                         "VALUES(?1,?2,?3) ON CONFLICT(node_id) DO UPDATE SET "
+                         "mode=excluded.mode, js=excluded.js",
+                         -1, &st, NULL) != SQLITE_OK)
+    return MESH_E_DB;
+  sqlite3_bind_text(st, 1, node_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, mode, -1, SQLITE_STATIC);
+  if (js)
+    sqlite3_bind_text(st, 3, js, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, 3);
+  int r = sqlite3_step(st) == SQLITE_DONE ? 0 : MESH_E_DB;
+  sqlite3_finalize(st);
+  if (r) log_error("event=core_store_failed node=%s what=mode", node_id);
   return r;
 }
 
@@ -202,13 +218,17 @@ static void core_stable(struct cores_conn *c) {
 /* ------------------------------------------------------------ decision */
 
 void cores_admitted(struct cores_conn *c, struct srv *s, struct ws *ws,
-                    const char *node_id, const char *group_id, uint32_t caps) {
+                    const char *node_id, const char *group_id, uint32_t caps,
+                    uint32_t agent_version) {
   memset(c, 0, sizeof *c);
   c->srv = s;
   c->ws = ws;
   c->node_id = node_id;
   c->group_id = group_id;
-  c->javascript = (caps & CC_CAP_JAVASCRIPT) != 0;
+  /* The stock agent runs cores too, but its own kind: meshd's core needs
+   * meshagent's modules (require('tunnel')). */
+  c->javascript = (caps & CC_CAP_JAVASCRIPT) != 0 &&
+                  agent_version == AGENT_VERSION_MESHAGENT;
   c->window_start = uv_now(s->loop);
   if (c->javascript) send_cmd(c, CC_CORE_MODULE_HASH, NULL, NULL, 0);
 }

@@ -48,9 +48,11 @@ struct cores_conn {
 };
 
 /* The agent was admitted: remembers who it is and asks for its core hash
- * (command 11) when it runs cores. */
+ * (command 11) when it is meshagent (agent_version of command 3) and runs
+ * cores (caps). */
 void cores_admitted(struct cores_conn *c, struct srv *s, struct ws *ws,
-                    const char *node_id, const char *group_id, uint32_t caps);
+                    const char *node_id, const char *group_id, uint32_t caps,
+                    uint32_t agent_version);
 /* A command 11 reply (body = 0 or 48 bytes): installs, clears or confirms
  * the core the device should run. */
 void cores_on_hash(struct cores_conn *c, const uint8_t *body, size_t len);

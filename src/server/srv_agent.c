@@ -232,7 +232,8 @@ static void cc_authenticated(void *data, const uint8_t node_hash[CC_HASH_LEN],
   /* Ask for the agent's binary hash (command 12) to record it. */
   uint8_t q[4] = {0, CC_AGENT_HASH, 0, 0};
   ws_send(a->ws, WS_BINARY, q, sizeof q);
-  cores_admitted(&a->core, s, a->ws, a->node_id, a->group_id, info->caps);
+  cores_admitted(&a->core, s, a->ws, a->node_id, a->group_id, info->caps,
+                 info->agent_version);
 }
 
 static const struct cc_srv_ops agent_cc_ops = {
