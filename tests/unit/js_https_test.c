@@ -31,6 +31,7 @@ static int port;
 static char *response; /* what the server answers (malloc'd), NULL: hangs */
 static size_t response_len;
 static int requests;
+static int dribble; /* the server writes its answer one byte at a time */
 static char last_request[1024];
 static const char *dir;
 static struct stream_group conns;
@@ -43,7 +44,10 @@ static void srv_read(struct stream *s, const uint8_t *p, size_t n, void *d) {
   if (!strstr(last_request, "\r\n\r\n")) return;
   requests++;
   if (!response) return; /* silent */
-  stream_write(s, response, response_len);
+  if (dribble)
+    for (size_t i = 0; i < response_len; i++) stream_write(s, response + i, 1);
+  else
+    stream_write(s, response, response_len);
   stream_close_after_flush(s, 0, 1000);
 }
 
@@ -108,6 +112,7 @@ static int setup(void **state) {
   jh_agent.has_server_cert_hash = 1;
   response = NULL;
   requests = 0;
+  dribble = 0;
   last_request[0] = 0;
   dir = tu_tmpdir();
   return 0;
@@ -215,6 +220,27 @@ static void test_chunked_and_eof_bodies(void **state) {
       json_integer_value(json_object_get(jh_find("dl", 0), "size")), 1234);
 }
 
+static void test_answer_in_one_byte_records(void **state) {
+  (void)state;
+  /* Every byte its own TLS record: the status line, headers, chunk sizes
+   * and body all arrive cut at every possible place. */
+  dribble = 1;
+  respond(
+      "HTTP/1.1 200 OK\r\nServer: x\r\nTransfer-Encoding: chunked\r\n"
+      "\r\n3\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n",
+      0, 0);
+  download("'*/d'", "{}");
+  assert_null(jh_str("dl", 0, "err"));
+  assert_int_equal(
+      json_integer_value(json_object_get(jh_find("dl", 0), "size")), 19);
+  json_array_clear(jh_sent);
+  respond("HTTP/1.1 200 OK\r\nContent-Length: 700\r\n\r\n", 700, 'q');
+  download("'*/d'", "{}");
+  assert_null(jh_str("dl", 0, "err"));
+  assert_int_equal(
+      json_integer_value(json_object_get(jh_find("dl", 0), "size")), 700);
+}
+
 static void test_other_certificate_refused_before_request(void **state) {
   (void)state;
   respond("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n", 1, 'x');
@@ -319,6 +345,7 @@ int main(void) {
       T(test_download_ok),
       T(test_expected_hash),
       T(test_chunked_and_eof_bodies),
+      T(test_answer_in_one_byte_records),
       T(test_other_certificate_refused_before_request),
       T(test_failures),
       T(test_bad_arguments_throw),
