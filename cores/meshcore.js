@@ -101,8 +101,14 @@ function onMsg(cmd) {
   switch (cmd.type) {
     case 'tunnel':
       // The native side checks the request (relay URL, certificate hash,
-      // rights) exactly as it does without a core.
-      require('tunnel').open(cmd);
+      // rights) exactly as it does without a core, and logs a refusal. A
+      // malformed request must not count as an error of the core: meshd
+      // clears a core that keeps failing.
+      try {
+        require('tunnel').open(cmd);
+      } catch (e) {
+        console.warn('tunnel request refused: ' + e.message);
+      }
       break;
     default:
       break;
