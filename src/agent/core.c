@@ -69,7 +69,10 @@ static void forget(struct agent *a) {
   js_stop(a);
   uv_timer_stop(&c->wait);
   c->stored = c->pending = 0;
-  int r = agent_db_set(a->db, CORE_DB_KEY, "", 0);
+  /* The 4-byte header alone means none: db.c has no delete, and an empty
+   * value reads back through a NULL blob pointer. */
+  static const uint8_t none[CORE_HEADER];
+  int r = agent_db_set(a->db, CORE_DB_KEY, none, sizeof none);
   if (r) log_warn_r(r, "event=core_delete_failed");
 }
 

@@ -22,7 +22,7 @@
 #define CORE_WAIT_MS 60000
 #define CORE_HEADER 4 /* the blob's 4 zero bytes (spec §6.1) */
 /* The database key of the stored core blob (4 zero bytes, JavaScript);
- * an empty value means none. */
+ * the 4 zero bytes alone mean none. */
 #define CORE_DB_KEY "CoreModule"
 
 struct agent;
