@@ -79,18 +79,8 @@ static void respond(const char *head, size_t body_len, char fill) {
 static int setup(void **state) {
   (void)state;
   jh_setup();
-  EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-  X509 *x = X509_new();
-  X509_set_version(x, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-  X509_gmtime_adj(X509_getm_notBefore(x), -60);
-  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-  X509_NAME *n = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-                             (const unsigned char *)"js-https-test", -1, -1, 0);
-  X509_set_issuer_name(x, n);
-  X509_set_pubkey(x, key);
-  assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+  EVP_PKEY *key;
+  X509 *x = tu_self_signed("js-https-test", &key);
   srv_ctx = tls_server_ctx_new(x, key);
   srv_cert = x;
   EVP_PKEY_free(key);

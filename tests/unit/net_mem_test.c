@@ -277,19 +277,8 @@ static SSL_CTX *srv_ctx, *cli_ctx;
 
 static int make_ctx(void **state) {
   (void)state;
-  EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-  X509 *x = X509_new();
-  assert_non_null(key);
-  X509_set_version(x, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-  X509_gmtime_adj(X509_getm_notBefore(x), -60);
-  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-  X509_NAME *n = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-                             (const unsigned char *)"meshd-test", -1, -1, 0);
-  X509_set_issuer_name(x, n);
-  X509_set_pubkey(x, key);
-  assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+  EVP_PKEY *key;
+  X509 *x = tu_self_signed("meshd-test", &key);
   srv_ctx = tls_server_ctx_new(x, key);
   cli_ctx = tls_client_ctx_new();
   assert_non_null(srv_ctx);

@@ -1,6 +1,14 @@
 #define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include "testutil.h"
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,4 +64,23 @@ static int rm_one(const char *p, const struct stat *sb, int flag,
 
 void tu_rmdir_r(const char *path) {
   nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+X509 *tu_self_signed(const char *cn, EVP_PKEY **key) {
+  EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+  X509 *x = X509_new();
+  assert_non_null(k);
+  assert_non_null(x);
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+  X509_gmtime_adj(X509_getm_notBefore(x), -60);
+  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+  X509_NAME *n = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn,
+                             -1, -1, 0);
+  X509_set_issuer_name(x, n);
+  X509_set_pubkey(x, k);
+  assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+  *key = k;
+  return x;
 }

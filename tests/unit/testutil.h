@@ -7,6 +7,7 @@
 #ifndef MESH_TESTUTIL_H
 #define MESH_TESTUTIL_H
 
+#include <openssl/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,5 +24,10 @@ uint32_t tu_rand(void);
  * path in a static buffer; tu_rmdir_r removes it with its contents. */
 const char *tu_tmpdir(void);
 void tu_rmdir_r(const char *path);
+
+/* A throwaway self-signed EC P-256 certificate for cn, valid from a
+ * minute ago for an hour, with its key in *key. Both are new; free them
+ * with X509_free and EVP_PKEY_free. Fails the test on error. */
+X509 *tu_self_signed(const char *cn, EVP_PKEY **key);
 
 #endif
