@@ -109,17 +109,25 @@ static void reject(struct agent_update *u, const uint8_t h[AGENTHASH_LEN]) {
   if (r) log_warn_r(r, "event=update_reject_store");
 }
 
+/* Tells the server why an update did not happen (meshd logs it; with the
+ * recovery core it also clears that core). */
+static void report(struct agent_update *u, const char *why) {
+  agent_send_json(u->a, json_pack("{s:s, s:s}", "action", "agentupdatefailed",
+                                  "reason", why));
+}
+
 /* Drops a transfer: the partial file goes, nothing else changes. A write
  * in flight finishes first (its callback sees IDLE and closes the fd). */
 static void drop(struct agent_update *u, const char *why) {
   if (u->state == UPD_IDLE) return;
   log_warn("event=update_failed reason=\"%s\" received=%llu", why,
            (unsigned long long)u->received);
+  report(u, why);
   uv_timer_stop(&u->gap);
   /* RECEIVING with a write in flight, VERIFYING and TESTING end in their
    * callbacks, which see IDLE and remove the file themselves. */
   if (u->state == UPD_RECEIVING && !u->writing) {
-    close(u->fd);
+    if (u->fd >= 0) close(u->fd);
     u->fd = -1;
     unlink(u->part);
   }
@@ -196,6 +204,7 @@ static void on_test_exit(uv_process_t *p, int64_t status, int sig) {
   if (status != 0 || sig != 0) {
     log_warn("event=update_failed reason=\"self-test\" status=%lld signal=%d",
              (long long)status, sig);
+    report(u, "self-test");
     unlink(u->part);
     reject(u, u->want);
     return;
@@ -221,6 +230,7 @@ static void self_test(struct agent_update *u) {
     u->busy++;
     uv_close((uv_handle_t *)&u->proc, on_handle_closed);
     log_warn("event=update_failed reason=\"self-test: %s\"", uv_strerror(r));
+    report(u, "self-test");
     u->state = UPD_IDLE;
     unlink(u->part);
     reject(u, u->want);
@@ -334,6 +344,25 @@ static void on_block(struct agent_update *u, uint16_t req, const uint8_t *p,
   uv_timer_start(&u->gap, on_gap, MESH_UPDATE_BLOCK_GAP_MS, 0);
 }
 
+/* The file is complete: unless this binary failed here before, its hash
+ * is checked on the pool (then hash_done goes on). */
+static void verify(struct agent_update *u, const uint8_t *hash) {
+  memcpy(u->want, hash, AGENTHASH_LEN);
+  if (rejected(u, u->want)) {
+    drop(u, "this binary failed here before");
+    unlink(u->part);
+    return;
+  }
+  u->state = UPD_VERIFYING;
+  u->work.data = u;
+  if (uv_queue_work(u->a->loop, &u->work, hash_work, hash_done) != 0) {
+    drop(u, "cannot queue the hash");
+    unlink(u->part);
+    return;
+  }
+  u->busy++;
+}
+
 static void on_end(struct agent_update *u, const uint8_t *hash) {
   if (u->state != UPD_RECEIVING) return;
   if (u->writing) {
@@ -343,18 +372,29 @@ static void on_end(struct agent_update *u, const uint8_t *hash) {
   uv_timer_stop(&u->gap);
   close(u->fd);
   u->fd = -1;
-  memcpy(u->want, hash, AGENTHASH_LEN);
-  if (rejected(u, u->want)) {
-    drop(u, "this binary failed here before");
-    return;
+  verify(u, hash);
+}
+
+int agent_update_install(struct agent *a, const uint8_t want[AGENTHASH_LEN]) {
+  struct agent_update *u = a->update;
+  if (!u || !a->cfg.server_is_meshd || !u->has_hash) return MESH_E_INVALID;
+  if (u->state != UPD_IDLE || u->writing) return MESH_E_PROTO_STATE;
+  /* The caller (the recovery core) wrote the file: from here on it is
+   * ours, exactly as if it had come in blocks. */
+  u->received = 0;
+  u->state = UPD_RECEIVING;
+  log_info("event=update_started path=%s via=core", u->part);
+  /* Written by the core as a plain file: it must run for its self-test. */
+  if (chmod(u->part, 0700) != 0) {
+    drop(u, "no such file");
+    return 0;
   }
-  u->state = UPD_VERIFYING;
-  u->work.data = u;
-  if (uv_queue_work(u->a->loop, &u->work, hash_work, hash_done) != 0) {
-    drop(u, "cannot queue the hash");
-    return;
-  }
-  u->busy++;
+  verify(u, want);
+  return 0;
+}
+
+const char *agent_update_path(const struct agent *a) {
+  return a->update ? a->update->part : NULL;
 }
 
 int agent_update_command(struct agent *a, const uint8_t *p, size_t n) {

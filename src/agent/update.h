@@ -56,6 +56,17 @@ void agent_update_authenticated(struct agent *a);
 /* The control channel closed: a transfer in progress is dropped. */
 void agent_update_disconnected(struct agent *a);
 
+/* The recovery core (spec §6.5) downloaded the binary to
+ * agent_update_path(a) and checked its SHA-384: from here it is installed
+ * as a native update's would be (agent hash = want, self-test, swap,
+ * restart, trial). Returns 0 when started (failures are logged and
+ * reported to the server as agentupdatefailed), MESH_E_INVALID when
+ * updates are off (not meshd), MESH_E_PROTO_STATE when one is running. */
+int agent_update_install(struct agent *a, const uint8_t want[48]);
+/* Where a downloaded binary must be put: "<exe>.update" (borrowed), or
+ * NULL when updates are not prepared. */
+const char *agent_update_path(const struct agent *a);
+
 /* `meshagent self-test`: loads the .msh at msh and the identity in the
  * database at db (never creating one) and a TLS context. Returns 0 when
  * this binary could run as that agent. */

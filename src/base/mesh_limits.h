@@ -100,6 +100,8 @@
 #define MESH_UPDATE_BLOCK_GAP_MS 60000 /* agent: silence ends an update */
 #define MESH_UPDATE_SELFTEST_MS 10000  /* agent: new binary's --self-test */
 #define MESH_UPDATE_TRIAL_MS 60000     /* agent: new binary must log in */
+#define MESH_UPDATE_CORE_MS 300000     /* server: a recovery-core update */
+#define MESH_UPDATE_URL_S 600          /* server: its download link lives */
 #define MESH_MSH_MAX_KEYS 128
 
 /* Relay sessions (/meshrelay.ashx, docs/sessions.md). A tunnel is one

@@ -36,6 +36,9 @@ static void usage(FILE *f) {
           "  --agent-idle-timeout S   drop a silent agent after S seconds "
           "(default 150)\n"
           "  --auth-timeout S         handshake deadline (default 30)\n"
+          "  --agent-update HOW       native (default) or core: update "
+          "agents\n"
+          "                  that run JavaScript through the recovery core\n"
           "  --web DIR       the browser app's files (default " MESHD_WEB_DIR
           ")\n"
           "  --verbose       debug logging\n");
@@ -46,6 +49,7 @@ struct opts {
   int admin;
   int port, json, verbose;
   long idle_s, auth_s;
+  int update_core;
   const char *cmd, *arg;
 };
 
@@ -76,6 +80,9 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
       o->idle_s = atol(v);
     else if (TAKE("--auth-timeout"))
       o->auth_s = atol(v);
+    else if (TAKE("--agent-update") &&
+             (strcmp(v, "core") == 0 || strcmp(v, "native") == 0))
+      o->update_core = strcmp(v, "core") == 0;
     else if (strcmp(a, "--json") == 0)
       o->json = 1;
     else if (strcmp(a, "--verbose") == 0)
@@ -107,6 +114,7 @@ static int run_server(const struct opts *o) {
       .agent_idle_ms = (uint64_t)o->idle_s * 1000,
       .auth_ms = (uint64_t)o->auth_s * 1000,
       .web_dir = o->web,
+      .agent_update_core = o->update_core,
   };
   if (!cfg.name) {
     int any = strcmp(o->bind, "0.0.0.0") == 0 || strcmp(o->bind, "::") == 0;

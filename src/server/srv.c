@@ -77,6 +77,10 @@ static void on_request(struct http_conn *c, const struct http_req *req,
     srv_meshagent(s, c, req);
     return;
   }
+  if (strcmp(req->path, "/api/agentupdate") == 0) {
+    srv_update_download(s, c, req);
+    return;
+  }
   if (strcmp(req->path, "/api/recording") == 0) {
     srv_recording_serve(s, c, req);
     return;

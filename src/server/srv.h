@@ -56,6 +56,8 @@ struct srv_config {
   uint64_t auth_ms;       /* handshake must complete within this */
   const char *web_dir;    /* the browser app's static files (srv_web.c);
                              NULL serves nothing (404) */
+  int agent_update_core;  /* update JavaScript agents by the recovery core
+                             (spec §6.5) instead of natively (update.h) */
 };
 
 struct srv {

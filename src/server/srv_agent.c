@@ -48,9 +48,9 @@ struct agent_conn {
   char group_id[97]; /* the device's group, once admitted */
   char peer[64];
   char agent_name[MESH_CC_MAX_HOSTNAME + 1];
-  uint32_t arch, agent_version; /* from command 3 */
-  struct srv_update *upd;       /* update.c: a native update is running */
-  struct cores_conn core;       /* cores.c, once admitted */
+  uint32_t arch, agent_version, caps; /* from command 3 */
+  struct srv_update *upd;             /* update.c: a native update is running */
+  struct cores_conn core;             /* cores.c, once admitted */
 };
 
 static void conn_unref(struct agent_conn *a) {
@@ -219,6 +219,7 @@ static void cc_authenticated(void *data, const uint8_t node_hash[CC_HASH_LEN],
   take_over_node(a);
   a->arch = info->agent_id;
   a->agent_version = info->agent_version;
+  a->caps = info->caps;
   snprintf(a->group_id, sizeof a->group_id, "%s", stored);
   events_node_state(s, a->node_id, stored, 1, created);
   uv_timer_stop(&a->deadline);
@@ -268,8 +269,9 @@ static void on_agent_json(struct agent_conn *a, const uint8_t *p, size_t n) {
     return;
   }
   if (a->upd) {
-    /* While its binary is replaced, the agent's JSON is of no use: the
-     * agent is about to restart (spec §6.4). */
+    /* While its binary is replaced, only the update's own messages
+     * matter: the agent is about to restart (spec §6.4, §6.5). */
+    srv_update_on_json(a->upd, j, action);
   } else if (strcmp(action, "ping") == 0) {
     static const char pong[] = "{\"action\":\"pong\"}";
     ws_send(a->ws, WS_BINARY, pong, sizeof pong - 1);
@@ -293,7 +295,7 @@ static void on_agent_command(struct agent_conn *a, const uint8_t *p, size_t n) {
     store_device_set_agent_hash(a->srv->store, a->node_id, hex);
     if (a->admitted && !a->upd) {
       int r = srv_update_check(a->srv, a->ws, a->node_id, a->peer, a->arch,
-                               a->agent_version, body, &a->upd);
+                               a->agent_version, a->caps, body, &a->upd);
       if (r < 0) log_warn_r(r, "event=agent_update node=%s", a->node_id);
     }
   } else if (cmd == CC_AGENT_UPDATE_BLOCK && a->upd) {

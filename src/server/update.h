@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "proto/agenthash.h"
 
 struct srv;
@@ -72,8 +74,23 @@ struct srv_update;
  */
 int srv_update_check(struct srv *s, struct ws *ws, const char *node_id,
                      const char *peer, uint32_t arch, uint32_t agent_version,
-                     const uint8_t hash[AGENTHASH_LEN],
+                     uint32_t caps, const uint8_t hash[AGENTHASH_LEN],
                      struct srv_update **out);
+
+/* JSON from the agent while its update runs (msg borrowed): coreinfo
+ * from the recovery core (answered with agentupdate), agentupdate-
+ * downloaded, agentupdatefailed (logged; the recovery core is cleared).
+ * Returns 1 when it was one of those. */
+int srv_update_on_json(struct srv_update *u, json_t *msg, const char *action);
+
+/* GET /api/agentupdate?t=<token>: the binary an agentupdate message
+ * named, for the bearer of its sealed, short-lived token (given only to
+ * an authenticated agent over its control channel). 403 for a bad or
+ * expired token, 404 when meshd no longer holds a binary for it. */
+struct http_conn;
+struct http_req;
+void srv_update_download(struct srv *s, struct http_conn *c,
+                         const struct http_req *req);
 
 /* A command 14 from the agent (its ack, body length body_len): sends the
  * next block or the end. Returns 0, or a negative code when the message

@@ -388,6 +388,7 @@ static const struct builtin builtins[] = {
     {"tunnel", js__mod_tunnel, NULL, NULL},
     {"ffi", js__mod_ffi, NULL, NULL},
     {"https", js__mod_https, NULL, NULL},
+    {"agentupdate", js__mod_agentupdate, NULL, NULL}, /* js_update.c */
 };
 
 /* Runs src as a CommonJS module body: (exports, require, module, native,

@@ -116,6 +116,7 @@ duk_ret_t js__mod_child(duk_context *ctx);
 duk_ret_t js__mod_tunnel(duk_context *ctx);
 duk_ret_t js__mod_ffi(duk_context *ctx);
 duk_ret_t js__mod_https(duk_context *ctx);
+duk_ret_t js__mod_agentupdate(duk_context *ctx); /* js_update.c */
 /* Globals: setTimeout and friends (js_timers.c), Buffer additions
  * (js_buffer.c). */
 void js__timers_init(duk_context *ctx);
