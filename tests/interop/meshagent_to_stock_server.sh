@@ -7,12 +7,8 @@ source "$(dirname "$0")/peer.sh"
 peer_available
 
 peer_start_server "$WORK/peer"
-G=$(peer_add_group "meshd agents")
-peer_msh "$G" >"$WORK/group.msh"
 A=$WORK/agent
-mkdir -p "$A"
-cp "$MESHAGENT" "$A/meshagent"
-cp "$WORK/group.msh" "$A/meshagent.msh"
+peer_new_agent "$A" "meshd agents"
 
 start_agent "$A"
 wait_for 30 grep -q "event=authenticated.*server_sig=verified" "$A/agent.log" ||

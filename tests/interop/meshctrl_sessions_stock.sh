@@ -8,12 +8,9 @@ source "$(dirname "$0")/peer.sh"
 peer_available
 
 peer_start_server "$WORK/peer"
-G=$(peer_add_group "sessions")
-peer_msh "$G" >"$WORK/group.msh"
 A=$WORK/agent
-mkdir -p "$A"
-cp "$MESHAGENT" "$A/meshagent"
-cp "$WORK/group.msh" "$A/meshagent.msh"
+peer_new_agent "$A" "sessions"
+G=$PEER_GROUP
 start_agent "$A"
 wait_for 30 grep -q "event=authenticated" "$A/agent.log" ||
   fail "meshagent did not authenticate"

@@ -11,12 +11,8 @@ source "$(dirname "$0")/../e2e/sessions_transfer.bash"
 peer_available
 
 peer_start_server "$WORK/peer"
-G=$(peer_add_group "transfers")
-peer_msh "$G" >"$WORK/group.msh"
 A=$WORK/agent
-mkdir -p "$A"
-cp "$MESHAGENT" "$A/meshagent"
-cp "$WORK/group.msh" "$A/meshagent.msh"
+peer_new_agent "$A" "transfers"
 start_agent "$A"
 wait_for 30 peer_device_online "$(hostname)" || fail "meshagent not online"
 ID=$(peer_devices | cut -d' ' -f1)

@@ -197,6 +197,15 @@ peer_msh() {
     fail "no .msh for $1"
 }
 
+# peer_new_agent DIR GROUPNAME: a new group on the stock server (its id
+# in PEER_GROUP) and a copy of meshagent in DIR with that group's .msh.
+peer_new_agent() {
+  PEER_GROUP=$(peer_add_group "$2")
+  mkdir -p "$1"
+  peer_msh "$PEER_GROUP" >"$1/meshagent.msh"
+  cp "$MESHAGENT" "$1/meshagent"
+}
+
 # peer_devices: "<node id> <conn> <name>" per device (conn 0 = offline;
 # bit 1 = agent connected, 2 = CIRA, 4 = AMT, 8 = relay).
 peer_devices() {
