@@ -13,8 +13,11 @@ export const MESH_EDIT_GROUP = 0x1;
 export const MESH_MANAGE_USERS = 0x2;
 export const MESH_MANAGE_DEVICES = 0x4;
 export const MESH_REMOTE_CONTROL = 0x8;
+export const MESH_REMOTE_VIEW_ONLY = 0x100;
 export const MESH_NO_TERMINAL = 0x200;
 export const MESH_NO_FILES = 0x400;
+export const MESH_DESK_LIMITED_INPUT = 0x1000;
+export const MESH_NO_DESKTOP = 0x10000;
 
 // Events that change the groups or the devices: re-read both lists.
 const LIST_EVENTS = new Set(['addnode', 'changenode', 'removenode',

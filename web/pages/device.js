@@ -1,12 +1,13 @@
 // pages/device.js - one device: its details, last connection and events
-// (the Overview tab), and, for users with the rights, its Terminal, Files
-// and Recordings tabs. The address names the tab (#/device/ID/terminal),
+// (the Overview tab), and, for users with the rights, its Terminal,
+// Desktop, Files and Recordings tabs. The address names the tab (#/device/ID/terminal),
 // so a reload comes back to it; switching tabs keeps each tab's session.
 
 import { el, fmtAge, fmtTime, replace } from '../dom.js';
-import { MESH_ADMIN, MESH_NO_FILES, MESH_NO_TERMINAL, MESH_REMOTE_CONTROL, isOnline, myRights,
-  short, state } from '../state.js';
+import { MESH_ADMIN, MESH_NO_DESKTOP, MESH_NO_FILES, MESH_NO_TERMINAL, MESH_REMOTE_CONTROL,
+  MESH_REMOTE_VIEW_ONLY, isOnline, myRights, short, state } from '../state.js';
 import { agentText, emptyState, eventsTable, loading, pageHead, stateBadge } from '../ui.js';
+import { desktopTab } from './desktop.js';
 import { filesTab } from './files.js';
 import { recordingsTab } from './recordings.js';
 import { terminalTab } from './terminal.js';
@@ -14,17 +15,21 @@ import { terminalTab } from './terminal.js';
 const TABS = [
   { id: 'overview', label: 'Overview' },
   { id: 'terminal', label: 'Terminal', make: terminalTab, deny: MESH_NO_TERMINAL },
+  // View-only rights open the desktop too (watching, no input: spec §4.3).
+  { id: 'desktop', label: 'Desktop', make: desktopTab, deny: MESH_NO_DESKTOP,
+    need: MESH_REMOTE_CONTROL | MESH_REMOTE_VIEW_ONLY },
   { id: 'files', label: 'Files', make: filesTab, deny: MESH_NO_FILES },
   // A recording shows what the terminal showed: the terminal's rights.
   { id: 'recordings', label: 'Recordings', make: recordingsTab, deny: MESH_NO_TERMINAL },
 ];
 
-/** Whether rights on a group allow a session tab (docs/sessions.md §3).
- * Only the group's rights count, for site administrators too: the relay
- * and the recordings API decide so. */
-function mayOpen(rights, deny) {
+/** Whether rights on a group allow a session tab (docs/sessions.md §3):
+ * one of the `need` bits (remote control unless the tab says otherwise)
+ * and none of `deny`. Only the group's rights count, for site
+ * administrators too: the relay and the recordings API decide so. */
+function mayOpen(rights, tab) {
   if (rights === MESH_ADMIN) return true;
-  return (rights & MESH_REMOTE_CONTROL) !== 0 && (rights & deny) === 0;
+  return (rights & (tab.need ?? MESH_REMOTE_CONTROL)) !== 0 && (rights & tab.deny) === 0;
 }
 
 export function deviceView(arg) {
@@ -124,7 +129,7 @@ export function deviceView(arg) {
   const drawTabs = () => {
     const node = state.nodes.get(id);
     const rights = node ? myRights(state.meshes.get(node.meshid)) : 0;
-    const now = TABS.filter((t) => !t.deny || (node && mayOpen(rights, t.deny))).map((t) => t.id);
+    const now = TABS.filter((t) => !t.deny || (node && mayOpen(rights, t))).map((t) => t.id);
     let tab = current;
     if (pending && now.includes(pending)) {
       tab = pending;
