@@ -155,6 +155,11 @@ int core_init(struct agent *a) {
   return 0;
 }
 
+void core_set_wait_ms(struct agent *a, uint64_t ms) {
+  if (a->core && a->core->pending)
+    uv_timer_start(&a->core->wait, on_wait, ms, 0);
+}
+
 static void on_wait_closed(uv_handle_t *h) {
   struct agent *a = h->data;
   free(a->core);

@@ -70,5 +70,8 @@ int core_on_command(struct agent *a, const uint8_t *p, size_t n);
 int core_on_json(struct agent *a, const uint8_t *p, size_t n);
 /* The control channel came up (1, authenticated) or went (0). */
 void core_connected(struct agent *a, int up);
+/* For tests: a stored core waiting for CoreOk runs ms from now instead
+ * of CORE_WAIT_MS after start. */
+void core_set_wait_ms(struct agent *a, uint64_t ms);
 
 #endif

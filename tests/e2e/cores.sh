@@ -86,16 +86,22 @@ wait_for 20 two_starts ||
 pass "after a restart meshd confirms the stored core with CoreOk (no second push)"
 
 # --- a core that throws, again and again
-{ cat "$CORE_JS"; echo "setInterval(function() { throw new Error('boom-42'); }, 300);"; } \
-  >"$WORK/throws.js"
+{
+  cat "$CORE_JS"
+  echo "require('MeshAgent').SendCommand({action: 'log', msgid: 7, msg: 'from-core-\\u001b[31m'});"
+  echo "setInterval(function() { throw new Error('boom-42'); }, 300);"
+} >"$WORK/throws.js"
 expect admin "$(req setcore "@$WORK/throws.js")" ok
 wait_for 20 has_event coreerror || fail "no coreerror event"
 grep -q 'boom-42' <<<"$(events_of coreerror)" || fail "error text: $(events_of coreerror)"
 wait_for 20 has_event coreclear || fail "the throwing core was not cleared"
+log=$(events_of agentlog)
+grep -q '"msg":"from-core-?\[31m"' <<<"$log" || fail "agentlog event: $log"
+grep -q '"msgid":7' <<<"$log" || fail "agentlog msgid: $log"
 wait_for 20 core_is none null || fail "after the clear: $(coreinfo)"
 connected || fail "agent not connected after the throwing core"
 term_works "after the throwing core"
-pass "a core that keeps throwing is reported, cleared by meshd; the agent stays connected and serves sessions"
+pass "a core's log is a device event (control characters cleaned); a core that keeps throwing is reported, cleared by meshd; the agent stays connected and serves sessions"
 
 # --- a core that loops forever
 printf 'while (true) {}\n' >"$WORK/loops.js"

@@ -145,6 +145,26 @@ static void stored_core_waits_for_coreok(void **state) {
   assert_true(js_running(&f->a));
 }
 
+/* Without CoreOk a stored core runs anyway once the wait is over (60 s;
+ * shortened here). */
+static void stored_core_runs_after_wait(void **state) {
+  struct fixture *f = *state;
+  uint8_t m[512];
+  size_t n = install_msg(m, sizeof m, good, 0);
+  core_on_command(&f->a, m, n);
+  stop(f);
+  assert_int_equal(core_init(&f->a), 0);
+  core_set_wait_ms(&f->a, 50);
+  uint64_t t0 = uv_hrtime();
+  while (!js_running(&f->a) && (uv_hrtime() - t0) < 5000000000ull)
+    uv_run(&f->loop, UV_RUN_ONCE);
+  assert_true(js_running(&f->a));
+  assert_true((uv_hrtime() - t0) >= 40000000ull); /* not before the wait */
+  /* A late CoreOk is a no-op. */
+  assert_int_equal(core_on_command(&f->a, coreok, sizeof coreok), 1);
+  assert_true(js_running(&f->a));
+}
+
 /* A core that does not compile is stored (its hash is right) but does
  * not run; the agent carries on. */
 static void bad_script_does_not_run(void **state) {
@@ -165,6 +185,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(wrong_hash_deletes, setup, teardown),
       cmocka_unit_test_setup_teardown(clear_deletes, setup, teardown),
       cmocka_unit_test_setup_teardown(stored_core_waits_for_coreok, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(stored_core_runs_after_wait, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(bad_script_does_not_run, setup, teardown),
   };
