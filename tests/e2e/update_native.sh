@@ -142,3 +142,8 @@ no_partial || fail "files left after the rollback"
 kill -0 "$PID" || fail "agent died"
 [ "$(device_state "$D" | cut -d' ' -f1)" = "$ID" ] || fail "node id changed"
 pass "a binary that cannot log in is rolled back, and not taken again"
+
+# Sanitizer builds: nothing reported by meshd, the agent or its self-tests.
+stop_meshd
+! grep -E 'Sanitizer|runtime error' "$D.log" "$A/agent.log" ||
+  fail "sanitizer reports"

@@ -79,3 +79,8 @@ wait_for 20 eval '[ "$(commit_date)" = "2027-Jan-01 00:00:00+0000" ]' ||
 grep -q "event=agent_update_download peer=.* node=$ID arch=6" "$D.log" ||
   fail "meshd did not log the download"
 pass "A was updated to B by the recovery core: same node id, B's build date"
+
+# Sanitizer builds: nothing reported by meshd, the agent or its self-tests.
+stop_meshd
+! grep -E 'Sanitizer|runtime error' "$D.log" "$A/agent.log" ||
+  fail "sanitizer reports"

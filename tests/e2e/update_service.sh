@@ -55,3 +55,7 @@ cp "$MESHAGENT" "$WORK/new"
 "$WORK/new" self-test --for "$A/meshagent" || fail "self-test --for failed"
 "$A/meshagent" self-test || fail "self-test failed beside its own files"
 pass "self-test needs a loadable .msh and an existing identity"
+
+stop_meshd
+! grep -E 'Sanitizer|runtime error' "$D.log" "$A/agent.log" ||
+  fail "sanitizer reports"
