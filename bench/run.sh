@@ -11,8 +11,9 @@
 #   BENCH_HOLD         seconds all agents stay connected (default 3)
 #   BENCH_WARMUP       warm-up agents before measuring (default 20; 0: none)
 #   BENCH_ONLY         meshd or stock: measure only that one
-#   BENCH_PART         control or relay: run only that bench (default both;
-#                      the relay bench and its settings: bench/relay.sh)
+#   BENCH_PART         control, relay or agent: run only that bench (default
+#                      all three; the relay bench and its settings:
+#                      bench/relay.sh; the agent's idle cost: bench/agent.sh)
 #
 # For each server: start it on 127.0.0.1 in a scratch folder, create a
 # group, get its .msh, wait until the server is idle, connect BENCH_WARMUP
@@ -45,7 +46,7 @@ CACHE=$ROOT/bench/.cache
 KEYS=$CACHE/keys.bin
 WARM_KEYS=$CACHE/warm-keys.bin
 
-case $PART in ''|control|relay) ;; *) echo "bench: BENCH_PART is control or relay" >&2; exit 2 ;; esac
+case $PART in ''|control|relay|agent) ;; *) echo "bench: BENCH_PART is control, relay or agent" >&2; exit 2 ;; esac
 for f in "$MESHD" "$AGENTSIM"; do
   [ -x "$f" ] || { echo "bench: $f missing; run make build" >&2; exit 1; }
 done
@@ -344,13 +345,17 @@ EOF
   echo "  Raw agentsim JSON: bench/.cache/last-{meshd,stock}.json"
 }
 
-if [ "$PART" != relay ]; then
+if [ -z "$PART" ] || [ "$PART" = control ]; then
   MESHD_IDLE=- MESHD_DEVICES=- MESHD_TABLE='' STOCK_IDLE=- STOCK_DEVICES=- STOCK_TABLE=''
   [ "$ONLY" = stock ] || bench_meshd
   [ "$ONLY" = meshd ] || bench_stock
   control_table | tee "$CACHE/last-summary.txt"
 fi
-if [ "$PART" != control ]; then
+if [ -z "$PART" ] || [ "$PART" = relay ]; then
   source "$ROOT/bench/relay.sh"
   relay_bench
+fi
+if [ -z "$PART" ] || [ "$PART" = agent ]; then
+  source "$ROOT/bench/agent.sh"
+  agent_bench
 fi
