@@ -393,6 +393,11 @@ int agent_update_install(struct agent *a, const uint8_t want[AGENTHASH_LEN]) {
   return 0;
 }
 
+uint64_t agent_update_received(const struct agent *a) {
+  const struct agent_update *u = a->update;
+  return u && u->state == UPD_RECEIVING && !u->writing ? u->received : 0;
+}
+
 const char *agent_update_path(const struct agent *a) {
   return a->update ? a->update->part : NULL;
 }
@@ -466,6 +471,10 @@ static void timer_init(struct agent_update *u, uv_timer_t *t) {
 }
 
 int agent_update_start(struct agent *a) {
+  return agent_update_start_at(a, NULL);
+}
+
+int agent_update_start_at(struct agent *a, const char *exe) {
   struct agent_update *u = calloc(1, sizeof *u);
   if (!u || !(u->block = malloc(MESH_UPDATE_BLOCK))) {
     if (u) free(u);
@@ -473,12 +482,14 @@ int agent_update_start(struct agent *a) {
   }
   u->a = a;
   u->fd = -1;
-  ssize_t n = readlink("/proc/self/exe", u->exe, sizeof u->exe - 1);
+  ssize_t n = exe ? (ssize_t)strlen(exe)
+                  : readlink("/proc/self/exe", u->exe, sizeof u->exe - 1);
   if (n <= 0 || (size_t)n >= sizeof u->exe - 1) {
     free(u->block);
     free(u);
     return MESH_E_IO;
   }
+  if (exe) memcpy(u->exe, exe, (size_t)n);
   u->exe[n] = 0;
   snprintf(u->part, sizeof u->part, "%s.update", u->exe);
   snprintf(u->old, sizeof u->old, "%s.old", u->exe);

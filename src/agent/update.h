@@ -44,6 +44,9 @@ struct buf;
  * meshd, and resumes or ends a trial. Returns 0 or a negative code
  * (logged); updates are then simply off. */
 int agent_update_start(struct agent *a);
+/* The same for the binary at exe (borrowed) instead of this process's
+ * own: for tests, which must not write beside the test program. */
+int agent_update_start_at(struct agent *a, const char *exe);
 /* Closes its handles (agent_stop); a transfer in progress is dropped. */
 void agent_update_stop(struct agent *a);
 
@@ -66,6 +69,10 @@ int agent_update_install(struct agent *a, const uint8_t want[48]);
 /* Where a downloaded binary must be put: "<exe>.update" (borrowed), or
  * NULL when updates are not prepared. */
 const char *agent_update_path(const struct agent *a);
+
+/* Bytes of the transfer in progress written and acknowledged (0 when
+ * none): a status for logs and tests. */
+uint64_t agent_update_received(const struct agent *a);
 
 /* `meshagent self-test`: loads the .msh at msh and the identity in the
  * database at db (never creating one) and a TLS context. Returns 0 when
