@@ -8,6 +8,8 @@ PKGS=(
   libuv1-dev libssl-dev libhttp-parser-dev libwslay-dev libjansson-dev
   libsqlite3-dev sqlite3 libcmocka-dev libargon2-dev libqrencode-dev liboath-dev
   duktape-dev libffi-dev
+  libx11-dev libxext-dev libxtst-dev libturbojpeg0-dev
+  xvfb x11-utils x11-xserver-utils xdotool
   curl ca-certificates procps
 )
 # Node.js runs the stock MeshCentral peer and the browser tests. A machine

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "agent/kvm.h"
 #include "agent/tunnel.h"
 #include "base/err.h"
 #include "base/log.h"
@@ -42,8 +43,9 @@ struct tunnel {
   uv_timer_t timer;
   int timer_open;
   enum tunnel_state state;
-  int proto; /* 1 (terminal, also for 6/8/9) or 5 once ACTIVE */
+  int proto; /* 1 (terminal, also for 6/8/9), 2 or 5 once ACTIVE */
   uint32_t rights;
+  int desktopviewonly; /* the request's desktopviewonly (spec §2.5) */
   char *userid;
   json_t *options; /* the viewer's options, or NULL */
   uint8_t ctrl_hash[MESH_HASH_LEN];
@@ -51,6 +53,7 @@ struct tunnel {
   int has_tls_hash;
   struct term *term;
   struct fsess *files;
+  struct kvm *kvm;
   char name[96];
 };
 
@@ -144,6 +147,11 @@ const char *tunnel_rights_refusal(int proto, uint32_t r) {
           (!full && (r & TUNNEL_RIGHT_NOFILES)))
         return "no file rights on this device";
       return NULL;
+    case P_DESKTOP:
+      if ((!(r & TUNNEL_RIGHT_REMOTECONTROL) && !(r & KVM_RIGHT_VIEWONLY)) ||
+          (!full && (r & TUNNEL_RIGHT_NODESKTOP)))
+        return "no remote desktop rights on this device";
+      return NULL;
     default:
       return NULL;
   }
@@ -162,7 +170,10 @@ static void report_sessions(struct agent *a, int proto) {
                         json_integer(c ? json_integer_value(c) + 1 : 1));
   }
   json_t *j = json_pack("{s:s, s:s, s:o}", "action", "sessions", "type",
-                        proto == P_FILES ? "files" : "terminal", "value", v);
+                        proto == P_FILES     ? "files"
+                        : proto == P_DESKTOP ? "kvm"
+                                             : "terminal",
+                        "value", v);
   agent_send_json(a, j);
 }
 
@@ -268,8 +279,10 @@ static void select_protocol(struct tunnel *t, const uint8_t *p, size_t n) {
       if (r == 0) t->proto = P_FILES;
       break;
     case P_DESKTOP:
-      tunnel_refuse(t, "remote desktop is not supported by this agent");
-      return;
+      r = kvm_start(t, kvm_input_allowed(t->rights, t->desktopviewonly),
+                    &t->kvm, &why);
+      if (r == 0) t->proto = P_DESKTOP;
+      break;
     default:
       snprintf(text, sizeof text, "unknown protocol %ld", proto);
       tunnel_refuse(t, text);
@@ -282,7 +295,9 @@ static void select_protocol(struct tunnel *t, const uint8_t *p, size_t n) {
   t->state = T_ACTIVE;
   uv_timer_stop(&t->timer);
   log_info("event=session_start %s protocol=%s", t->name,
-           t->proto == P_FILES ? "files" : "terminal");
+           t->proto == P_FILES     ? "files"
+           : t->proto == P_DESKTOP ? "desktop"
+                                   : "terminal");
   report_sessions(t->a, t->proto);
 }
 
@@ -374,6 +389,8 @@ static void on_message(struct ws *w, enum ws_type type, const uint8_t *p,
         on_term_message(t, type, p, n);
       else if (t->files)
         fsess_message(t->files, type, p, n);
+      else if (t->kvm)
+        kvm_message(t->kvm, type, p, n);
       break;
     default:
       break;
@@ -385,6 +402,7 @@ static void on_drain(struct ws *w, void *data) {
   (void)w;
   if (t->term) term_drain(t->term);
   if (t->files) fsess_drain(t->files);
+  if (t->kvm) kvm_drain(t->kvm);
 }
 
 static void tunnel_free(struct tunnel *t) {
@@ -420,8 +438,10 @@ static void on_close(struct ws *w, int code, const char *reason, void *data) {
            reason ? reason : "");
   if (t->term) term_detach(t->term);
   if (t->files) fsess_detach(t->files);
+  if (t->kvm) kvm_detach(t->kvm);
   t->term = NULL;
   t->files = NULL;
+  t->kvm = NULL;
   unlink_tunnel(t);
   if (was_active) report_sessions(t->a, t->proto);
   if (t->timer_open)
@@ -486,6 +506,7 @@ void tunnel_request(struct agent *a, json_t *cmd) {
   }
   t->a = a;
   t->rights = (uint32_t)json_integer_value(rights);
+  t->desktopviewonly = json_is_true(json_object_get(cmd, "desktopviewonly"));
   memcpy(t->ctrl_hash, a->server_cert_hash, sizeof t->ctrl_hash);
   snprintf(t->name, sizeof t->name, "tunnel=%u user=%.60s", ++a->tunnel_serial,
            userid);

@@ -62,6 +62,9 @@ static const char *side_name(enum relay_side s) {
 
 int relay_rights_ok(uint32_t rights, int proto) {
   if (rights == 0xFFFFFFFFu) return 1;
+  /* Desktop: REMOTECONTROL, or REMOTEVIEWONLY (256) for a session whose
+   * input the agent drops; NODESKTOP (65536) refuses (spec §2.4, §4.3). */
+  if (proto == 2) return (rights & (8u | 256u)) && !(rights & 65536u);
   if (!(rights & 8u)) return 0; /* REMOTECONTROL */
   if ((proto == 1 || proto == 6 || proto == 8 || proto == 9) &&
       (rights & 512u)) /* NOTERMINAL */

@@ -50,7 +50,9 @@ void relay_unregister(struct srv *s, const char *id);
 
 /* Nonzero if device rights allow a relay session of protocol proto
  * (docs/sessions.md §3): REMOTECONTROL, and not NOTERMINAL for terminals
- * (1, 6, 8, 9), not NOFILES for files (4, 5); 0xFFFFFFFF always passes.
+ * (1, 6, 8, 9), not NOFILES for files (4, 5); the desktop (2) takes
+ * REMOTECONTROL or REMOTEVIEWONLY, without NODESKTOP; 0xFFFFFFFF always
+ * passes.
  * Pure. */
 int relay_rights_ok(uint32_t rights, int proto);
 

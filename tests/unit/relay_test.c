@@ -215,7 +215,16 @@ static void test_rights(void **state) {
   assert_true(relay_rights_ok(8, 5));
   assert_true(relay_rights_ok(8, 2));
   assert_false(relay_rights_ok(0, 1));
-  assert_false(relay_rights_ok(256, 2)); /* view only is not enough */
+  /* Desktop: view-only is enough (the agent drops its input); NODESKTOP
+   * refuses unless the rights are full. */
+  assert_true(relay_rights_ok(256, 2));
+  assert_true(relay_rights_ok(8 | 256, 2));
+  assert_false(relay_rights_ok(4 | 1, 2));
+  assert_false(relay_rights_ok(8 | 65536, 2));
+  assert_false(relay_rights_ok(256 | 65536, 2));
+  assert_true(relay_rights_ok(0xFFFFFFFFu, 2));
+  assert_false(relay_rights_ok(256, 1)); /* view only is no terminal */
+  assert_false(relay_rights_ok(256, 5));
   assert_false(relay_rights_ok(4 | 1 | 2, 5));
   for (int p = 1; p <= 9; p++) {
     int term = p == 1 || p == 6 || p == 8 || p == 9;

@@ -1,0 +1,239 @@
+/*
+ * kvm.c - the remote desktop session on the loop (spec sessions.md §7;
+ * kvm.h). Frames are paced here: one frame at a time is captured and
+ * encoded on the thread pool; its commands are sent when it comes back;
+ * the next one is taken after the frame interval, and only once the
+ * tunnel's queue is below MESH_STREAM_LOW_WATER. A frame that would have
+ * been taken while the queue was fuller is simply not taken: on a slow
+ * link the viewer gets fewer, fresh frames instead of a backlog.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "agent/kvm.h"
+#include "agent/tunnel.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/mesh_limits.h"
+
+struct kvm {
+  struct tunnel *t; /* NULL once detached */
+  uv_timer_t timer;
+  int timer_open;
+  uv_work_t work;
+  int busy; /* a frame is on the thread pool */
+  int with_input;
+  char display[128];
+  struct kvm_x11 *x; /* set by the first frame's after-work */
+  /* Settings from the viewer (spec §7.2 COMPRESSION, FRAME_RATE). */
+  int quality;
+  unsigned interval_ms;
+  int paused;
+  int refresh; /* the next frame resends the screen size and every tile */
+  /* The job: read by the worker, written only while it is not busy. */
+  struct kvm_x11 *job_x;
+  int job_quality, job_full, job_rc;
+  struct kvm_out out;
+  char err[160];
+};
+
+int kvm_input_allowed(uint32_t rights, int desktopviewonly) {
+  if (desktopviewonly) return 0;
+  return rights == TUNNEL_RIGHTS_FULL ||
+         ((rights & TUNNEL_RIGHT_REMOTECONTROL) &&
+          !(rights & KVM_RIGHT_VIEWONLY));
+}
+
+static void try_frame(struct kvm *k);
+
+static void maybe_free(struct kvm *k) {
+  if (k->t || k->busy || k->timer_open) return;
+  kvmx_close(k->x);
+  kvm_out_cleanup(&k->out);
+  free(k);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+  struct kvm *k = h->data;
+  k->timer_open = 0;
+  maybe_free(k);
+}
+
+static void on_timer(uv_timer_t *h) { try_frame(h->data); }
+
+static void schedule(struct kvm *k, unsigned ms) {
+  if (k->t && k->timer_open) uv_timer_start(&k->timer, on_timer, ms, 0);
+}
+
+/* Thread pool: open the display the first time, then capture one frame. */
+static void work_cb(uv_work_t *w) {
+  struct kvm *k = w->data;
+  kvm_out_reset(&k->out);
+  if (!k->job_x) {
+    k->job_x = kvmx_open(k->display, k->with_input, k->err, sizeof k->err);
+    if (!k->job_x) {
+      k->job_rc = MESH_E_IO;
+      return;
+    }
+  }
+  k->job_rc = kvmx_frame(k->job_x, k->job_quality, k->job_full, &k->out, k->err,
+                         sizeof k->err);
+}
+
+/* Sends an ERROR command (the viewer shows it) and the console error,
+ * then closes the tunnel. */
+static void fail(struct kvm *k, const char *text) {
+  uint8_t m[200];
+  size_t n = kvm_put_text(m, sizeof m, KVM_ERROR, text, strlen(text));
+  tunnel_send(k->t, WS_BINARY, m, n);
+  tunnel_refuse(k->t, text);
+}
+
+static void after_work_cb(uv_work_t *w, int status) {
+  struct kvm *k = w->data;
+  k->busy = 0;
+  k->x = k->job_x;
+  if (!k->t) {
+    maybe_free(k);
+    return;
+  }
+  if (status != 0 || k->job_rc != 0) {
+    fail(k, status ? "desktop capture was cancelled" : k->err);
+    return;
+  }
+  size_t start = 0;
+  for (size_t i = 0; i < k->out.n && k->t; i++) {
+    if (tunnel_send(k->t, WS_BINARY, k->out.data + start,
+                    k->out.ends[i] - start) != 0)
+      return; /* closing: the detach follows */
+    start = k->out.ends[i];
+  }
+  schedule(k, k->interval_ms);
+}
+
+static void try_frame(struct kvm *k) {
+  if (!k->t || k->busy || k->paused) return;
+  if (tunnel_queued(k->t) >= MESH_STREAM_LOW_WATER) {
+    /* The viewer has not taken the last frame yet: skip this one and look
+     * again later (kvm_drain comes first if the queue passed the high
+     * mark). */
+    schedule(k, k->interval_ms);
+    return;
+  }
+  uv_timer_stop(&k->timer);
+  k->job_quality = k->quality;
+  k->job_full = k->refresh;
+  k->refresh = 0;
+  k->busy = 1;
+  k->work.data = k;
+  if (uv_queue_work(tunnel_loop(k->t), &k->work, work_cb, after_work_cb)) {
+    k->busy = 0;
+    fail(k, "cannot queue desktop capture");
+  }
+}
+
+int kvm_start(struct tunnel *t, int with_input, struct kvm **out,
+              const char **why) {
+  char xauth[PATH_MAX];
+  struct kvm *k = calloc(1, sizeof *k);
+  if (!k) {
+    *why = "out of memory";
+    return MESH_E_NOMEM;
+  }
+  int r =
+      kvmx_pick_display(getenv("DISPLAY"), getenv("WAYLAND_DISPLAY"),
+                        "/tmp/.X11-unix", k->display, sizeof k->display, xauth,
+                        getenv("XAUTHORITY") ? 0 : sizeof xauth, why);
+  if (r) {
+    free(k);
+    return r;
+  }
+  /* Xlib reads XAUTHORITY when the display is opened; set it here, on
+   * the loop, before any worker opens one. */
+  if (!getenv("XAUTHORITY") && xauth[0]) setenv("XAUTHORITY", xauth, 1);
+  k->t = t;
+  k->with_input = with_input;
+  k->quality = 50;
+  k->interval_ms = 100; /* stock default until the viewer sets one */
+  k->refresh = 1;
+  uv_timer_init(tunnel_loop(t), &k->timer);
+  k->timer.data = k;
+  k->timer_open = 1;
+  log_info("event=desktop_start %s display=%s input=%s", tunnel_name(t),
+           k->display, with_input ? "yes" : "view-only");
+  *out = k;
+  try_frame(k);
+  return 0;
+}
+
+static void clamp_interval(struct kvm *k, unsigned ms) {
+  if (ms >= 20 && ms <= 5000) k->interval_ms = ms;
+}
+
+static void command(struct kvm *k, const struct kvm_input *in) {
+  switch (in->type) {
+    case KVM_COMPRESSION:
+      /* The image type is not read: tiles are always JPEG (a browser
+       * sniffs the real type). Scaling is not done either (docs). */
+      if (in->u.comp.quality >= 1 && in->u.comp.quality <= 100)
+        k->quality = in->u.comp.quality;
+      clamp_interval(k, in->u.comp.interval);
+      break;
+    case KVM_FRAME_RATE:
+      clamp_interval(k, in->u.interval);
+      break;
+    case KVM_REFRESH:
+      k->refresh = 1;
+      try_frame(k);
+      break;
+    case KVM_PAUSE:
+      k->paused = in->u.pause == 1;
+      if (!k->paused) try_frame(k);
+      break;
+    case KVM_KEY:
+    case KVM_KEY_UNICODE:
+    case KVM_MOUSE:
+      if (k->x) kvmx_input(k->x, in);
+      break;
+    default:
+      break; /* displays, touch, input lock: not on this agent (docs) */
+  }
+}
+
+void kvm_message(struct kvm *k, enum ws_type type, const uint8_t *p, size_t n) {
+  if (!k->t) return;
+  if (type == WS_TEXT) {
+    json_t *j = n <= MESH_FILES_MAX_COMMAND
+                    ? json_loadb((const char *)p, n, 0, NULL)
+                    : NULL;
+    if (json_is_object(j)) tunnel_ctrl(k->t, j);
+    json_decref(j);
+    return;
+  }
+  /* View-only: nothing from the viewer is read at all (spec §4.3). */
+  if (!k->with_input) return;
+  size_t off = 0;
+  while (off < n && k->t) {
+    struct kvm_input in;
+    const char *why = "truncated KVM command";
+    ssize_t r = kvm_decode(p + off, n - off, &in, &why);
+    if (r < 0) {
+      log_warn("event=desktop_bad_input %s reason=\"%s\"", tunnel_name(k->t),
+               why);
+      tunnel_close(k->t, 1008, why);
+      return;
+    }
+    command(k, &in);
+    off += (size_t)r;
+  }
+}
+
+void kvm_drain(struct kvm *k) { try_frame(k); }
+
+void kvm_detach(struct kvm *k) {
+  k->t = NULL;
+  if (k->timer_open) uv_close((uv_handle_t *)&k->timer, on_timer_closed);
+}

@@ -1,0 +1,97 @@
+/*
+ * kvm.h - meshagent's remote desktop session (protocol 2, spec
+ * sessions.md §7; docs/sessions.md "Remote desktop").
+ *
+ * Two halves:
+ *  - kvm.c runs on the loop: the session behind a tunnel, its settings,
+ *    frame pacing and back-pressure, viewer input decoding;
+ *  - kvm_x11.c talks to the X server: display discovery, MIT-SHM capture,
+ *    tile diffing, JPEG encoding (libturbojpeg), XTest input. It has no
+ *    loop; capture runs on the libuv thread pool, input on the loop.
+ *
+ * Ownership: a kvm session holds a plain pointer to its tunnel until
+ * kvm_detach(); it frees itself once its timer is closed and no frame is
+ * on the thread pool.
+ */
+#ifndef MESH_AGENT_KVM_H
+#define MESH_AGENT_KVM_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/ws_session.h" /* enum ws_type */
+#include "proto/kvm.h"
+
+struct tunnel;
+struct kvm;
+
+/* REMOTEVIEWONLY (spec §9.1): desktop without input. */
+#define KVM_RIGHT_VIEWONLY 0x00000100u
+struct kvm_x11;
+
+/* ------------------------------------------------ kvm.c, for tunnel.c */
+
+/* Whether the viewer's input may reach the X server (spec §4.3): the
+ * tunnel request did not set desktopviewonly, and the rights are full or
+ * REMOTECONTROL without REMOTEVIEWONLY. */
+int kvm_input_allowed(uint32_t rights, int desktopviewonly);
+/* Starts a desktop session: finds the X display and starts capturing.
+ * with_input from kvm_input_allowed(): without it the viewer's binary
+ * messages are dropped unread and no input connection is opened.
+ * Returns 0 with *out, or a negative code with *why (static text). */
+int kvm_start(struct tunnel *t, int with_input, struct kvm **out,
+              const char **why);
+/* One message from the viewer (p borrowed). */
+void kvm_message(struct kvm *k, enum ws_type type, const uint8_t *p, size_t n);
+/* The tunnel's queue fell below the low-water mark: a frame may go. */
+void kvm_drain(struct kvm *k);
+/* The tunnel is gone. */
+void kvm_detach(struct kvm *k);
+
+/* ------------------------------------------------ kvm_x11.c */
+
+/* Messages of one frame: each a whole KVM command, to be sent as one
+ * WebSocket message, stored back to back in data; ends[i] is where
+ * message i stops. */
+struct kvm_out {
+  uint8_t *data;
+  size_t len, cap;
+  size_t *ends;
+  size_t n, ncap;
+};
+void kvm_out_reset(struct kvm_out *o);
+void kvm_out_cleanup(struct kvm_out *o);
+
+/* Picks the X display to capture (spec §7.4): $DISPLAY when set; a
+ * Wayland-only session ($WAYLAND_DISPLAY without $DISPLAY) is refused;
+ * otherwise the lowest X<N> socket in sockdir (/tmp/.X11-unix) as ":N".
+ * display/wayland are the environment values (NULL when unset). Writes
+ * the display name into out; when the socket's owner has a
+ * ~/.Xauthority and xauth_cap > 0, its path into xauth (else ""). Returns
+ * 0 or a negative code with *why. */
+int kvmx_pick_display(const char *display, const char *wayland,
+                      const char *sockdir, char *out, size_t cap, char *xauth,
+                      size_t xauth_cap, const char **why);
+
+/* Opens the capture connection, and the input connection when
+ * with_input (never otherwise: a view-only session has no way to inject).
+ * Returns NULL with err filled. Runs on a worker thread. */
+struct kvm_x11 *kvmx_open(const char *display, int with_input, char *err,
+                          size_t err_len);
+/* Captures one frame and appends its commands to out: SCREEN first when
+ * the size changed or full is set, then a PICTURE per changed rectangle
+ * (every one when full). quality 1..100. 0, or a negative code with err
+ * filled (the display is gone). Worker thread; one call at a time. */
+int kvmx_frame(struct kvm_x11 *x, int quality, int full, struct kvm_out *out,
+               char *err, size_t err_len);
+/* Injects one viewer command (KEY, KEY_UNICODE, MOUSE) with XTest. Does
+ * nothing on a session opened without input. Loop thread. */
+void kvmx_input(struct kvm_x11 *x, const struct kvm_input *in);
+void kvmx_close(struct kvm_x11 *x);
+
+/* The X keysym for a Windows virtual-key code (extended: the KEY action
+ * carried the extended flag), or 0 when there is none. */
+unsigned long kvmx_vk_keysym(uint8_t vk, int extended);
+
+#endif

@@ -1,0 +1,649 @@
+/*
+ * kvm_x11.c - X11 capture, JPEG tiles and XTest input for the remote
+ * desktop (spec sessions.md §7.4). See kvm.h for the threading rules:
+ * the capture connection is used by one worker at a time, the input
+ * connection only on the loop; the two never share a Display.
+ *
+ * Change detection hashes 64x64 tiles of each frame against the previous
+ * one (XDamage is not used: one hash pass over a 1080p frame costs a few
+ * milliseconds, off the loop). Changed tiles are merged along a row into
+ * rectangles up to KVMX_MERGE tiles wide, each JPEG-encoded straight out
+ * of the shared-memory image.
+ */
+#include <X11/XKBlib.h>
+#include <X11/Xlib.h>
+#include <X11/Xutil.h>
+#include <X11/extensions/XShm.h>
+#include <X11/extensions/XTest.h>
+#include <X11/keysym.h>
+#include <dirent.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <turbojpeg.h>
+#include <unistd.h>
+
+#include "agent/kvm.h"
+#include "base/err.h"
+
+#define KVMX_TILE 64
+#define KVMX_MERGE 8 /* tiles per rectangle, at most */
+
+struct kvm_x11 {
+  Display *cap; /* capture: worker threads, one at a time */
+  Display *in;  /* input: the loop; NULL for a view-only session */
+  int lost;     /* the capture connection broke */
+  int in_lost;
+  Window root;
+  int w, h;   /* current size; 0 before the first frame */
+  int shm_ok; /* MIT-SHM present and attached */
+  XShmSegmentInfo shm;
+  XImage *img;
+  uint8_t *rgb;   /* BGRX copy when the image is not 32-bit BGRX */
+  uint64_t *hash; /* per tile, previous frame */
+  int tw, th;     /* tiles across and down */
+  tjhandle tj;
+  uint8_t *jpeg; /* libturbojpeg's output buffer, reused */
+  unsigned long jpeg_cap;
+};
+
+/* Xlib reports protocol errors through one process-wide handler; the
+ * default one exits. Errors are recorded for the thread that made the
+ * request (capture and input run on different threads). */
+static _Thread_local int x_error;
+
+static int on_x_error(Display *d, XErrorEvent *e) {
+  (void)d;
+  x_error = e->error_code ? e->error_code : 1;
+  return 0;
+}
+
+/* A broken connection must not end the agent (Xlib's default exit
+ * handler calls exit()): mark the session lost and return, which leaves
+ * the Display dead but the process running. */
+static void on_io_exit(Display *d, void *data) {
+  (void)d;
+  *(int *)data = 1;
+}
+
+/* ------------------------------------------------ frame output */
+
+void kvm_out_reset(struct kvm_out *o) {
+  o->len = 0;
+  o->n = 0;
+}
+
+void kvm_out_cleanup(struct kvm_out *o) {
+  free(o->data);
+  free(o->ends);
+  memset(o, 0, sizeof *o);
+}
+
+/* Appends one message made of a header and a body. */
+static int out_add(struct kvm_out *o, const uint8_t *h, size_t hn,
+                   const uint8_t *b, size_t bn) {
+  if (o->len + hn + bn > o->cap) {
+    size_t c = o->cap ? o->cap : 65536;
+    while (c < o->len + hn + bn) c *= 2;
+    uint8_t *d = realloc(o->data, c);
+    if (!d) return MESH_E_NOMEM;
+    o->data = d;
+    o->cap = c;
+  }
+  if (o->n == o->ncap) {
+    size_t c = o->ncap ? o->ncap * 2 : 64;
+    size_t *e = realloc(o->ends, c * sizeof *e);
+    if (!e) return MESH_E_NOMEM;
+    o->ends = e;
+    o->ncap = c;
+  }
+  memcpy(o->data + o->len, h, hn);
+  if (bn) memcpy(o->data + o->len + hn, b, bn);
+  o->len += hn + bn;
+  o->ends[o->n++] = o->len;
+  return 0;
+}
+
+/* ------------------------------------------------ display discovery */
+
+int kvmx_pick_display(const char *display, const char *wayland,
+                      const char *sockdir, char *out, size_t cap, char *xauth,
+                      size_t xauth_cap, const char **why) {
+  if (xauth_cap) xauth[0] = 0;
+  if (display && *display) {
+    if (strlen(display) >= cap) {
+      *why = "DISPLAY is too long";
+      return MESH_E_INVALID;
+    }
+    memcpy(out, display, strlen(display) + 1);
+    return 0;
+  }
+  if (wayland && *wayland) {
+    *why =
+        "Wayland sessions are not supported: log in to an X11 (Xorg) "
+        "session to share this desktop";
+    return MESH_E_INVALID;
+  }
+  DIR *d = opendir(sockdir);
+  long best = -1;
+  uid_t owner = 0;
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    const char *s = e->d_name;
+    if (s[0] != 'X' || !s[1] || strspn(s + 1, "0123456789") != strlen(s + 1) ||
+        strlen(s) > 8)
+      continue;
+    long n = strtol(s + 1, NULL, 10);
+    char path[PATH_MAX];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", sockdir, s);
+    if (stat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    if (best < 0 || n < best) {
+      best = n;
+      owner = st.st_uid;
+    }
+  }
+  if (d) closedir(d);
+  if (best < 0) {
+    *why = "no X display found (DISPLAY unset, no X server socket)";
+    return MESH_E_NOT_FOUND;
+  }
+  snprintf(out, cap, ":%ld", best);
+  /* An X server started for a user (startx) is owned by them; their
+   * ~/.Xauthority lets us in. A display manager's root-owned server keeps
+   * its cookie elsewhere: then XAUTHORITY must come from the environment. */
+  struct passwd *pw = owner ? getpwuid(owner) : NULL;
+  if (pw && xauth_cap) {
+    struct stat st;
+    snprintf(xauth, xauth_cap, "%s/.Xauthority", pw->pw_dir);
+    if (stat(xauth, &st) != 0) xauth[0] = 0;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------ open / close */
+
+static void free_image(struct kvm_x11 *x) {
+  if (x->img) {
+    /* A dead connection cannot detach; the segment is already marked for
+     * removal, so the server's side goes with its connection. */
+    if (x->shm_ok && !x->lost) {
+      XShmDetach(x->cap, &x->shm);
+      XSync(x->cap, False);
+    }
+    XDestroyImage(x->img); /* frees data only for a non-SHM image */
+    if (x->shm_ok) shmdt(x->shm.shmaddr);
+    x->img = NULL;
+  }
+  free(x->rgb);
+  free(x->hash);
+  x->rgb = NULL;
+  x->hash = NULL;
+}
+
+/* Sets up the shared-memory image for a w x h screen; 0 or the image
+ * stays NULL and capture falls back to XGetImage. */
+static void shm_image(struct kvm_x11 *x) {
+  int scr = DefaultScreen(x->cap);
+  x->img = XShmCreateImage(x->cap, DefaultVisual(x->cap, scr),
+                           (unsigned)DefaultDepth(x->cap, scr), ZPixmap, NULL,
+                           &x->shm, (unsigned)x->w, (unsigned)x->h);
+  if (!x->img) return;
+  x->shm.shmid =
+      shmget(IPC_PRIVATE, (size_t)x->img->bytes_per_line * (size_t)x->h,
+             IPC_CREAT | 0600);
+  void *addr = x->shm.shmid >= 0 ? shmat(x->shm.shmid, NULL, 0) : (void *)-1;
+  if (addr == (void *)-1) {
+    if (x->shm.shmid >= 0) shmctl(x->shm.shmid, IPC_RMID, NULL);
+    XDestroyImage(x->img);
+    x->img = NULL;
+    return;
+  }
+  x->shm.shmaddr = x->img->data = addr;
+  x->shm.readOnly = False;
+  x_error = 0;
+  XShmAttach(x->cap, &x->shm);
+  XSync(x->cap, False);
+  /* Removed now, so the segment goes away with the last detach even if
+   * the agent dies. */
+  shmctl(x->shm.shmid, IPC_RMID, NULL);
+  if (x_error) { /* a server that cannot attach (other host, no access) */
+    x->img->data = NULL;
+    XDestroyImage(x->img);
+    shmdt(addr);
+    x->img = NULL;
+    return;
+  }
+  x->shm_ok = 1;
+}
+
+static Display *open_one(const char *display, int *lost) {
+  Display *d = XOpenDisplay(display);
+  if (d) XSetIOErrorExitHandler(d, on_io_exit, lost);
+  return d;
+}
+
+struct kvm_x11 *kvmx_open(const char *display, int with_input, char *err,
+                          size_t err_len) {
+  struct kvm_x11 *x = calloc(1, sizeof *x);
+  if (!x) {
+    snprintf(err, err_len, "out of memory");
+    return NULL;
+  }
+  XSetErrorHandler(on_x_error);
+  x->cap = open_one(display, &x->lost);
+  if (!x->cap) {
+    snprintf(err, err_len, "cannot open X display %s", display);
+    goto fail;
+  }
+  int scr = DefaultScreen(x->cap);
+  if (DefaultDepth(x->cap, scr) < 15) {
+    snprintf(err, err_len, "X display %s has depth %d; 15 or more needed",
+             display, DefaultDepth(x->cap, scr));
+    goto fail;
+  }
+  x->root = RootWindow(x->cap, scr);
+  x->tj = tjInitCompress();
+  if (!x->tj) {
+    snprintf(err, err_len, "cannot start the JPEG encoder");
+    goto fail;
+  }
+  if (with_input) {
+    int ev, er, maj, min;
+    x->in = open_one(display, &x->in_lost);
+    if (!x->in || !XTestQueryExtension(x->in, &ev, &er, &maj, &min)) {
+      snprintf(err, err_len, "X display %s has no XTest extension for input",
+               display);
+      goto fail;
+    }
+  }
+  return x;
+fail:
+  kvmx_close(x);
+  return NULL;
+}
+
+void kvmx_close(struct kvm_x11 *x) {
+  if (!x) return;
+  free_image(x);
+  if (x->cap) XCloseDisplay(x->cap);
+  if (x->in) XCloseDisplay(x->in);
+  if (x->tj) tjDestroy(x->tj);
+  tjFree(x->jpeg);
+  free(x);
+}
+
+/* ------------------------------------------------ capture */
+
+/* Reads one pixel of an image that is not 32-bit BGRX, as B,G,R,X. */
+static int mask_shift(unsigned long m) {
+  int s = 0;
+  while (m && !(m & 1)) {
+    m >>= 1;
+    s++;
+  }
+  return s;
+}
+
+static uint8_t scale_channel(unsigned long v, unsigned long m) {
+  int s = mask_shift(m);
+  unsigned long max = m >> s;
+  return max ? (uint8_t)(((v & m) >> s) * 255 / max) : 0;
+}
+
+/* Converts the captured image to packed BGRX when its layout is another
+ * one (16 or 24 bpp, other channel order). */
+static void convert(struct kvm_x11 *x) {
+  XImage *im = x->img;
+  for (int yy = 0; yy < x->h; yy++) {
+    uint8_t *o = x->rgb + (size_t)yy * (size_t)x->w * 4;
+    for (int xx = 0; xx < x->w; xx++) {
+      unsigned long px = XGetPixel(im, xx, yy);
+      o[0] = scale_channel(px, im->blue_mask);
+      o[1] = scale_channel(px, im->green_mask);
+      o[2] = scale_channel(px, im->red_mask);
+      o[3] = 0;
+      o += 4;
+    }
+  }
+}
+
+static int is_bgrx(const XImage *im) {
+  return im->bits_per_pixel == 32 && im->byte_order == LSBFirst &&
+         im->red_mask == 0xff0000 && im->green_mask == 0xff00 &&
+         im->blue_mask == 0xff;
+}
+
+/* Gets the screen into x->img; 0 or a negative code. */
+static int grab(struct kvm_x11 *x) {
+  if (x->shm_ok) {
+    x_error = 0;
+    if (!XShmGetImage(x->cap, x->root, x->img, 0, 0, AllPlanes) || x_error)
+      return MESH_E_IO;
+    return 0;
+  }
+  if (x->img) XDestroyImage(x->img);
+  x->img = XGetImage(x->cap, x->root, 0, 0, (unsigned)x->w, (unsigned)x->h,
+                     AllPlanes, ZPixmap);
+  return x->img ? 0 : MESH_E_IO;
+}
+
+static uint64_t tile_hash(const uint8_t *p, size_t pitch, int w, int h) {
+  uint64_t hv = 0xcbf29ce484222325ull;
+  for (int r = 0; r < h; r++) {
+    const uint8_t *row = p + (size_t)r * pitch;
+    size_t n = (size_t)w * 4, i = 0;
+    for (; i + 8 <= n; i += 8) {
+      uint64_t v;
+      memcpy(&v, row + i, 8);
+      hv = (hv ^ v) * 0x100000001b3ull;
+    }
+    for (; i < n; i++) hv = (hv ^ row[i]) * 0x100000001b3ull;
+  }
+  return hv;
+}
+
+/* (Re)sizes the capture for the root window's current size. Returns 1 if
+ * the size changed, 0 if not, or a negative code. */
+static int follow_size(struct kvm_x11 *x) {
+  Window r;
+  int gx, gy;
+  unsigned gw, gh, bw, depth;
+  if (!XGetGeometry(x->cap, x->root, &r, &gx, &gy, &gw, &gh, &bw, &depth) ||
+      x->lost)
+    return MESH_E_IO;
+  if ((int)gw == x->w && (int)gh == x->h && x->hash) return 0;
+  if (gw > 65535 || gh > 65535) return MESH_E_TOO_LARGE;
+  free_image(x);
+  x->shm_ok = 0;
+  x->w = (int)gw;
+  x->h = (int)gh;
+  x->tw = (x->w + KVMX_TILE - 1) / KVMX_TILE;
+  x->th = (x->h + KVMX_TILE - 1) / KVMX_TILE;
+  x->hash = calloc((size_t)x->tw * (size_t)x->th, sizeof *x->hash);
+  if (!x->hash) return MESH_E_NOMEM;
+  if (XShmQueryExtension(x->cap)) shm_image(x);
+  return 1;
+}
+
+static int encode_rect(struct kvm_x11 *x, const uint8_t *base, size_t pitch,
+                       int px, int py, int w, int h, int quality,
+                       struct kvm_out *out) {
+  const uint8_t *src = base + (size_t)py * pitch + (size_t)px * 4;
+  unsigned long size = x->jpeg_cap;
+  if (tjCompress2(x->tj, src, w, (int)pitch, h, TJPF_BGRX, &x->jpeg, &size,
+                  TJSAMP_420, quality, TJFLAG_FASTDCT) != 0)
+    return MESH_E_IO;
+  if (size > x->jpeg_cap) x->jpeg_cap = size;
+  uint8_t hdr[KVM_PICTURE_HDR_MAX];
+  size_t hn = kvm_put_picture_header(hdr, (uint16_t)px, (uint16_t)py, size);
+  if (!hn) return MESH_E_TOO_LARGE;
+  return out_add(out, hdr, hn, x->jpeg, size);
+}
+
+int kvmx_frame(struct kvm_x11 *x, int quality, int full, struct kvm_out *out,
+               char *err, size_t err_len) {
+  int r = follow_size(x);
+  if (r < 0) goto fail;
+  if (r == 1 || full) {
+    uint8_t s[8];
+    kvm_put_screen(s, (uint16_t)x->w, (uint16_t)x->h);
+    if ((r = out_add(out, s, sizeof s, NULL, 0)) != 0) goto fail;
+    full = 1;
+  }
+  if ((r = grab(x)) != 0 || x->lost) {
+    r = MESH_E_IO;
+    goto fail;
+  }
+  const uint8_t *base = (const uint8_t *)x->img->data;
+  size_t pitch = (size_t)x->img->bytes_per_line;
+  if (!is_bgrx(x->img)) {
+    if (!x->rgb && !(x->rgb = malloc((size_t)x->w * (size_t)x->h * 4))) {
+      r = MESH_E_NOMEM;
+      goto fail;
+    }
+    convert(x);
+    base = x->rgb;
+    pitch = (size_t)x->w * 4;
+  }
+  for (int ty = 0; ty < x->th; ty++) {
+    int py = ty * KVMX_TILE;
+    int h = x->h - py < KVMX_TILE ? x->h - py : KVMX_TILE;
+    int run = -1; /* first tile of the current run of changed tiles */
+    for (int tx = 0; tx <= x->tw; tx++) {
+      int changed = 0;
+      if (tx < x->tw) {
+        int px = tx * KVMX_TILE;
+        int w = x->w - px < KVMX_TILE ? x->w - px : KVMX_TILE;
+        uint64_t hv =
+            tile_hash(base + (size_t)py * pitch + (size_t)px * 4, pitch, w, h);
+        uint64_t *old = &x->hash[(size_t)ty * (size_t)x->tw + (size_t)tx];
+        changed = full || hv != *old;
+        *old = hv;
+      }
+      if (changed && run < 0) run = tx;
+      /* A run ends at an unchanged tile, the row's end or the width cap. */
+      if (run >= 0 && (!changed || tx - run == KVMX_MERGE)) {
+        int px = run * KVMX_TILE, end = tx * KVMX_TILE;
+        if (end > x->w) end = x->w;
+        r = encode_rect(x, base, pitch, px, py, end - px, h, quality, out);
+        if (r) goto fail;
+        run = changed ? tx : -1;
+      }
+    }
+  }
+  return 0;
+fail:
+  snprintf(err, err_len, "%s",
+           r == MESH_E_NOMEM       ? "out of memory"
+           : r == MESH_E_TOO_LARGE ? "screen or tile too large"
+                                   : "lost the X display");
+  return r;
+}
+
+/* ------------------------------------------------ input */
+
+unsigned long kvmx_vk_keysym(uint8_t vk, int extended) {
+  if (vk >= 'A' && vk <= 'Z') return XK_a + (unsigned long)(vk - 'A');
+  if (vk >= '0' && vk <= '9') return XK_0 + (unsigned long)(vk - '0');
+  if (vk >= 0x60 && vk <= 0x69) return XK_KP_0 + (unsigned long)(vk - 0x60);
+  if (vk >= 0x70 && vk <= 0x87) return XK_F1 + (unsigned long)(vk - 0x70);
+  switch (vk) {
+    case 0x08:
+      return XK_BackSpace;
+    case 0x09:
+      return XK_Tab;
+    case 0x0D:
+      return extended ? XK_KP_Enter : XK_Return;
+    case 0x10:
+      return XK_Shift_L;
+    case 0x11:
+      return extended ? XK_Control_R : XK_Control_L;
+    case 0x12:
+      return extended ? XK_Alt_R : XK_Alt_L;
+    case 0x13:
+      return XK_Pause;
+    case 0x14:
+      return XK_Caps_Lock;
+    case 0x1B:
+      return XK_Escape;
+    case 0x20:
+      return XK_space;
+    case 0x21:
+      return XK_Prior;
+    case 0x22:
+      return XK_Next;
+    case 0x23:
+      return XK_End;
+    case 0x24:
+      return XK_Home;
+    case 0x25:
+      return XK_Left;
+    case 0x26:
+      return XK_Up;
+    case 0x27:
+      return XK_Right;
+    case 0x28:
+      return XK_Down;
+    case 0x2C:
+      return XK_Print;
+    case 0x2D:
+      return XK_Insert;
+    case 0x2E:
+      return XK_Delete;
+    case 0x5B:
+      return XK_Super_L;
+    case 0x5C:
+      return XK_Super_R;
+    case 0x5D:
+      return XK_Menu;
+    case 0x6A:
+      return XK_KP_Multiply;
+    case 0x6B:
+      return XK_KP_Add;
+    case 0x6D:
+      return XK_KP_Subtract;
+    case 0x6E:
+      return XK_KP_Decimal;
+    case 0x6F:
+      return XK_KP_Divide;
+    case 0x90:
+      return XK_Num_Lock;
+    case 0x91:
+      return XK_Scroll_Lock;
+    case 0xA0:
+      return XK_Shift_L;
+    case 0xA1:
+      return XK_Shift_R;
+    case 0xA2:
+      return XK_Control_L;
+    case 0xA3:
+      return XK_Control_R;
+    case 0xA4:
+      return XK_Alt_L;
+    case 0xA5:
+      return XK_Alt_R;
+    case 0xBA:
+      return XK_semicolon;
+    case 0xBB:
+      return XK_equal;
+    case 0xBC:
+      return XK_comma;
+    case 0xBD:
+      return XK_minus;
+    case 0xBE:
+      return XK_period;
+    case 0xBF:
+      return XK_slash;
+    case 0xC0:
+      return XK_grave;
+    case 0xDB:
+      return XK_bracketleft;
+    case 0xDC:
+      return XK_backslash;
+    case 0xDD:
+      return XK_bracketright;
+    case 0xDE:
+      return XK_apostrophe;
+    case 0xE1:
+      return XK_ISO_Level3_Shift; /* AltGr from a Windows browser */
+    default:
+      return 0;
+  }
+}
+
+static void key(struct kvm_x11 *x, KeySym ks, int down) {
+  KeyCode kc = XKeysymToKeycode(x->in, ks);
+  if (kc) XTestFakeKeyEvent(x->in, kc, down ? True : False, CurrentTime);
+}
+
+/* A unicode character: its keycode (with Shift when it is the shifted
+ * level), or a spare keycode mapped to it for the press. */
+static void unicode_key(struct kvm_x11 *x, uint16_t ch) {
+  /* Latin-1 keysyms equal the code point; others are 0x1000000 + it. */
+  KeySym ks = ch < 0x100 ? (KeySym)ch : (KeySym)(0x1000000ul | ch);
+  if (ch < 0x20 || (ch >= 0xD800 && ch <= 0xDFFF)) return;
+  KeyCode kc = XKeysymToKeycode(x->in, ks);
+  if (kc) {
+    int shift = XkbKeycodeToKeysym(x->in, kc, 0, 0) != ks &&
+                XkbKeycodeToKeysym(x->in, kc, 0, 1) == ks;
+    if (shift) key(x, XK_Shift_L, 1);
+    XTestFakeKeyEvent(x->in, kc, True, CurrentTime);
+    XTestFakeKeyEvent(x->in, kc, False, CurrentTime);
+    if (shift) key(x, XK_Shift_L, 0);
+    return;
+  }
+  /* Borrow the highest keycode with no symbols, then give it back. */
+  int lo, hi, per;
+  XDisplayKeycodes(x->in, &lo, &hi);
+  KeySym *map = XGetKeyboardMapping(x->in, (KeyCode)lo, hi - lo + 1, &per);
+  if (!map) return;
+  int spare = 0;
+  for (int k = hi; k >= lo && !spare; k--) {
+    int empty = 1;
+    for (int i = 0; i < per; i++)
+      if (map[(k - lo) * per + i] != NoSymbol) empty = 0;
+    if (empty) spare = k;
+  }
+  XFree(map);
+  if (!spare) return;
+  KeySym syms[2] = {ks, ks};
+  XChangeKeyboardMapping(x->in, spare, 2, syms, 1);
+  XSync(x->in, False);
+  XTestFakeKeyEvent(x->in, (KeyCode)spare, True, CurrentTime);
+  XTestFakeKeyEvent(x->in, (KeyCode)spare, False, CurrentTime);
+  XSync(x->in, False);
+  KeySym none[2] = {NoSymbol, NoSymbol};
+  XChangeKeyboardMapping(x->in, spare, 2, none, 1);
+}
+
+static void mouse(struct kvm_x11 *x, const struct kvm_input *in) {
+  static const struct {
+    uint8_t flag;
+    unsigned button;
+    Bool down;
+  } map[] = {
+      {KVM_MOUSE_LEFT_DOWN, 1, True},   {KVM_MOUSE_LEFT_UP, 1, False},
+      {KVM_MOUSE_RIGHT_DOWN, 3, True},  {KVM_MOUSE_RIGHT_UP, 3, False},
+      {KVM_MOUSE_MIDDLE_DOWN, 2, True}, {KVM_MOUSE_MIDDLE_UP, 2, False},
+  };
+  XTestFakeMotionEvent(x->in, -1, in->u.mouse.x, in->u.mouse.y, CurrentTime);
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (in->u.mouse.buttons == map[i].flag)
+      XTestFakeButtonEvent(x->in, map[i].button, map[i].down, CurrentTime);
+  if (in->u.mouse.wheel) { /* one click per message (spec §7.2) */
+    unsigned b = in->u.mouse.wheel > 0 ? 4 : 5;
+    XTestFakeButtonEvent(x->in, b, True, CurrentTime);
+    XTestFakeButtonEvent(x->in, b, False, CurrentTime);
+  }
+}
+
+void kvmx_input(struct kvm_x11 *x, const struct kvm_input *in) {
+  if (!x->in || x->in_lost) return;
+  switch (in->type) {
+    case KVM_KEY: {
+      int ext = in->u.key.action == KVM_KEY_EXUP ||
+                in->u.key.action == KVM_KEY_EXDOWN;
+      int down = in->u.key.action == KVM_KEY_DOWN ||
+                 in->u.key.action == KVM_KEY_EXDOWN;
+      KeySym ks = kvmx_vk_keysym(in->u.key.vk, ext);
+      if (ks) key(x, ks, down);
+      break;
+    }
+    case KVM_KEY_UNICODE:
+      /* Down only: the agent presses and releases (spec §7.4). */
+      if (!in->u.ukey.up) unicode_key(x, in->u.ukey.ch);
+      break;
+    case KVM_MOUSE:
+      mouse(x, in);
+      break;
+    default:
+      return;
+  }
+  XFlush(x->in);
+}

@@ -1,0 +1,59 @@
+# Shared helpers of the remote desktop tests (tests/e2e/desktop_*.sh).
+# Sourced after lib.sh; not a test itself.
+#
+# desktop_need: Xvfb, xev, desktop_draw and jpeg-js (installed from npm into
+#   the build folder on first use) or fail.
+# desktop_xvfb WxH: starts Xvfb on a free display number; sets XDISP and
+#   exports DISPLAY for the agent started afterwards.
+# dview USER STEP...: one desktop_viewer.mjs session as USER.
+# near OUTPUT X Y R G B WHAT: the PIXEL line for X,Y is within 24 of RGB.
+DV=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/desktop_viewer.mjs
+
+desktop_need() {
+  local t
+  for t in Xvfb xev node; do
+    command -v $t >/dev/null || fail "$t is missing (scripts/setup-deps.sh)"
+  done
+  [ -x "$MESH_BUILD/desktop_draw" ] || fail "no desktop_draw in \$MESH_BUILD"
+  JPEG=${MESH_BUILD:-$WORK}/desktop-node
+  if [ ! -d "$JPEG/node_modules/jpeg-js" ]; then
+    mkdir -p "$JPEG"
+    npm install --prefix "$JPEG" --save-exact --no-audit --no-fund \
+      jpeg-js@0.4.4 >/dev/null 2>&1 || fail "cannot install jpeg-js from npm"
+  fi
+}
+
+desktop_xvfb() {
+  local n
+  for n in $(seq 90 140); do
+    [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ] && continue
+    Xvfb ":$n" -screen 0 "${1}x24" -nolisten tcp >"$WORK/xvfb.log" 2>&1 &
+    PIDS+=($!)
+    XDISP=:$n
+    if wait_for 10 test -S "/tmp/.X11-unix/X$n"; then
+      export DISPLAY=$XDISP
+      unset WAYLAND_DISPLAY
+      return 0
+    fi
+  done
+  fail "could not start Xvfb"
+}
+
+dview() {
+  local u=$1; shift
+  node "$DV" --url "$URL" --user "$u" --pass "$PASS" --node "$NODE" \
+    --jpeg "$JPEG" --timeout 30000 "$@"
+}
+
+near() {
+  local line out=$1
+  line=$(grep "^PIXEL $2 $3 " <<<"$1") || fail "$7: no pixel $2,$3 in: $1"
+  set -- $line "$4" "$5" "$6" "$7"
+  local d
+  for d in "$4:$7" "$5:$8" "$6:$9"; do
+    local a=${d%%:*} b=${d#*:} diff
+    diff=$((a > b ? a - b : b - a))
+    [ $diff -le 24 ] ||
+      fail "${10}: pixel $2,$3 is $4 $5 $6, wanted $7 $8 $9 in: $out"
+  done
+}

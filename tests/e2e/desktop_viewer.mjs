@@ -1,0 +1,202 @@
+// desktop_viewer.mjs - a remote desktop (protocol 2) viewer for the e2e
+// tests: signs in on /control.ashx, asks for a tunnel, joins the relay,
+// selects protocol 2 and decodes the KVM commands (spec sessions.md §7)
+// into a framebuffer, decoding each PICTURE's JPEG with jpeg-js. Then it
+// runs STEPs in order and prints one line per event:
+//
+//   CONNECTED             paired with the agent
+//   SCREEN <w> <h>        a SCREEN command
+//   ERROR <text>          a KVM ERROR command
+//   CONSOLE <msgid> <msg> an agent console message
+//   PIXEL <x> <y> <r> <g> <b>   (step px:)
+//   STATS <pictures> <jumbos> <maxbytes>   (step stats)
+//   CLOSE <code> <reason> / TIMEOUT
+//
+// usage: node desktop_viewer.mjs --url U --user U --pass P --node N
+//          --jpeg DIR [--timeout MS] STEP...
+//   STEP: w:MS (wait), screen:WxH (wait until the framebuffer is WxH and
+//   a picture arrived after it), px:X,Y, key:VK (down then up),
+//   uni:C (KEY_UNICODE down and up), click:X,Y (move, left down, left up),
+//   move:X,Y, wheel:X,Y,D, b:HEX (raw binary), stats, close
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const req = createRequire(import.meta.url);
+const WebSocket = req(resolve(here, '../interop/.peer/node_modules/ws'));
+const argv = process.argv.slice(2);
+const opt = { timeout: 60000 };
+while (argv.length && argv[0].startsWith('--')) {
+  const k = argv.shift().slice(2);
+  opt[k] = argv.shift();
+}
+const jpegPath = resolve(opt.jpeg, 'node_modules/jpeg-js');
+if (!existsSync(jpegPath)) {
+  console.error(`desktop_viewer: no jpeg-js at ${jpegPath}`);
+  process.exit(3);
+}
+const jpeg = req(jpegPath);
+const steps = argv;
+const out = (l) => process.stdout.write(l + '\n');
+let finished = false;
+const finish = (line, status = 0) => {
+  if (finished) return;
+  finished = true;
+  if (line) out(line);
+  setTimeout(() => process.exit(status), 50);
+};
+setTimeout(() => finish('TIMEOUT', 2), +opt.timeout);
+
+const b64 = (s) => Buffer.from(s).toString('base64');
+const ctl = new WebSocket(opt.url + '/control.ashx', {
+  headers: { 'x-meshauth': `${b64(opt.user)},${b64(opt.pass)}` },
+  rejectUnauthorized: false, perMessageDeflate: false,
+});
+const id = randomBytes(9).toString('hex');
+ctl.on('error', (e) => finish(`FAILED control ${e.message}`, 1));
+ctl.on('open', () => ctl.send(JSON.stringify({ action: 'authcookie' })));
+ctl.on('message', (data) => {
+  const m = JSON.parse(data.toString());
+  if (m.action === 'authcookie') {
+    ctl.send(JSON.stringify({
+      action: 'msg', type: 'tunnel', nodeid: opt.node, usage: 2,
+      value: `*/meshrelay.ashx?p=2&nodeid=${opt.node}&id=${id}&rauth=${m.rcookie}`,
+      responseid: 'v',
+    }));
+    relay(`${opt.url}/meshrelay.ashx?browser=1&p=2&nodeid=` +
+      `${encodeURIComponent(opt.node)}&id=${id}&auth=${m.cookie}`);
+  } else if (m.action === 'msg' && m.responseid === 'v' && m.result !== 'OK') {
+    finish(`ROUTE ${m.result}`, 1);
+  }
+});
+
+// The framebuffer, RGB, and what arrived.
+let W = 0, H = 0, fb = null, pictures = 0, jumbos = 0, maxBytes = 0;
+let sinceScreen = 0;
+
+function picture(b) {
+  const x = b.readUInt16BE(4), y = b.readUInt16BE(6);
+  const img = jpeg.decode(b.subarray(8), { useTArray: true });
+  for (let r = 0; r < img.height; r++)
+    for (let c = 0; c < img.width; c++) {
+      if (x + c >= W || y + r >= H) continue;
+      const s = (r * img.width + c) * 4, d = ((y + r) * W + x + c) * 3;
+      fb[d] = img.data[s]; fb[d + 1] = img.data[s + 1]; fb[d + 2] = img.data[s + 2];
+    }
+  pictures++;
+  sinceScreen++;
+}
+
+// One agent message: exactly one command (a JUMBO counts as one).
+function command(b) {
+  if (b.length > maxBytes) maxBytes = b.length;
+  let type = b.readUInt16BE(0), size = b.readUInt16BE(2);
+  if (type === 27) {
+    if (size !== 8) return finish('BAD jumbo header', 1);
+    size = b.readUInt32BE(4);
+    b = b.subarray(8);
+    type = b.readUInt16BE(0);
+    jumbos++;
+    if (b.readUInt16BE(2) !== 0) return finish('BAD jumbo inner size', 1);
+  }
+  if (size !== b.length) return finish(`BAD size ${size} != ${b.length}`, 1);
+  if (type === 7) {
+    W = b.readUInt16BE(4); H = b.readUInt16BE(6);
+    fb = new Uint8Array(W * H * 3);
+    sinceScreen = 0;
+    out(`SCREEN ${W} ${H}`);
+    // What the stock viewer answers (spec §7.3): settings, resume.
+    send([0, 5, 0, 10, 1, 90, 4, 0, 0, 50]);
+    send([0, 8, 0, 5, 0]);
+  } else if (type === 3) picture(b);
+  else if (type === 65) out(`ERROR ${b.subarray(4).toString()}`);
+}
+
+let ws;
+const send = (bytes) => ws.send(Buffer.from(bytes), { binary: true });
+const u16 = (v) => [(v >> 8) & 255, v & 255];
+
+function relay(url) {
+  ws = new WebSocket(url, { rejectUnauthorized: false, perMessageDeflate: false,
+    maxPayload: 64 * 1024 * 1024 });
+  let started = false;
+  ws.on('error', (e) => finish(`FAILED relay ${e.message}`, 1));
+  ws.on('close', (code, reason) => finish(`CLOSE ${code} ${reason.toString()}`));
+  ws.on('message', (data, isBinary) => {
+    if (!started) {
+      if (!isBinary && /^cr?$/.test(data.toString())) {
+        started = true;
+        out('CONNECTED');
+        ws.send(JSON.stringify({ type: 'options' }));
+        ws.send('2');
+        run(0);
+      }
+      return;
+    }
+    if (isBinary) return command(data);
+    try {
+      const j = JSON.parse(data.toString());
+      if (j.type === 'console') out(`CONSOLE ${j.msgid} ${j.msg}`);
+    } catch { }
+  });
+}
+
+function run(i) {
+  if (i >= steps.length) return;
+  const [k, v] = [steps[i].split(':')[0], steps[i].slice(steps[i].indexOf(':') + 1)];
+  const next = (ms = 0) => setTimeout(() => run(i + 1), ms);
+  const xy = () => v.split(',').map(Number);
+  switch (k) {
+    case 'w': return next(+v);
+    case 'screen': {
+      const [w, h] = v.split('x').map(Number);
+      const poll = () => (W === w && H === h && sinceScreen > 0)
+        ? next() : setTimeout(poll, 50);
+      return poll();
+    }
+    case 'px': {
+      const [x, y] = xy(), d = (y * W + x) * 3;
+      out(`PIXEL ${x} ${y} ${fb[d]} ${fb[d + 1]} ${fb[d + 2]}`);
+      return next();
+    }
+    case 'key':
+      send([0, 1, 0, 6, 0, +v]); send([0, 1, 0, 6, 1, +v]);
+      return next(50);
+    case 'uni': {
+      const c = v.charCodeAt(0);
+      send([0, 85, 0, 7, 0, ...u16(c)]); send([0, 85, 0, 7, 1, ...u16(c)]);
+      return next(50);
+    }
+    case 'move': {
+      const [x, y] = xy();
+      send([0, 2, 0, 10, 0, 0, ...u16(x), ...u16(y)]);
+      return next(50);
+    }
+    case 'click': {
+      const [x, y] = xy();
+      send([0, 2, 0, 10, 0, 0, ...u16(x), ...u16(y)]);
+      send([0, 2, 0, 10, 0, 2, ...u16(x), ...u16(y)]);
+      send([0, 2, 0, 10, 0, 4, ...u16(x), ...u16(y)]);
+      return next(50);
+    }
+    case 'wheel': {
+      const [x, y, d] = xy();
+      send([0, 2, 0, 12, 0, 0, ...u16(x), ...u16(y), ...u16(d & 0xffff)]);
+      return next(50);
+    }
+    case 'b':
+      ws.send(Buffer.from(v, 'hex'), { binary: true });
+      return next(50);
+    case 'stats':
+      out(`STATS ${pictures} ${jumbos} ${maxBytes}`);
+      return next();
+    case 'close':
+      ws.close(1000);
+      return;
+    default:
+      finish(`BAD step ${steps[i]}`, 1);
+  }
+}
