@@ -82,7 +82,7 @@ void srv_update_stop(struct srv_update *u) {
   if (!u || !u->ws) return;
   u->ws = NULL;
   u->srv->n_updates--;
-  if (u->sent < u->bin->len)
+  if (!u->via_core && u->sent < u->bin->len)
     log_info("event=agent_update_stopped node=%s peer=%s sent=%zu of=%zu",
              u->node_id, u->peer, u->sent, u->bin->len);
   uv_close((uv_handle_t *)&u->timer, on_timer_closed);
