@@ -182,7 +182,9 @@ static void send_cmd(struct cores_conn *c, uint16_t cmd, const uint8_t *hash,
   if (r == 0) r = buf_put_u16be(&b, 0);
   if (r == 0 && hash) r = buf_put(&b, hash, 48);
   if (r == 0 && blob) r = buf_put(&b, blob, len);
-  if (r == 0) ws_send(c->ws, WS_BINARY, b.data, b.len);
+  if (r == 0 && ws_send(c->ws, WS_BINARY, b.data, b.len) == 0 &&
+      cmd != CC_CORE_OK)
+    c->awaiting++; /* 10 and 11 are answered with an 11 */
   buf_cleanup(&b);
 }
 
@@ -239,6 +241,13 @@ void cores_on_hash(struct cores_conn *c, const uint8_t *body, size_t len) {
   size_t blob_len = 0;
   struct core_row row;
   if (!c->javascript || (len != 0 && len != 48)) return;
+  /* Only replies to what we sent count: an agent repeating 11 on its own
+   * would otherwise cost a database write and a core read each time. */
+  if (c->awaiting == 0) {
+    log_debug("event=core_hash_unasked node=%s", c->node_id);
+    return;
+  }
+  c->awaiting--;
   if (len) enc_hex(body, 48, hex, 0);
   row_set(c->srv, c->node_id, "reported", len ? hex : NULL);
   row_get(c->srv, c->node_id, &row);

@@ -43,6 +43,7 @@ struct cores_conn {
   int javascript;                 /* the agent reported JAVASCRIPT */
   int attempts;                   /* installs and clears sent */
   int stable;                     /* CoreOk sent on this connection */
+  int awaiting;                   /* 11 replies due (10s and 11s sent) */
   uint64_t window_start;          /* error and event counting, ms */
   int errors, events;
 };
