@@ -408,6 +408,10 @@ void ws_resume(struct ws *w) {
   if (w->st) stream_resume(w->st);
 }
 
+void ws_release_input(struct ws *w) {
+  if (w->sess) ws_session_release_input(w->sess);
+}
+
 const char *ws_peer(const struct ws *w) { return w->peer; }
 
 void ws_set_idle_timeout(struct ws *w, uint64_t ms) {

@@ -53,6 +53,10 @@ size_t ws_queued(const struct ws *w);
 /* Stop/resume reading from the socket. */
 void ws_pause(struct ws *w);
 void ws_resume(struct ws *w);
+/* The owner saw no message for a while: frees the buffer kept for
+ * reassembling large messages (up to 64 KiB; see ws_session.h). It comes
+ * back with the next large message. */
+void ws_release_input(struct ws *w);
 /* "ip:port" of the peer, borrowed from w. */
 const char *ws_peer(const struct ws *w);
 /* Close 1001 "idle timeout" when nothing at all is received for ms; 0

@@ -93,10 +93,14 @@ struct buf *ws_session_out(struct ws_session *s);
 int ws_session_done(const struct ws_session *s);
 int ws_session_close_sent(const struct ws_session *s);
 int ws_session_close_received(const struct ws_session *s);
-/* Bytes reserved for reassembling a message that did not arrive in one
- * piece: 0 between messages, at most 64 KiB more than has arrived. An
- * idle connection holds no input buffer (the tests check it here). */
+/* Bytes reserved for reassembling messages that did not arrive in one
+ * piece: at most 64 KiB more than has arrived of the current one; kept
+ * for the next message until ws_session_release_input(). */
 size_t ws_session_reassembly_cap(const struct ws_session *s);
+/* The connection went idle: frees the reassembly buffer unless a
+ * fragmented message is half received. (wslay's frame buffer needs no
+ * call: it is freed whenever the input ends between frames.) */
+void ws_session_release_input(struct ws_session *s);
 /* The code and reason of the first close frame seen or sent (the reason is
  * borrowed from s, NUL-terminated); 0 and "" while none. A received close
  * without a code reports 1005. */

@@ -15,6 +15,14 @@
  * A message already read when the pause came is still copied, so the
  * peer's queue is bounded by the high-water mark plus the largest
  * message, well under MESH_STREAM_HARD_LIMIT.
+ *
+ * Idle memory: a socket that receives large messages keeps a reassembly
+ * buffer (up to 64 KiB) from one to the next, since freeing and faulting
+ * it in again per message costs CPU while data flows. Ends that received
+ * a message are on the relay's `busy` list; the sweep timer releases the
+ * buffer of each one that received nothing for a whole sweep period and
+ * takes it off the list, so an idle tunnel holds none and the sweep only
+ * walks the sockets that were recently active.
  */
 #include "relay.h"
 
@@ -38,10 +46,13 @@
 #define RELAY_SWEEP_MS 500
 #define RELAY_SWEEP_BATCH 64
 
+struct relay_end;
+
 struct relay {
   struct relay_table table;
   uv_timer_t sweep;
   int timer_started;
+  struct relay_end *busy; /* ends that received a message lately */
 };
 
 struct relay_end {
@@ -54,7 +65,47 @@ struct relay_end {
   uint64_t bytes_in; /* payload bytes received from this side */
   char ip[64];
   char user_name[RELAY_USER_MAX]; /* viewer side */
+  /* On the busy list (see the top): recent is set by each message and
+   * cleared by each sweep. */
+  int busy, recent;
+  struct relay_end *bprev, *bnext;
 };
+
+/* Puts e on the busy list, if it is not there yet, and marks it recent. */
+static void busy_mark(struct relay *r, struct relay_end *e) {
+  e->recent = 1;
+  if (e->busy) return;
+  e->busy = 1;
+  e->bprev = NULL;
+  e->bnext = r->busy;
+  if (r->busy) r->busy->bprev = e;
+  r->busy = e;
+}
+
+static void busy_unlink(struct relay *r, struct relay_end *e) {
+  if (!e->busy) return;
+  if (e->bprev)
+    e->bprev->bnext = e->bnext;
+  else
+    r->busy = e->bnext;
+  if (e->bnext) e->bnext->bprev = e->bprev;
+  e->busy = 0;
+  e->bprev = e->bnext = NULL;
+}
+
+/* One sweep over the busy list: ends quiet since the last sweep give
+ * their input buffer back and leave the list. */
+static void busy_sweep(struct relay *r) {
+  for (struct relay_end *e = r->busy, *next; e; e = next) {
+    next = e->bnext;
+    if (e->recent) {
+      e->recent = 0;
+      continue;
+    }
+    ws_release_input(e->ws);
+    busy_unlink(r, e);
+  }
+}
 
 static const char *side_name(enum relay_side s) {
   return s == RELAY_VIEWER ? "viewer" : "agent";
@@ -211,6 +262,7 @@ static void on_message(struct ws *w, enum ws_type type, const uint8_t *p,
   struct relay_end *peer = t->end[!e->side];
   if (!peer) return;
   e->bytes_in += n;
+  busy_mark(e->srv->relay, e);
   recording_message(e->srv, t, e->side, type, p, n);
   if (ws_send(peer->ws, type, p, n) != 0) return; /* peer is closing */
   if (!e->held && ws_queued(peer->ws) > MESH_STREAM_HIGH_WATER) {
@@ -251,6 +303,7 @@ static void on_close(struct ws *w, int code, const char *reason, void *data) {
     else
       tunnel_end(e->srv, e->tun, e, WS_CLOSE_NORMAL, "peer closed");
   }
+  busy_unlink(e->srv->relay, e);
   free(e);
 }
 
@@ -412,6 +465,7 @@ void srv_relay_accept(struct srv *s, struct http_conn *c,
 
 static void on_sweep(uv_timer_t *h) {
   struct srv *s = h->data;
+  busy_sweep(s->relay);
   struct relay_tunnel *list[RELAY_SWEEP_BATCH];
   size_t n = relay_table_expired(&s->relay->table, uv_now(s->loop), list,
                                  RELAY_SWEEP_BATCH);
