@@ -9,10 +9,11 @@
 #     summed over all of the agent's threads, during the window;
 #   - CPU ms per minute (utime + stime) during the window.
 #
-#   BENCH_AGENT_IDLE   seconds of the idle window (default 60)
+#   BENCH_AGENT_IDLE   seconds of the idle window (default 180: past each
+#                      agent's own keep-alive interval)
 # Nothing connects to the agents during the window: no sessions, no
 # commands; only each protocol's own keep-alive runs.
-AGENT_IDLE=${BENCH_AGENT_IDLE:-60}
+AGENT_IDLE=${BENCH_AGENT_IDLE:-180}
 
 # agent_sample PID: "<wakeups> <cpu ticks> <rss KB>", all threads.
 agent_sample() {
