@@ -14,6 +14,7 @@
 #include "agent.h"
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/mesh_limits.h"
 
 struct agent_db {
   sqlite3 *db;
@@ -27,7 +28,12 @@ int agent_db_open(const char *path, struct agent_db **out) {
   close(fd);
   struct agent_db *d = calloc(1, sizeof *d);
   if (!d) return MESH_E_NOMEM;
+  /* Another process may hold the file for a moment: the self-test of an
+   * update's new binary reads the same database (update.c). Waiting up to
+   * MESH_AGENT_DB_BUSY_MS beats failing a good update or a write; nothing
+   * else ever contends, so the loop never waits in practice. */
   if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+      sqlite3_busy_timeout(d->db, MESH_AGENT_DB_BUSY_MS) != SQLITE_OK ||
       sqlite3_exec(d->db,
                    "PRAGMA journal_mode=DELETE;"
                    "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY,"

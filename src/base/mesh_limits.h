@@ -80,6 +80,7 @@
 #define MESH_AGENT_PING_MS 120000   /* agent: ping after this much silence */
 #define MESH_AGENT_PONG_MS 5000     /* agent: pong must come within this */
 #define MESH_AGENT_CONNECT_MS 20000 /* agent: TCP+TLS+upgrade deadline */
+#define MESH_AGENT_DB_BUSY_MS 2000  /* agent: wait for its database lock */
 #define MESH_WS_CLOSE_MS 2000 /* ws_close: wait for the peer's close frame */
 #define MESH_LINGER_MS 2000   /* graceful TCP close: wait for the peer's FIN */
 
