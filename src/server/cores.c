@@ -219,6 +219,14 @@ static void core_stable(struct cores_conn *c) {
 
 /* ------------------------------------------------------------ decision */
 
+enum cores_step cores_decide(const uint8_t *has, const uint8_t *want,
+                             int attempts) {
+  if (!has && !want) return CORES_NOTHING;
+  if (has && want && memcmp(has, want, 48) == 0) return CORES_OK;
+  if (attempts >= CORES_MAX_ATTEMPTS) return CORES_GIVE_UP;
+  return want ? CORES_INSTALL : CORES_CLEAR;
+}
+
 void cores_admitted(struct cores_conn *c, struct srv *s, struct ws *ws,
                     const char *node_id, const char *group_id, uint32_t caps,
                     uint32_t agent_version) {
@@ -254,22 +262,30 @@ void cores_on_hash(struct cores_conn *c, const uint8_t *body, size_t len) {
   int r = wanted(&row, &blob, &blob_len, want);
   if (r) {
     log_warn_r(r, "event=core_missing node=%s mode=%s", c->node_id, row.mode);
-  } else if (!blob && !len) {
-    /* No core wanted, none stored. */
-  } else if (blob && len && memcmp(want, body, 48) == 0) {
-    c->attempts = 0;
-    send_cmd(c, CC_CORE_OK, NULL, NULL, 0);
-    core_stable(c);
-  } else if (c->attempts >= CORES_MAX_ATTEMPTS) {
-    log_warn("event=core_push_gave_up node=%s attempts=%d", c->node_id,
-             c->attempts);
-  } else {
-    c->attempts++;
-    c->stable = 0;
-    log_info("event=core_%s node=%s mode=%s bytes=%zu attempt=%d",
-             blob ? "install" : "clear", c->node_id, row.mode, blob_len,
-             c->attempts);
-    send_cmd(c, CC_CORE_MODULE, blob ? want : NULL, blob, blob_len);
+    row_cleanup(&row);
+    return;
+  }
+  switch (cores_decide(len ? body : NULL, blob ? want : NULL, c->attempts)) {
+    case CORES_NOTHING:
+      break;
+    case CORES_OK:
+      c->attempts = 0;
+      send_cmd(c, CC_CORE_OK, NULL, NULL, 0);
+      core_stable(c);
+      break;
+    case CORES_GIVE_UP:
+      log_warn("event=core_push_gave_up node=%s attempts=%d", c->node_id,
+               c->attempts);
+      break;
+    case CORES_INSTALL:
+    case CORES_CLEAR:
+      c->attempts++;
+      c->stable = 0;
+      log_info("event=core_%s node=%s mode=%s bytes=%zu attempt=%d",
+               blob ? "install" : "clear", c->node_id, row.mode, blob_len,
+               c->attempts);
+      send_cmd(c, CC_CORE_MODULE, blob ? want : NULL, blob, blob_len);
+      break;
   }
   free(blob);
   row_cleanup(&row);

@@ -48,6 +48,20 @@ struct cores_conn {
   int errors, events;
 };
 
+/* What to do on a command 11 reply (§6.2), pure: has is the hash the
+ * agent reported (NULL: it holds no core), want the hash of the core the
+ * device should run (NULL: none), attempts the installs and clears sent
+ * on this connection. */
+enum cores_step {
+  CORES_NOTHING, /* none wanted, none held */
+  CORES_OK,      /* CoreOk, then "core is stable" */
+  CORES_INSTALL, /* command 10 with the core */
+  CORES_CLEAR,   /* command 10 alone */
+  CORES_GIVE_UP  /* CORES_MAX_ATTEMPTS reached on this connection */
+};
+enum cores_step cores_decide(const uint8_t *has, const uint8_t *want,
+                             int attempts);
+
 /* The agent was admitted: remembers who it is and asks for its core hash
  * (command 11) when it is meshagent (agent_version of command 3) and runs
  * cores (caps). */
