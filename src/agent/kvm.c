@@ -33,6 +33,7 @@ struct kvm {
   unsigned interval_ms;
   int paused;
   int refresh; /* the next frame resends the screen size and every tile */
+  int reopen;  /* attempts so far to reach a display that went away */
   /* The job: read by the worker, written only while it is not busy. */
   struct kvm_x11 *job_x;
   int job_quality, job_full, job_rc;
@@ -46,6 +47,11 @@ int kvm_input_allowed(uint32_t rights, int desktopviewonly) {
          ((rights & TUNNEL_RIGHT_REMOTECONTROL) &&
           !(rights & KVM_RIGHT_VIEWONLY));
 }
+
+/* A display that goes away is looked for again this many times, this far
+ * apart, before the session ends. */
+#define KVM_REOPEN_TRIES 25
+#define KVM_REOPEN_MS 200
 
 static void try_frame(struct kvm *k);
 
@@ -95,15 +101,30 @@ static void fail(struct kvm *k, const char *text) {
 static void after_work_cb(uv_work_t *w, int status) {
   struct kvm *k = w->data;
   k->busy = 0;
-  k->x = k->job_x;
+  if (k->job_x) k->x = k->job_x;
   if (!k->t) {
     maybe_free(k);
+    return;
+  }
+  if (status == 0 && k->job_rc == MESH_E_IO && (k->x || k->reopen) &&
+      k->reopen < KVM_REOPEN_TRIES) {
+    /* The X server went away (restarted with another size, a new login):
+     * start over on the same display, which sends its new size. */
+    if (!k->reopen)
+      log_info("event=desktop_reconnect %s reason=\"%s\"", tunnel_name(k->t),
+               k->err);
+    kvmx_close(k->x);
+    k->x = k->job_x = NULL;
+    k->refresh = 1;
+    k->reopen++;
+    schedule(k, KVM_REOPEN_MS);
     return;
   }
   if (status != 0 || k->job_rc != 0) {
     fail(k, status ? "desktop capture was cancelled" : k->err);
     return;
   }
+  k->reopen = 0;
   size_t start = 0;
   for (size_t i = 0; i < k->out.n && k->t; i++) {
     if (tunnel_send(k->t, WS_BINARY, k->out.data + start,

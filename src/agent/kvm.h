@@ -82,7 +82,9 @@ struct kvm_x11 *kvmx_open(const char *display, int with_input, char *err,
 /* Captures one frame and appends its commands to out: SCREEN first when
  * the size changed or full is set, then a PICTURE per changed rectangle
  * (every one when full). quality 1..100. 0, or a negative code with err
- * filled (the display is gone). Worker thread; one call at a time. */
+ * filled (MESH_E_IO: the display is gone; its capture connection is
+ * closed here, on the thread that saw it break). Worker thread; one call
+ * at a time. */
 int kvmx_frame(struct kvm_x11 *x, int quality, int full, struct kvm_out *out,
                char *err, size_t err_len);
 /* Injects one viewer command (KEY, KEY_UNICODE, MOUSE) with XTest. Does

@@ -63,9 +63,15 @@ static int on_x_error(Display *d, XErrorEvent *e) {
   return 0;
 }
 
-/* A broken connection must not end the agent (Xlib's default exit
- * handler calls exit()): mark the session lost and return, which leaves
- * the Display dead but the process running. */
+/* A broken connection must not end the agent: Xlib's default I/O error
+ * handler and its default exit handler both call exit(). Ours return,
+ * marking the session lost, which leaves the Display dead (every later
+ * call on it fails at once) and the process running. */
+static int on_io_error(Display *d) {
+  (void)d;
+  return 0;
+}
+
 static void on_io_exit(Display *d, void *data) {
   (void)d;
   *(int *)data = 1;
@@ -236,6 +242,7 @@ struct kvm_x11 *kvmx_open(const char *display, int with_input, char *err,
     return NULL;
   }
   XSetErrorHandler(on_x_error);
+  XSetIOErrorHandler(on_io_error);
   x->cap = open_one(display, &x->lost);
   if (!x->cap) {
     snprintf(err, err_len, "cannot open X display %s", display);
@@ -388,7 +395,7 @@ static int encode_rect(struct kvm_x11 *x, const uint8_t *base, size_t pitch,
 
 int kvmx_frame(struct kvm_x11 *x, int quality, int full, struct kvm_out *out,
                char *err, size_t err_len) {
-  int r = follow_size(x);
+  int r = x->cap ? follow_size(x) : MESH_E_IO;
   if (r < 0) goto fail;
   if (r == 1 || full) {
     uint8_t s[8];
@@ -439,6 +446,13 @@ int kvmx_frame(struct kvm_x11 *x, int quality, int full, struct kvm_out *out,
   }
   return 0;
 fail:
+  /* Xlib leaves a display that hit an I/O error locked by the thread that
+   * saw it: it must be closed on this thread, not on the loop's. */
+  if (x->lost && x->cap) {
+    free_image(x);
+    XCloseDisplay(x->cap);
+    x->cap = NULL;
+  }
   snprintf(err, err_len, "%s",
            r == MESH_E_NOMEM       ? "out of memory"
            : r == MESH_E_TOO_LARGE ? "screen or tile too large"

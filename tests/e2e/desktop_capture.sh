@@ -72,3 +72,24 @@ o=$(dview admin screen:1024x768 close)
 has "$o" '^SCREEN 1024 768' "a new session after the bad one"
 kill -0 "$AGENT_PID" || fail "agent died"
 pass "a malformed KVM command closes only its session"
+
+# A new screen size: Xvfb cannot resize through RandR, so the X server is
+# restarted on the same display with another size; the open session
+# follows with a new SCREEN and the new contents.
+n=${XDISP#:}
+dview admin screen:1024x768 w:300 screen:800x600 w:800 px:100,100 \
+  px:700,500 close >"$WORK/resize.out" &
+vpid=$!
+wait_for 10 grep -q '^SCREEN 1024 768' "$WORK/resize.out" || fail "no first screen"
+kill "$XVFB_PID"
+wait "$XVFB_PID" 2>/dev/null || true
+desktop_xvfb_on "$n" 800x600 || fail "Xvfb did not come back on :$n"
+"$MESH_BUILD/desktop_draw" 600 400 150 150 c03020 >"$WORK/draw2.log" 2>&1 &
+PIDS+=($!)
+wait "$vpid" || fail "viewer: $(cat "$WORK/resize.out")"
+o=$(cat "$WORK/resize.out")
+has "$o" '^SCREEN 800 600' "the new size is sent"
+near "$o" 700 500 192 48 32 "the new server's window in the tiles"
+near "$o" 100 100 0 0 0 "the new server's root"
+hasnt "$o" '^CLOSE 1008' "the session lives on"
+pass "a resolution change is followed (X server restarted at 800x600)"

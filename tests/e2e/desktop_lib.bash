@@ -3,8 +3,8 @@
 #
 # desktop_need: Xvfb, xev, desktop_draw and jpeg-js (installed from npm into
 #   the build folder on first use) or fail.
-# desktop_xvfb WxH: starts Xvfb on a free display number; sets XDISP and
-#   exports DISPLAY for the agent started afterwards.
+# desktop_xvfb WxH: starts Xvfb on a free display number; sets XDISP,
+#   XVFB_PID and exports DISPLAY for the agent started afterwards.
 # dview USER STEP...: one desktop_viewer.mjs session as USER.
 # near OUTPUT X Y R G B WHAT: the PIXEL line for X,Y is within 24 of RGB.
 DV=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/desktop_viewer.mjs
@@ -27,16 +27,22 @@ desktop_xvfb() {
   local n
   for n in $(seq 90 140); do
     [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ] && continue
-    Xvfb ":$n" -screen 0 "${1}x24" -nolisten tcp >"$WORK/xvfb.log" 2>&1 &
-    PIDS+=($!)
-    XDISP=:$n
-    if wait_for 10 test -S "/tmp/.X11-unix/X$n"; then
+    if desktop_xvfb_on "$n" "$1"; then
       export DISPLAY=$XDISP
       unset WAYLAND_DISPLAY
       return 0
     fi
   done
   fail "could not start Xvfb"
+}
+
+# desktop_xvfb_on N WxH: Xvfb on :N; sets XDISP and XVFB_PID.
+desktop_xvfb_on() {
+  Xvfb ":$1" -screen 0 "${2}x24" -nolisten tcp >>"$WORK/xvfb.log" 2>&1 &
+  XVFB_PID=$!
+  PIDS+=("$XVFB_PID")
+  XDISP=:$1
+  wait_for 10 test -S "/tmp/.X11-unix/X$1"
 }
 
 dview() {
