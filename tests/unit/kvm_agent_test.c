@@ -1,0 +1,140 @@
+/* The agent side of the remote desktop without an X server: which display
+ * is captured (a Wayland-only session refused), who gets input, the
+ * rights check at selection, and the key table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <X11/keysym.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agent/kvm.h"
+#include "agent/tunnel.h"
+#include "base/err.h"
+
+/* A folder with unix sockets named as given (X11-unix style). */
+static char *sock_dir(const char *const *names, size_t n) {
+  char *dir = strdup("/tmp/kvmtest.XXXXXX");
+  assert_non_null(mkdtemp(dir));
+  for (size_t i = 0; i < n; i++) {
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s/%s", dir, names[i]);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    close(fd);
+  }
+  return dir;
+}
+
+static void rm_dir(char *dir, const char *const *names, size_t n) {
+  char p[256];
+  for (size_t i = 0; i < n; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+    unlink(p);
+  }
+  rmdir(dir);
+  free(dir);
+}
+
+static void picks_the_display(void **state) {
+  (void)state;
+  char out[64], xauth[256];
+  const char *why = NULL;
+  /* DISPLAY wins, even beside WAYLAND_DISPLAY (Xwayland). */
+  assert_int_equal(kvmx_pick_display(":7", "wayland-0", "/nonexistent", out,
+                                     sizeof out, xauth, sizeof xauth, &why),
+                   0);
+  assert_string_equal(out, ":7");
+  assert_string_equal(xauth, "");
+  /* Wayland without X: a clear refusal, never a black screen. */
+  assert_int_equal(kvmx_pick_display(NULL, "wayland-0", "/nonexistent", out,
+                                     sizeof out, xauth, sizeof xauth, &why),
+                   MESH_E_INVALID);
+  assert_non_null(strstr(why, "Wayland sessions are not supported: "));
+  /* An empty DISPLAY counts as unset. */
+  assert_int_equal(kvmx_pick_display("", "wayland-1", "/nonexistent", out,
+                                     sizeof out, xauth, sizeof xauth, &why),
+                   MESH_E_INVALID);
+  /* Nothing at all. */
+  assert_int_equal(kvmx_pick_display(NULL, NULL, "/nonexistent", out,
+                                     sizeof out, xauth, sizeof xauth, &why),
+                   MESH_E_NOT_FOUND);
+  /* The lowest X<N> socket; other names and plain files are skipped. */
+  const char *const names[] = {"X12", "X3", "Xabc", "X", "X10"};
+  char *dir = sock_dir(names, 5);
+  char file[256];
+  snprintf(file, sizeof file, "%s/X1", dir);
+  FILE *f = fopen(file, "w");
+  fclose(f);
+  assert_int_equal(kvmx_pick_display(NULL, NULL, dir, out, sizeof out, xauth,
+                                     sizeof xauth, &why),
+                   0);
+  assert_string_equal(out, ":3");
+  unlink(file);
+  rm_dir(dir, names, 5);
+  /* A DISPLAY too long for the buffer is refused, not cut. */
+  assert_int_equal(kvmx_pick_display(":1234567", NULL, "/nonexistent", out, 4,
+                                     xauth, sizeof xauth, &why),
+                   MESH_E_INVALID);
+}
+
+static void input_only_with_control_rights(void **state) {
+  (void)state;
+  assert_true(kvm_input_allowed(TUNNEL_RIGHTS_FULL, 0));
+  assert_true(kvm_input_allowed(TUNNEL_RIGHT_REMOTECONTROL, 0));
+  assert_false(kvm_input_allowed(KVM_RIGHT_VIEWONLY, 0));
+  assert_false(
+      kvm_input_allowed(TUNNEL_RIGHT_REMOTECONTROL | KVM_RIGHT_VIEWONLY, 0));
+  /* desktopviewonly from the server beats every right. */
+  assert_false(kvm_input_allowed(TUNNEL_RIGHTS_FULL, 1));
+  assert_false(kvm_input_allowed(TUNNEL_RIGHT_REMOTECONTROL, 1));
+}
+
+static void desktop_rights_at_selection(void **state) {
+  (void)state;
+  assert_null(tunnel_rights_refusal(2, TUNNEL_RIGHTS_FULL));
+  assert_null(tunnel_rights_refusal(2, TUNNEL_RIGHT_REMOTECONTROL));
+  assert_null(tunnel_rights_refusal(2, KVM_RIGHT_VIEWONLY));
+  assert_non_null(tunnel_rights_refusal(2, 0));
+  assert_non_null(tunnel_rights_refusal(2, 4 | 1));
+  assert_non_null(tunnel_rights_refusal(
+      2, TUNNEL_RIGHT_REMOTECONTROL | TUNNEL_RIGHT_NODESKTOP));
+  assert_non_null(
+      tunnel_rights_refusal(2, KVM_RIGHT_VIEWONLY | TUNNEL_RIGHT_NODESKTOP));
+  /* View-only opens no terminal or files session either. */
+  assert_non_null(tunnel_rights_refusal(1, KVM_RIGHT_VIEWONLY));
+  assert_non_null(tunnel_rights_refusal(5, KVM_RIGHT_VIEWONLY));
+}
+
+static void maps_virtual_keys(void **state) {
+  (void)state;
+  assert_int_equal(kvmx_vk_keysym('A', 0), XK_a);
+  assert_int_equal(kvmx_vk_keysym('Z', 0), XK_z);
+  assert_int_equal(kvmx_vk_keysym('0', 0), XK_0);
+  assert_int_equal(kvmx_vk_keysym(0x70, 0), XK_F1);
+  assert_int_equal(kvmx_vk_keysym(0x87, 0), XK_F24);
+  assert_int_equal(kvmx_vk_keysym(0x0D, 0), XK_Return);
+  assert_int_equal(kvmx_vk_keysym(0x0D, 1), XK_KP_Enter);
+  assert_int_equal(kvmx_vk_keysym(0x11, 1), XK_Control_R);
+  assert_int_equal(kvmx_vk_keysym(0x25, 0), XK_Left);
+  assert_int_equal(kvmx_vk_keysym(0xBA, 0), XK_semicolon);
+  assert_int_equal(kvmx_vk_keysym(0xE1, 0), XK_ISO_Level3_Shift);
+  assert_int_equal(kvmx_vk_keysym(0x07, 0), 0); /* undefined VK */
+  assert_int_equal(kvmx_vk_keysym(0xFF, 0), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(picks_the_display),
+      cmocka_unit_test(input_only_with_control_rights),
+      cmocka_unit_test(desktop_rights_at_selection),
+      cmocka_unit_test(maps_virtual_keys),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
