@@ -20,7 +20,6 @@
 #include "proto/cc.h"
 
 struct agent_core {
-  struct agent *a;
   uv_timer_t wait; /* CoreOk wait for a stored core */
   uint8_t hash[CC_HASH_LEN];
   int stored;  /* a core is in the database */
@@ -43,7 +42,10 @@ static void on_js_stopped(struct agent *a, const char *why) {
   log_warn("event=core_stopped reason=\"%s\"", why);
 }
 
-/* Runs the stored core, replacing any running one. */
+static void forget(struct agent *a);
+
+/* Runs the stored core, replacing any running one. A stored core that no
+ * longer matches its hash is deleted. */
 static void run(struct agent *a) {
   struct agent_core *c = a->core;
   uint8_t *blob = NULL;
@@ -60,6 +62,7 @@ static void run(struct agent *a) {
              r ? mesh_strerror(r) : "running");
   } else {
     log_warn_r(r, "event=core_start_failed");
+    forget(a);
   }
   free(blob);
 }
@@ -140,7 +143,6 @@ int core_init(struct agent *a) {
   uint8_t *blob = NULL;
   size_t len = 0;
   if (!c) return MESH_E_NOMEM;
-  c->a = a;
   a->core = c;
   uv_timer_init(a->loop, &c->wait);
   c->wait.data = a;

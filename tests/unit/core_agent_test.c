@@ -145,6 +145,22 @@ static void stored_core_waits_for_coreok(void **state) {
   assert_true(js_running(&f->a));
 }
 
+/* A stored core changed under the agent (after its hash was read at
+ * start) is deleted, not run. */
+static void changed_core_is_deleted(void **state) {
+  struct fixture *f = *state;
+  uint8_t m[512];
+  size_t n = install_msg(m, sizeof m, good, 0);
+  core_on_command(&f->a, m, n);
+  stop(f);
+  assert_int_equal(core_init(&f->a), 0);
+  m[60] ^= 1; /* a byte of the stored JavaScript */
+  assert_int_equal(agent_db_set(f->a.db, CORE_DB_KEY, m + 52, n - 52), 0);
+  core_on_command(&f->a, coreok, sizeof coreok);
+  assert_false(js_running(&f->a));
+  assert_int_equal(stored_len(f), 0);
+}
+
 /* Without CoreOk a stored core runs anyway once the wait is over (60 s;
  * shortened here). */
 static void stored_core_runs_after_wait(void **state) {
@@ -186,6 +202,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(clear_deletes, setup, teardown),
       cmocka_unit_test_setup_teardown(stored_core_waits_for_coreok, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(changed_core_is_deleted, setup, teardown),
       cmocka_unit_test_setup_teardown(stored_core_runs_after_wait, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(bad_script_does_not_run, setup, teardown),
