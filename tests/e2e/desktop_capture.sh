@@ -93,3 +93,17 @@ near "$o" 700 500 192 48 32 "the new server's window in the tiles"
 near "$o" 100 100 0 0 0 "the new server's root"
 hasnt "$o" '^CLOSE 1008' "the session lives on"
 pass "a resolution change is followed (X server restarted at 800x600)"
+
+# The agent stops cleanly with a desktop session open (a frame may be on
+# the thread pool); under ASan this is where leaks would show.
+dview admin screen:800x600 w:5000 close >"$WORK/last.out" &
+vpid=$!
+wait_for 10 grep -q '^SCREEN 800 600' "$WORK/last.out" || fail "last session"
+kill -TERM "$AGENT_PID"
+st=0
+wait "$AGENT_PID" || st=$?
+[ $st -eq 0 ] || fail "agent exited with $st"
+wait "$vpid" || true
+! grep -qE 'Sanitizer|runtime error' "$A/agent.log" ||
+  fail "sanitizer report: $(grep -E -A5 'Sanitizer|runtime error' "$A/agent.log" | head -20)"
+pass "the agent stops cleanly with a desktop session open"
