@@ -9,7 +9,7 @@
 //   ERROR <text>          a KVM ERROR command
 //   CONSOLE <msgid> <msg> an agent console message
 //   PIXEL <x> <y> <r> <g> <b>   (step px:)
-//   STATS <pictures> <jumbos> <maxbytes>   (step stats)
+//   STATS <pictures> <jumbos> <maxbytes> <bytes>   (step stats)
 //   CLOSE <code> <reason> / TIMEOUT
 //
 // usage: node desktop_viewer.mjs --url U --user U --pass P --node N
@@ -17,7 +17,8 @@
 //   STEP: w:MS (wait), screen:WxH (wait until the framebuffer is WxH and
 //   a picture arrived after it), px:X,Y, key:VK (down then up),
 //   uni:C (KEY_UNICODE down and up), click:X,Y (move, left down, left up),
-//   move:X,Y, wheel:X,Y,D, b:HEX (raw binary), stats, close
+//   move:X,Y, wheel:X,Y,D, b:HEX (raw binary), stats, z (stop reading),
+//   r (read again), close
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -74,7 +75,7 @@ ctl.on('message', (data) => {
 });
 
 // The framebuffer, RGB, and what arrived.
-let W = 0, H = 0, fb = null, pictures = 0, jumbos = 0, maxBytes = 0;
+let W = 0, H = 0, fb = null, pictures = 0, jumbos = 0, maxBytes = 0, bytes = 0;
 let sinceScreen = 0;
 
 function picture(b) {
@@ -93,6 +94,7 @@ function picture(b) {
 // One agent message: exactly one command (a JUMBO counts as one).
 function command(b) {
   if (b.length > maxBytes) maxBytes = b.length;
+  bytes += b.length;
   let type = b.readUInt16BE(0), size = b.readUInt16BE(2);
   if (type === 27) {
     if (size !== 8) return finish('BAD jumbo header', 1);
@@ -191,7 +193,13 @@ function run(i) {
       ws.send(Buffer.from(v, 'hex'), { binary: true });
       return next(50);
     case 'stats':
-      out(`STATS ${pictures} ${jumbos} ${maxBytes}`);
+      out(`STATS ${pictures} ${jumbos} ${maxBytes} ${bytes}`);
+      return next();
+    case 'z': // stop reading: a viewer on a stalled link
+      ws._socket.pause();
+      return next();
+    case 'r':
+      ws._socket.resume();
       return next();
     case 'close':
       ws.close(1000);
