@@ -26,7 +26,10 @@ desktop_need() {
 desktop_xvfb() {
   local n
   for n in $(seq 90 140); do
-    [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ] && continue
+    # A lock whose server is gone (killed with -9 by lib.sh's cleanup) is
+    # stale; Xvfb takes it over.
+    [ -e "/tmp/.X$n-lock" ] &&
+      kill -0 "$(tr -d ' ' <"/tmp/.X$n-lock" 2>/dev/null)" 2>/dev/null && continue
     if desktop_xvfb_on "$n" "$1"; then
       export DISPLAY=$XDISP
       unset WAYLAND_DISPLAY
