@@ -63,10 +63,13 @@ int agent_db_get(struct agent_db *d, const char *key, uint8_t **out,
   sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
   int r = MESH_E_NOT_FOUND;
   if (sqlite3_step(s) == SQLITE_ROW) {
+    /* The blob first, then its size (SQLite's documented order); an empty
+     * value comes back as a NULL pointer, never handed to memcpy. */
+    const void *blob = sqlite3_column_blob(s, 0);
     size_t n = (size_t)sqlite3_column_bytes(s, 0);
     *out = malloc(n ? n : 1);
     if (*out) {
-      memcpy(*out, sqlite3_column_blob(s, 0), n);
+      if (n) memcpy(*out, blob, n);
       *len = n;
       r = 0;
     } else {
@@ -86,7 +89,12 @@ int agent_db_set(struct agent_db *d, const char *key, const void *v,
                          -1, &s, NULL) != SQLITE_OK)
     return MESH_E_DB;
   sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-  sqlite3_bind_blob(s, 2, v, (int)len, SQLITE_STATIC);
+  /* An empty value is an empty blob, not SQL NULL (the column is NOT
+   * NULL). */
+  if (len == 0)
+    sqlite3_bind_zeroblob(s, 2, 0);
+  else
+    sqlite3_bind_blob(s, 2, v, (int)len, SQLITE_STATIC);
   int r = sqlite3_step(s) == SQLITE_DONE ? 0 : MESH_E_DB;
   sqlite3_finalize(s);
   return r;

@@ -157,6 +157,12 @@ static void identity_persists(void **state) {
   assert_int_equal(n, 1);
   free(v);
   assert_int_equal(agent_db_get(db, "absent", &v, &n), MESH_E_NOT_FOUND);
+  /* An empty value is stored and read back as empty (not as absent). */
+  assert_int_equal(agent_db_set(db, "empty", NULL, 0), 0);
+  assert_int_equal(agent_db_get(db, "empty", &v, &n), 0);
+  assert_int_equal(n, 0);
+  assert_non_null(v);
+  free(v);
   agent_db_close(db);
   ident_cleanup(&a);
   ident_cleanup(&b);
