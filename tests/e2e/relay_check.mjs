@@ -172,8 +172,9 @@ async function rights() {
   await expect(nora, 4, 'Access denied', 'nora');
   const nt = await expect(nora, 1, 'OK', 'nora');
   await expect(vic, 1, 'Access denied', 'vic');
-  await expect(vic, 2, 'Access denied', 'vic');
-  ok('msg/tunnel: NOTERMINAL p=1, NOFILES p=4/5, no REMOTECONTROL: Access denied');
+  await expect(vic, 5, 'Access denied', 'vic');
+  await expect(vic, 2, 'OK', 'vic'); // view-only desktop (spec §9.1)
+  ok('msg/tunnel: NOTERMINAL p=1, NOFILES p=4/5, no REMOTECONTROL: Access denied; view-only may watch a desktop');
   // The relay checks too: a viewer URL asking another protocol.
   await refused(relay(viewerQuery(NODE, tf.id, tf.cookie, 1)), 'rights', 'tina p=1');
   await refused(relay(viewerQuery(NODE, nt.id, nt.cookie, 5)), 'rights', 'nora p=5');

@@ -97,7 +97,6 @@ for sel in 77 0 99999999999 x1 -1 ' 1' '1 '; do
   refusal "protocol '$sel'" "$want" --select "$sel" raw 'w:200'
 done
 refusal "empty protocol" '^CONSOLE 2 invalid protocol selection$' --select - raw 't:' 'w:200'
-refusal "desktop" '^CONSOLE 2 remote desktop is not supported by this agent$' --select 2 raw 'w:200'
 served "unknown protocols"
 pass "unknown and malformed protocol numbers: console message, close; still serving"
 
