@@ -23,30 +23,6 @@
 #include "net/ws.h"
 #include "testutil.h"
 
-static SSL_CTX *srv_ctx, *cli_ctx;
-static X509 *srv_cert;
-
-static int make_ctx(void **state) {
-  (void)state;
-  EVP_PKEY *key;
-  X509 *x = tu_self_signed("http-cli-test", &key);
-  srv_ctx = tls_server_ctx_new(x, key);
-  cli_ctx = tls_client_ctx_new();
-  assert_non_null(srv_ctx);
-  assert_non_null(cli_ctx);
-  srv_cert = x;
-  EVP_PKEY_free(key);
-  return 0;
-}
-
-static int free_ctx(void **state) {
-  (void)state;
-  SSL_CTX_free(srv_ctx);
-  SSL_CTX_free(cli_ctx);
-  X509_free(srv_cert);
-  return 0;
-}
-
 /* ---- URL parsing ---- */
 
 static void parse_url(void **state) {
@@ -166,10 +142,10 @@ static void stop_done(void *data) { (void)data; }
 static void start(struct ctx *t) {
   memset(t, 0, sizeof *t);
   assert_int_equal(uv_loop_init(&t->loop), 0);
-  struct http_srv_config cfg = {"127.0.0.1", 0, srv_ctx, on_request, t};
+  struct http_srv_config cfg = {"127.0.0.1", 0, tu_srv_ctx, on_request, t};
   assert_int_equal(http_srv_start(&t->loop, &cfg, &t->srv), 0);
   t->port = http_srv_port(t->srv);
-  assert_int_equal(http_cli_cert_pin(srv_cert, t->want_pin), 0);
+  assert_int_equal(http_cli_cert_pin(tu_srv_cert, t->want_pin), 0);
 }
 
 static void finish(struct ctx *t) {
@@ -213,7 +189,7 @@ static void request(struct ctx *t, const char *path,
   char url[128];
   snprintf(url, sizeof url, "https://127.0.0.1:%d%s", t->port, path);
   assert_int_equal(
-      http_cli_request(&t->loop, url, cli_ctx, rq, on_done, t, NULL), 0);
+      http_cli_request(&t->loop, url, tu_cli_ctx, rq, on_done, t, NULL), 0);
 }
 
 static void post_json(void **state) {
@@ -281,23 +257,23 @@ static void bad_args(void **state) {
   assert_null(c);
   rq.method = "get";
   assert_int_equal(
-      http_cli_request(&t->loop, "https://h/", cli_ctx, &rq, on_done, t, &c),
+      http_cli_request(&t->loop, "https://h/", tu_cli_ctx, &rq, on_done, t, &c),
       MESH_E_INVALID);
   rq.method = "GET";
   rq.headers = "X: 1\r\nInjected\r\n";
   assert_int_equal(
-      http_cli_request(&t->loop, "https://h/", cli_ctx, &rq, on_done, t, &c),
+      http_cli_request(&t->loop, "https://h/", tu_cli_ctx, &rq, on_done, t, &c),
       MESH_E_INVALID);
   rq.headers = NULL;
   rq.content_type = "a\r\nX: y";
   assert_int_equal(
-      http_cli_request(&t->loop, "https://h/", cli_ctx, &rq, on_done, t, &c),
+      http_cli_request(&t->loop, "https://h/", tu_cli_ctx, &rq, on_done, t, &c),
       MESH_E_INVALID);
   rq.content_type = NULL;
   rq.body = "x";
   rq.body_len = MESH_HTTP_MAX_BODY + 1;
   assert_int_equal(
-      http_cli_request(&t->loop, "https://h/", cli_ctx, &rq, on_done, t, &c),
+      http_cli_request(&t->loop, "https://h/", tu_cli_ctx, &rq, on_done, t, &c),
       MESH_E_TOO_LARGE);
   assert_int_equal(t->done, 0);
   stop(t);
@@ -357,7 +333,7 @@ static void unreachable(void **state) {
   memset(&t2, 0, sizeof t2);
   rq.timeout_ms = 5000;
   assert_int_equal(
-      http_cli_request(&t->loop, url, cli_ctx, &rq, on_done, &t2, &c), 0);
+      http_cli_request(&t->loop, url, tu_cli_ctx, &rq, on_done, &t2, &c), 0);
   http_cli_cancel(c);
   while (t->done == 0) uv_run(&t->loop, UV_RUN_ONCE);
   uv_close((uv_handle_t *)&l, NULL);
@@ -396,7 +372,8 @@ static void ws_opts(void **state) {
                               .headers = "Cookie: meshd_session=abc\r\n",
                               .verify = verify,
                               .verify_data = t};
-  assert_int_equal(ws_connect_ex(&t->loop, url, cli_ctx, &o, &c_cbs, t, &w), 0);
+  assert_int_equal(ws_connect_ex(&t->loop, url, tu_cli_ctx, &o, &c_cbs, t, &w),
+                   0);
   finish(t);
   assert_int_equal(t->verified, 1);
   assert_int_equal(t->c_open, 1);
@@ -408,7 +385,8 @@ static void ws_opts(void **state) {
   start(t);
   snprintf(url, sizeof url, "wss://127.0.0.1:%d/ws", t->port);
   t->refuse = MESH_E_AUTH;
-  assert_int_equal(ws_connect_ex(&t->loop, url, cli_ctx, &o, &c_cbs, t, &w), 0);
+  assert_int_equal(ws_connect_ex(&t->loop, url, tu_cli_ctx, &o, &c_cbs, t, &w),
+                   0);
   finish(t);
   assert_int_equal(t->verified, 1);
   assert_int_equal(t->c_open, 0);
@@ -421,7 +399,7 @@ static void ws_opts(void **state) {
   start(t);
   o.headers = "Cookie: a\r\n\r\nGET / HTTP/1.1\r\n";
   w = (struct ws *)1;
-  assert_int_equal(ws_connect_ex(&t->loop, url, cli_ctx, &o, &c_cbs, t, &w),
+  assert_int_equal(ws_connect_ex(&t->loop, url, tu_cli_ctx, &o, &c_cbs, t, &w),
                    MESH_E_INVALID);
   assert_null(w);
   stop(t);
@@ -435,5 +413,5 @@ int main(void) {
       cmocka_unit_test(refused_cert), cmocka_unit_test(bad_args),
       cmocka_unit_test(unreachable),  cmocka_unit_test(ws_opts),
   };
-  return cmocka_run_group_tests(tests, make_ctx, free_ctx);
+  return cmocka_run_group_tests(tests, tu_tls_setup, tu_tls_teardown);
 }

@@ -18,30 +18,6 @@
 #include "net/ws.h"
 #include "testutil.h"
 
-/* ---- A throwaway self-signed EC P-256 certificate ---- */
-
-static SSL_CTX *srv_ctx, *cli_ctx;
-
-static int make_ctx(void **state) {
-  (void)state;
-  EVP_PKEY *key;
-  X509 *x = tu_self_signed("meshd-test", &key);
-  srv_ctx = tls_server_ctx_new(x, key);
-  cli_ctx = tls_client_ctx_new();
-  assert_non_null(srv_ctx);
-  assert_non_null(cli_ctx);
-  X509_free(x);
-  EVP_PKEY_free(key);
-  return 0;
-}
-
-static int free_ctx(void **state) {
-  (void)state;
-  SSL_CTX_free(srv_ctx);
-  SSL_CTX_free(cli_ctx);
-  return 0;
-}
-
 /* ---- Shared test state ---- */
 
 struct ctx {
@@ -213,7 +189,7 @@ static void connect_client(struct ctx *t, const char *scheme) {
   char url[128];
   snprintf(url, sizeof url, "%s://127.0.0.1:%d/ws?x=1", scheme, t->port);
   assert_int_equal(
-      ws_connect(&t->loop, url, cli_ctx, 5000, &c_cbs, t, &t->c_ws), 0);
+      ws_connect(&t->loop, url, tu_cli_ctx, 5000, &c_cbs, t, &t->c_ws), 0);
 }
 
 /* ---- Test: echo text, binary and a large message, then server close ---- */
@@ -254,13 +230,13 @@ static void echo(void **state) {
   setup_loop(t);
   large = malloc(MESH_WS_MAX_MESSAGE + 1);
   for (size_t i = 0; i < LARGE_LEN; i++) large[i] = (uint8_t)(i * 7);
-  start_server(t, srv_ctx);
+  start_server(t, tu_srv_ctx);
   t->after_msg = echo_after;
   static const struct ws_cbs cbs = {echo_open, c_on_message, NULL, c_on_close};
   char url[128];
   snprintf(url, sizeof url, "wss://127.0.0.1:%d/ws?x=1", t->port);
-  assert_int_equal(ws_connect(&t->loop, url, cli_ctx, 5000, &cbs, t, &t->c_ws),
-                   0);
+  assert_int_equal(
+      ws_connect(&t->loop, url, tu_cli_ctx, 5000, &cbs, t, &t->c_ws), 0);
   finish_loop(t);
   assert_int_equal(t->c_open, 1);
   assert_int_equal(t->c_cert, 1);
@@ -301,7 +277,7 @@ static void closed_port(void **state) {
   /* Malformed URLs fail synchronously with no callback. */
   struct ws *w = (struct ws *)1;
   assert_int_equal(
-      ws_connect(&t->loop, "http://x/", cli_ctx, 100, &c_cbs, t, &w),
+      ws_connect(&t->loop, "http://x/", tu_cli_ctx, 100, &c_cbs, t, &w),
       MESH_E_INVALID);
   assert_null(w);
   assert_int_equal(ws_connect(&t->loop, "wss://x/", NULL, 100, &c_cbs, t, &w),
@@ -383,7 +359,7 @@ static void misc(void **state) {
   (void)state;
   struct ctx *t = &T;
   setup_loop(t);
-  start_server(t, srv_ctx);
+  start_server(t, tu_srv_ctx);
   http_srv_set_deadlines(t->srv, 300, 200, 0);
   t->after_msg = misc_after;
   connect_client(t, "wss");
@@ -397,10 +373,10 @@ static void misc(void **state) {
   struct raw rsilent = {t, 3, NULL, 0};
   static const char bad[] = "GET /x HTTP/1.1\r\nBad\x01Name: y\r\n\r\n";
   struct raw rbad = {t, 4, bad, sizeof bad - 1};
-  raw_connect(t, &rbad, cli_ctx);
-  raw_connect(t, &r404, cli_ctx);
+  raw_connect(t, &rbad, tu_cli_ctx);
+  raw_connect(t, &r404, tu_cli_ctx);
   raw_connect(t, &rjunk, NULL);
-  raw_connect(t, &rslow, cli_ctx);
+  raw_connect(t, &rslow, tu_cli_ctx);
   raw_connect(t, &rsilent, NULL);
   uint64_t t0 = uv_now(&t->loop);
   uv_timer_init(&t->loop, &later);
@@ -454,12 +430,12 @@ static void backpressure(void **state) {
   (void)state;
   struct ctx *t = &T;
   setup_loop(t);
-  start_server(t, srv_ctx);
+  start_server(t, tu_srv_ctx);
   static const struct ws_cbs cbs = {bp_open, c_on_message, NULL, c_on_close};
   char url[128];
   snprintf(url, sizeof url, "wss://127.0.0.1:%d/ws?x=1", t->port);
-  assert_int_equal(ws_connect(&t->loop, url, cli_ctx, 5000, &cbs, t, &t->c_ws),
-                   0);
+  assert_int_equal(
+      ws_connect(&t->loop, url, tu_cli_ctx, 5000, &cbs, t, &t->c_ws), 0);
   uv_timer_init(&t->loop, &later);
   later.data = t;
   uv_timer_start(&later, bp_resume, 50, 50);
@@ -556,5 +532,5 @@ int main(void) {
       cmocka_unit_test(misc),      cmocka_unit_test(backpressure),
       cmocka_unit_test(keepalive), cmocka_unit_test(server_stop),
   };
-  return cmocka_run_group_tests(tests, make_ctx, free_ctx);
+  return cmocka_run_group_tests(tests, tu_tls_setup, tu_tls_teardown);
 }

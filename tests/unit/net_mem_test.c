@@ -281,28 +281,6 @@ static void ws_failure_and_free(void **state) {
 
 /* ---- tls_pump: no record buffers on an idle connection ---- */
 
-static SSL_CTX *srv_ctx, *cli_ctx;
-
-static int make_ctx(void **state) {
-  (void)state;
-  EVP_PKEY *key;
-  X509 *x = tu_self_signed("meshd-test", &key);
-  srv_ctx = tls_server_ctx_new(x, key);
-  cli_ctx = tls_client_ctx_new();
-  assert_non_null(srv_ctx);
-  assert_non_null(cli_ctx);
-  X509_free(x);
-  EVP_PKEY_free(key);
-  return 0;
-}
-
-static int free_ctx(void **state) {
-  (void)state;
-  SSL_CTX_free(srv_ctx);
-  SSL_CTX_free(cli_ctx);
-  return 0;
-}
-
 /* Moves all ciphertext from a to b. */
 static void shuttle(struct tls_pump *a, struct tls_pump *b) {
   static uint8_t tmp[256 * 1024];
@@ -348,8 +326,8 @@ static void send_and_release(struct tls_pump *a, struct tls_pump *b, size_t n,
 /* A client and a server pump, handshaken in memory. */
 static void pump_pair(struct tls_pump *srv, struct tls_pump *cli) {
   char why[256];
-  assert_int_equal(tls_pump_init(srv, srv_ctx, 1, NULL), 0);
-  assert_int_equal(tls_pump_init(cli, cli_ctx, 0, "meshd-test"), 0);
+  assert_int_equal(tls_pump_init(srv, tu_srv_ctx, 1, NULL), 0);
+  assert_int_equal(tls_pump_init(cli, tu_cli_ctx, 0, "meshd-test"), 0);
   for (int i = 0; i < 10 && !(srv->established && cli->established); i++) {
     tls_pump_handshake(cli, why, sizeof why);
     shuttle(cli, srv);
@@ -452,7 +430,7 @@ static void t_connect(void) {
   assert_true(tt.ncli < MAX_CLIENTS);
   uv_ip4_addr("127.0.0.1", tt.port, &a);
   struct stream **s = &tt.cli[tt.ncli++];
-  assert_int_equal(stream_new(&tt.loop, cli_ctx, &t_cbs, NULL, NULL, s), 0);
+  assert_int_equal(stream_new(&tt.loop, tu_cli_ctx, &t_cbs, NULL, NULL, s), 0);
   assert_int_equal(stream_connect(*s, (struct sockaddr *)&a, NULL, "t"), 0);
 }
 
@@ -502,7 +480,7 @@ static void heap_trim_after_burst(void **state) {
   memset(&tt, 0, sizeof tt);
   trims = 0;
   assert_int_equal(uv_loop_init(&tt.loop), 0);
-  struct http_srv_config cfg = {"127.0.0.1", 0, srv_ctx, t_unused_request,
+  struct http_srv_config cfg = {"127.0.0.1", 0, tu_srv_ctx, t_unused_request,
                                 NULL};
   assert_int_equal(http_srv_start(&tt.loop, &cfg, &tt.srv), 0);
   http_srv_set_heap_trim(tt.srv, TRIM_MIN, TRIM_MAX, TRIM_QUIET_MS);
@@ -529,5 +507,5 @@ int main(void) {
       cmocka_unit_test(tls_idle_buffers),
       cmocka_unit_test(heap_trim_after_burst),
   };
-  return cmocka_run_group_tests(tests, make_ctx, free_ctx);
+  return cmocka_run_group_tests(tests, tu_tls_setup, tu_tls_teardown);
 }

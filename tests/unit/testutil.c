@@ -7,6 +7,8 @@
 
 #include "testutil.h"
 
+#include "net/tls.h"
+
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <ftw.h>
@@ -83,4 +85,29 @@ X509 *tu_self_signed(const char *cn, EVP_PKEY **key) {
   assert_true(X509_sign(x, k, EVP_sha256()) > 0);
   *key = k;
   return x;
+}
+
+SSL_CTX *tu_srv_ctx, *tu_cli_ctx;
+X509 *tu_srv_cert;
+
+int tu_tls_setup(void **state) {
+  (void)state;
+  EVP_PKEY *key;
+  tu_srv_cert = tu_self_signed("meshd-test", &key);
+  tu_srv_ctx = tls_server_ctx_new(tu_srv_cert, key);
+  tu_cli_ctx = tls_client_ctx_new();
+  assert_non_null(tu_srv_ctx);
+  assert_non_null(tu_cli_ctx);
+  EVP_PKEY_free(key);
+  return 0;
+}
+
+int tu_tls_teardown(void **state) {
+  (void)state;
+  SSL_CTX_free(tu_srv_ctx);
+  SSL_CTX_free(tu_cli_ctx);
+  X509_free(tu_srv_cert);
+  tu_srv_ctx = tu_cli_ctx = NULL;
+  tu_srv_cert = NULL;
+  return 0;
 }

@@ -30,4 +30,13 @@ void tu_rmdir_r(const char *path);
  * with X509_free and EVP_PKEY_free. Fails the test on error. */
 X509 *tu_self_signed(const char *cn, EVP_PKEY **key);
 
+/* TLS contexts over one such certificate, for tests of the net layer:
+ * tu_tls_setup and tu_tls_teardown are cmocka group set-up and tear-down
+ * functions that fill and free these. The client context verifies
+ * nothing (the tests pin or check the certificate themselves). */
+extern SSL_CTX *tu_srv_ctx, *tu_cli_ctx;
+extern X509 *tu_srv_cert;
+int tu_tls_setup(void **state);
+int tu_tls_teardown(void **state);
+
 #endif
