@@ -65,7 +65,9 @@ new_agent() {
 
 # start_agent DIR: runs it in the background; sets AGENT_PID.
 start_agent() {
-  "$1/meshagent" run >>"$1/agent.log" 2>&1 &
+  # In its own folder: the stock agent makes files (its DAIPC socket) in
+  # its working directory, which must not be the source tree.
+  (cd "$1" && exec ./meshagent run >>agent.log 2>&1) &
   AGENT_PID=$!
   PIDS+=("$AGENT_PID")
 }
