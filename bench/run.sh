@@ -11,9 +11,10 @@
 #   BENCH_HOLD         seconds all agents stay connected (default 3)
 #   BENCH_WARMUP       warm-up agents before measuring (default 20; 0: none)
 #   BENCH_ONLY         meshd or stock: measure only that one
-#   BENCH_PART         control, relay or agent: run only that bench (default
-#                      all three; the relay bench and its settings:
-#                      bench/relay.sh; the agent's idle cost: bench/agent.sh)
+#   BENCH_PART         control, relay, agent or desktop: run only that bench
+#                      (default all four; the relay bench and its settings:
+#                      bench/relay.sh; the agent's idle cost: bench/agent.sh;
+#                      remote desktop latency and bytes: bench/desktop.sh)
 #
 # For each server: start it on 127.0.0.1 in a scratch folder, create a
 # group, get its .msh, wait until the server is idle, connect BENCH_WARMUP
@@ -46,7 +47,7 @@ CACHE=$ROOT/bench/.cache
 KEYS=$CACHE/keys.bin
 WARM_KEYS=$CACHE/warm-keys.bin
 
-case $PART in ''|control|relay|agent) ;; *) echo "bench: BENCH_PART is control, relay or agent" >&2; exit 2 ;; esac
+case $PART in ''|control|relay|agent|desktop) ;; *) echo "bench: BENCH_PART is control, relay, agent or desktop" >&2; exit 2 ;; esac
 for f in "$MESHD" "$AGENTSIM"; do
   [ -x "$f" ] || { echo "bench: $f missing; run make build" >&2; exit 1; }
 done
@@ -358,4 +359,10 @@ fi
 if [ -z "$PART" ] || [ "$PART" = agent ]; then
   source "$ROOT/bench/agent.sh"
   agent_bench
+fi
+if [ -z "$PART" ] || [ "$PART" = desktop ]; then
+  # stock_core_running comes from the agent bench.
+  source "$ROOT/bench/agent.sh"
+  source "$ROOT/bench/desktop.sh"
+  desktop_bench
 fi
