@@ -30,13 +30,18 @@ struct kvm {
   struct kvm_x11 *x; /* set by the first frame's after-work */
   /* Settings from the viewer (spec §7.2 COMPRESSION, FRAME_RATE). */
   int quality;
+  unsigned scale; /* 1024 = 100% */
   unsigned interval_ms;
   int paused;
   int refresh; /* the next frame resends the screen size and every tile */
   int reopen;  /* attempts so far to reach a display that went away */
+  /* The screen and the size last sent to the viewer (from the last
+   * frame), to map its mouse coordinates back to screen pixels. */
+  int w, h, sw, sh;
   /* The job: read by the worker, written only while it is not busy. */
   struct kvm_x11 *job_x;
   int job_quality, job_full, job_rc;
+  unsigned job_scale;
   struct kvm_out out;
   char err[160];
 };
@@ -85,8 +90,8 @@ static void work_cb(uv_work_t *w) {
       return;
     }
   }
-  k->job_rc = kvmx_frame(k->job_x, k->job_quality, k->job_full, &k->out, k->err,
-                         sizeof k->err);
+  k->job_rc = kvmx_frame(k->job_x, k->job_quality, k->job_scale, k->job_full,
+                         &k->out, k->err, sizeof k->err);
 }
 
 /* Sends an ERROR command (the viewer shows it) and the console error,
@@ -125,6 +130,7 @@ static void after_work_cb(uv_work_t *w, int status) {
     return;
   }
   k->reopen = 0;
+  kvmx_geometry(k->x, &k->w, &k->h, &k->sw, &k->sh);
   size_t start = 0;
   for (size_t i = 0; i < k->out.n && k->t; i++) {
     if (tunnel_send(k->t, WS_BINARY, k->out.data + start,
@@ -146,6 +152,7 @@ static void try_frame(struct kvm *k) {
   }
   uv_timer_stop(&k->timer);
   k->job_quality = k->quality;
+  k->job_scale = k->scale;
   k->job_full = k->refresh;
   k->refresh = 0;
   k->busy = 1;
@@ -178,6 +185,7 @@ int kvm_start(struct tunnel *t, int with_input, struct kvm **out,
   k->t = t;
   k->with_input = with_input;
   k->quality = 50;
+  k->scale = KVM_SCALE_FULL;
   k->interval_ms = 100; /* stock default until the viewer sets one */
   k->refresh = 1;
   uv_timer_init(tunnel_loop(t), &k->timer);
@@ -198,9 +206,14 @@ static void command(struct kvm *k, const struct kvm_input *in) {
   switch (in->type) {
     case KVM_COMPRESSION:
       /* The image type is not read: tiles are always JPEG (a browser
-       * sniffs the real type). Scaling is not done either (docs). */
+       * sniffs the real type). A field left off or out of the spec's
+       * range keeps its value. A new scale takes effect with the next
+       * frame, which sends the new SCREEN size and every tile. */
       if (in->u.comp.quality >= 1 && in->u.comp.quality <= 100)
         k->quality = in->u.comp.quality;
+      if (in->u.comp.scaling >= KVM_SCALE_MIN &&
+          in->u.comp.scaling <= KVM_SCALE_MAX)
+        k->scale = in->u.comp.scaling;
       clamp_interval(k, in->u.comp.interval);
       break;
     case KVM_FRAME_RATE:
@@ -214,9 +227,16 @@ static void command(struct kvm *k, const struct kvm_input *in) {
       k->paused = in->u.pause == 1;
       if (!k->paused) try_frame(k);
       break;
+    case KVM_MOUSE: {
+      /* The viewer's coordinates are in the SCREEN size it was sent. */
+      struct kvm_input m = *in;
+      m.u.mouse.x = kvm_unscale(in->u.mouse.x, k->w, k->sw);
+      m.u.mouse.y = kvm_unscale(in->u.mouse.y, k->h, k->sh);
+      if (k->x) kvmx_input(k->x, &m);
+      break;
+    }
     case KVM_KEY:
     case KVM_KEY_UNICODE:
-    case KVM_MOUSE:
       if (k->x) kvmx_input(k->x, in);
       break;
     default:

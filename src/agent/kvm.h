@@ -80,13 +80,18 @@ int kvmx_pick_display(const char *display, const char *wayland,
 struct kvm_x11 *kvmx_open(const char *display, int with_input, char *err,
                           size_t err_len);
 /* Captures one frame and appends its commands to out: SCREEN first when
- * the size changed or full is set, then a PICTURE per changed rectangle
- * (every one when full). quality 1..100. 0, or a negative code with err
+ * the size the viewer sees changed or full is set, then a PICTURE per
+ * changed rectangle (every one when full). quality 1..100; scale 64..4096
+ * (1024 = 100%; above it means 100%). 0, or a negative code with err
  * filled (MESH_E_IO: the display is gone; its capture connection is
  * closed here, on the thread that saw it break). Worker thread; one call
  * at a time. */
-int kvmx_frame(struct kvm_x11 *x, int quality, int full, struct kvm_out *out,
-               char *err, size_t err_len);
+int kvmx_frame(struct kvm_x11 *x, int quality, unsigned scale, int full,
+               struct kvm_out *out, char *err, size_t err_len);
+/* The screen's size and the size the viewer was last sent (SCREEN), for
+ * mapping the viewer's mouse back. Loop thread, while no frame is being
+ * taken. */
+void kvmx_geometry(const struct kvm_x11 *x, int *w, int *h, int *sw, int *sh);
 /* Injects one viewer command (KEY, KEY_UNICODE, MOUSE) with XTest. Does
  * nothing on a session opened without input. Loop thread. */
 void kvmx_input(struct kvm_x11 *x, const struct kvm_input *in);

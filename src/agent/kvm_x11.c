@@ -40,8 +40,12 @@ struct kvm_x11 {
   int lost;     /* the capture connection broke */
   int in_lost;
   Window root;
-  int w, h;   /* current size; 0 before the first frame */
-  int shm_ok; /* MIT-SHM present and attached */
+  int w, h; /* current size; 0 before the first frame */
+  /* What the viewer sees: the screen scaled by scale/1024 (down only). */
+  unsigned scale;
+  int sw, sh;
+  uint8_t *scaled; /* BGRX, sw x sh; NULL at 100% */
+  int shm_ok;      /* MIT-SHM present and attached */
   XShmSegmentInfo shm;
   XImage *img;
   uint8_t *rgb;   /* BGRX copy when the image is not 32-bit BGRX */
@@ -188,8 +192,10 @@ static void free_image(struct kvm_x11 *x) {
   }
   free(x->rgb);
   free(x->hash);
+  free(x->scaled);
   x->rgb = NULL;
   x->hash = NULL;
+  x->scaled = NULL;
 }
 
 /* Sets up the shared-memory image for a w x h screen; 0 or the image
@@ -355,26 +361,69 @@ static uint64_t tile_hash(const uint8_t *p, size_t pitch, int w, int h) {
   return hv;
 }
 
-/* (Re)sizes the capture for the root window's current size. Returns 1 if
- * the size changed, 0 if not, or a negative code. */
-static int follow_size(struct kvm_x11 *x) {
+/* Box-filters the w x h BGRX frame at src down to x->sw x x->sh: each
+ * viewer pixel is the mean of the screen pixels it covers, so thin lines
+ * and text fade instead of vanishing as with point sampling. */
+static void downscale(struct kvm_x11 *x, const uint8_t *src, size_t pitch) {
+  for (int dy = 0; dy < x->sh; dy++) {
+    int y0 = (int)((long long)dy * x->h / x->sh);
+    int y1 = (int)((long long)(dy + 1) * x->h / x->sh);
+    uint8_t *o = x->scaled + (size_t)dy * (size_t)x->sw * 4;
+    for (int dx = 0; dx < x->sw; dx++) {
+      int x0 = (int)((long long)dx * x->w / x->sw);
+      int x1 = (int)((long long)(dx + 1) * x->w / x->sw);
+      unsigned sum[3] = {0, 0, 0}, n = 0;
+      for (int yy = y0; yy < y1; yy++) {
+        const uint8_t *p = src + (size_t)yy * pitch + (size_t)x0 * 4;
+        for (int xx = x0; xx < x1; xx++, p += 4, n++) {
+          sum[0] += p[0];
+          sum[1] += p[1];
+          sum[2] += p[2];
+        }
+      }
+      o[0] = (uint8_t)(sum[0] / n);
+      o[1] = (uint8_t)(sum[1] / n);
+      o[2] = (uint8_t)(sum[2] / n);
+      o[3] = 0;
+      o += 4;
+    }
+  }
+}
+
+/* (Re)sizes the capture for the root window's current size and the
+ * viewer's scale. Returns 1 if the size the viewer sees changed, 0 if
+ * not, or a negative code. */
+static int follow_size(struct kvm_x11 *x, unsigned scale) {
   Window r;
   int gx, gy;
   unsigned gw, gh, bw, depth;
   if (!XGetGeometry(x->cap, x->root, &r, &gx, &gy, &gw, &gh, &bw, &depth) ||
       x->lost)
     return MESH_E_IO;
-  if ((int)gw == x->w && (int)gh == x->h && x->hash) return 0;
+  if (scale > KVM_SCALE_FULL) scale = KVM_SCALE_FULL;
+  if ((int)gw == x->w && (int)gh == x->h && x->hash && scale == x->scale)
+    return 0;
   if (gw > 65535 || gh > 65535) return MESH_E_TOO_LARGE;
-  free_image(x);
-  x->shm_ok = 0;
-  x->w = (int)gw;
-  x->h = (int)gh;
-  x->tw = (x->w + KVMX_TILE - 1) / KVMX_TILE;
-  x->th = (x->h + KVMX_TILE - 1) / KVMX_TILE;
+  if ((int)gw != x->w || (int)gh != x->h || !x->hash) {
+    free_image(x);
+    x->shm_ok = 0;
+    x->w = (int)gw;
+    x->h = (int)gh;
+    if (XShmQueryExtension(x->cap)) shm_image(x);
+  }
+  x->scale = scale;
+  x->sw = kvm_scaled(x->w, scale);
+  x->sh = kvm_scaled(x->h, scale);
+  free(x->hash);
+  free(x->scaled);
+  x->scaled = NULL;
+  x->tw = (x->sw + KVMX_TILE - 1) / KVMX_TILE;
+  x->th = (x->sh + KVMX_TILE - 1) / KVMX_TILE;
   x->hash = calloc((size_t)x->tw * (size_t)x->th, sizeof *x->hash);
   if (!x->hash) return MESH_E_NOMEM;
-  if (XShmQueryExtension(x->cap)) shm_image(x);
+  if (scale < KVM_SCALE_FULL &&
+      !(x->scaled = malloc((size_t)x->sw * (size_t)x->sh * 4)))
+    return MESH_E_NOMEM;
   return 1;
 }
 
@@ -393,13 +442,20 @@ static int encode_rect(struct kvm_x11 *x, const uint8_t *base, size_t pitch,
   return out_add(out, hdr, hn, x->jpeg, size);
 }
 
-int kvmx_frame(struct kvm_x11 *x, int quality, int full, struct kvm_out *out,
-               char *err, size_t err_len) {
-  int r = x->cap ? follow_size(x) : MESH_E_IO;
+void kvmx_geometry(const struct kvm_x11 *x, int *w, int *h, int *sw, int *sh) {
+  *w = x->w;
+  *h = x->h;
+  *sw = x->sw;
+  *sh = x->sh;
+}
+
+int kvmx_frame(struct kvm_x11 *x, int quality, unsigned scale, int full,
+               struct kvm_out *out, char *err, size_t err_len) {
+  int r = x->cap ? follow_size(x, scale) : MESH_E_IO;
   if (r < 0) goto fail;
   if (r == 1 || full) {
     uint8_t s[8];
-    kvm_put_screen(s, (uint16_t)x->w, (uint16_t)x->h);
+    kvm_put_screen(s, (uint16_t)x->sw, (uint16_t)x->sh);
     if ((r = out_add(out, s, sizeof s, NULL, 0)) != 0) goto fail;
     full = 1;
   }
@@ -418,15 +474,20 @@ int kvmx_frame(struct kvm_x11 *x, int quality, int full, struct kvm_out *out,
     base = x->rgb;
     pitch = (size_t)x->w * 4;
   }
+  if (x->scaled) {
+    downscale(x, base, pitch);
+    base = x->scaled;
+    pitch = (size_t)x->sw * 4;
+  }
   for (int ty = 0; ty < x->th; ty++) {
     int py = ty * KVMX_TILE;
-    int h = x->h - py < KVMX_TILE ? x->h - py : KVMX_TILE;
+    int h = x->sh - py < KVMX_TILE ? x->sh - py : KVMX_TILE;
     int run = -1; /* first tile of the current run of changed tiles */
     for (int tx = 0; tx <= x->tw; tx++) {
       int changed = 0;
       if (tx < x->tw) {
         int px = tx * KVMX_TILE;
-        int w = x->w - px < KVMX_TILE ? x->w - px : KVMX_TILE;
+        int w = x->sw - px < KVMX_TILE ? x->sw - px : KVMX_TILE;
         uint64_t hv =
             tile_hash(base + (size_t)py * pitch + (size_t)px * 4, pitch, w, h);
         uint64_t *old = &x->hash[(size_t)ty * (size_t)x->tw + (size_t)tx];
@@ -437,7 +498,7 @@ int kvmx_frame(struct kvm_x11 *x, int quality, int full, struct kvm_out *out,
       /* A run ends at an unchanged tile, the row's end or the width cap. */
       if (run >= 0 && (!changed || tx - run == KVMX_MERGE)) {
         int px = run * KVMX_TILE, end = tx * KVMX_TILE;
-        if (end > x->w) end = x->w;
+        if (end > x->sw) end = x->sw;
         r = encode_rect(x, base, pitch, px, py, end - px, h, quality, out);
         if (r) goto fail;
         run = changed ? tx : -1;

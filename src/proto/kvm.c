@@ -100,6 +100,22 @@ ssize_t kvm_decode(const uint8_t *p, size_t n, struct kvm_input *out,
   return (ssize_t)size;
 }
 
+int kvm_scaled(int full, unsigned scale) {
+  if (scale >= KVM_SCALE_FULL) return full;
+  int s = (int)((long long)full * scale / KVM_SCALE_FULL);
+  return s > 0 ? s : 1;
+}
+
+uint16_t kvm_unscale(uint16_t v, int full, int scaled) {
+  if (full <= 0 || scaled <= 0) return v;
+  if (v >= scaled) return (uint16_t)(full - 1);
+  /* The middle of the block of screen pixels the viewer's pixel was
+   * averaged from (the same integer blocks as the agent's box filter). */
+  long long lo = (long long)v * full / scaled;
+  long long hi = ((long long)v + 1) * full / scaled;
+  return (uint16_t)((lo + hi - 1) / 2);
+}
+
 void kvm_put_header(uint8_t out[KVM_HDR], uint16_t type, uint16_t size) {
   put16(out, type);
   put16(out + 2, size);

@@ -107,6 +107,19 @@ struct kvm_input {
 ssize_t kvm_decode(const uint8_t *p, size_t n, struct kvm_input *out,
                    const char **why);
 
+/* Scaling (COMPRESSION, spec §7.2): 1024 is 100%. The agent only scales
+ * down: a value the spec accepts above 1024 means 100% (a larger image
+ * than the screen costs bandwidth and shows nothing more). */
+#define KVM_SCALE_FULL 1024
+#define KVM_SCALE_MIN 64
+#define KVM_SCALE_MAX 4096
+/* The size of a screen side of `full` pixels at scale (64..1024): at
+ * least 1. */
+int kvm_scaled(int full, unsigned scale);
+/* A viewer coordinate v on a side shown as `scaled` pixels back to the
+ * screen's `full` pixels, clamped to the last one. */
+uint16_t kvm_unscale(uint16_t v, int full, int scaled);
+
 /* Writes a command header (type, total size) to out[0..4). */
 void kvm_put_header(uint8_t out[KVM_HDR], uint16_t type, uint16_t size);
 

@@ -17,7 +17,10 @@
 //   STEP: w:MS (wait), screen:WxH (wait until the framebuffer is WxH and
 //   a picture arrived after it), px:X,Y, key:VK (down then up),
 //   uni:C (KEY_UNICODE down and up), click:X,Y (move, left down, left up),
-//   move:X,Y, wheel:X,Y,D, b:HEX (raw binary), stats, z (stop reading),
+//   move:X,Y, wheel:X,Y,D, b:HEX (raw binary), stats, zero (counters
+//   of stats back to 0), comp:T,Q,S,I (send COMPRESSION with image type,
+//   quality, scaling, interval; also what is answered to every later
+//   SCREEN, as the stock viewer keeps its settings), z (stop reading),
 //   r (read again), close
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -77,6 +80,9 @@ ctl.on('message', (data) => {
 // The framebuffer, RGB, and what arrived.
 let W = 0, H = 0, fb = null, pictures = 0, jumbos = 0, maxBytes = 0, bytes = 0;
 let sinceScreen = 0;
+// The COMPRESSION body answered to each SCREEN (stock viewer defaults but
+// quality 90), until a comp: step changes it.
+let comp = [1, 90, 4, 0, 0, 50];
 
 function picture(b) {
   const x = b.readUInt16BE(4), y = b.readUInt16BE(6);
@@ -111,7 +117,7 @@ function command(b) {
     sinceScreen = 0;
     out(`SCREEN ${W} ${H}`);
     // What the stock viewer answers (spec §7.3): settings, resume.
-    send([0, 5, 0, 10, 1, 90, 4, 0, 0, 50]);
+    send([0, 5, 0, 10, ...comp]);
     send([0, 8, 0, 5, 0]);
   } else if (type === 3) picture(b);
   else if (type === 65) out(`ERROR ${b.subarray(4).toString()}`);
@@ -192,6 +198,15 @@ function run(i) {
     case 'b':
       ws.send(Buffer.from(v, 'hex'), { binary: true });
       return next(50);
+    case 'comp': {
+      const [t, q, sc, iv] = v.split(',').map(Number);
+      comp = [t, q, ...u16(sc), ...u16(iv)];
+      send([0, 5, 0, 10, ...comp]);
+      return next(50);
+    }
+    case 'zero':
+      pictures = jumbos = maxBytes = bytes = 0;
+      return next();
     case 'stats':
       out(`STATS ${pictures} ${jumbos} ${maxBytes} ${bytes}`);
       return next();

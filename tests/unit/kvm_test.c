@@ -179,6 +179,42 @@ static void pictures_wrap_in_jumbo_past_65535(void **state) {
   assert_int_equal(kvm_put_picture_header(h, 0, 0, KVM_MAX_JUMBO - 7), 0);
 }
 
+/* A scaled viewer's mouse lands back on the screen pixels it shows. */
+static void scaling_maps_coordinates_back(void **state) {
+  (void)state;
+  assert_int_equal(kvm_scaled(1024, 1024), 1024);
+  assert_int_equal(kvm_scaled(1024, 4096), 1024); /* never up */
+  assert_int_equal(kvm_scaled(1024, 512), 512);
+  assert_int_equal(kvm_scaled(768, 512), 384);
+  assert_int_equal(kvm_scaled(1366, 768), 1024); /* 75% */
+  assert_int_equal(kvm_scaled(10, 64), 1);       /* never 0 */
+  /* Unscaled: identity. */
+  assert_int_equal(kvm_unscale(0, 1024, 1024), 0);
+  assert_int_equal(kvm_unscale(1023, 1024, 1024), 1023);
+  /* Half size: viewer pixel v covers screen 2v and 2v+1. */
+  assert_int_equal(kvm_unscale(0, 1024, 512), 0);
+  assert_int_equal(kvm_unscale(250, 1024, 512), 500);
+  assert_int_equal(kvm_unscale(511, 1024, 512), 1022);
+  /* A quarter: the block 400..403, its middle 401. */
+  assert_int_equal(kvm_unscale(100, 1024, 256), 401);
+  /* Past the viewer's edge: the screen's last pixel, not beyond. */
+  assert_int_equal(kvm_unscale(600, 1024, 512), 1023);
+  assert_int_equal(kvm_unscale(65535, 1366, 1024), 1365);
+  /* Every viewer pixel maps inside the block it was averaged from. */
+  for (int full = 100; full <= 2000; full += 37)
+    for (unsigned sc = 64; sc <= 1024; sc += 61) {
+      int s = kvm_scaled(full, sc);
+      for (int v = 0; v < s; v++) {
+        int lo = (int)((long long)v * full / s);
+        int hi = (int)((long long)(v + 1) * full / s);
+        int u = kvm_unscale((uint16_t)v, full, s);
+        assert_true(u >= lo && u < hi);
+      }
+    }
+  /* No geometry yet (no frame taken): unchanged. */
+  assert_int_equal(kvm_unscale(77, 0, 0), 77);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(decodes_viewer_commands),
@@ -187,6 +223,7 @@ int main(void) {
       cmocka_unit_test(truncated_commands_are_incomplete),
       cmocka_unit_test(encodes_agent_commands),
       cmocka_unit_test(pictures_wrap_in_jumbo_past_65535),
+      cmocka_unit_test(scaling_maps_coordinates_back),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
