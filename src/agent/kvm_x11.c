@@ -4,10 +4,13 @@
  * the capture connection is used by one worker at a time, the input
  * connection only on the loop; the two never share a Display.
  *
- * Change detection hashes 64x64 tiles of each frame against the previous
- * one (XDamage is not used: one hash pass over a 1080p frame costs a few
- * milliseconds, off the loop). Changed tiles are merged along a row into
- * rectangles up to KVMX_MERGE tiles wide, each JPEG-encoded straight out
+ * When the server has DAMAGE (libXdamage, loaded with dlopen so the agent
+ * runs without it), a frame is taken only after the server reported
+ * damage since the last one: an idle screen costs one round trip per
+ * frame interval. What changed is then found as without it, by hashing
+ * 64x64 tiles against the previous frame (one pass over a 1080p frame
+ * costs a few milliseconds, off the loop). Changed tiles are merged along a row
+ * into rectangles up to KVMX_MERGE tiles wide, each JPEG-encoded straight out
  * of the shared-memory image.
  */
 #include <X11/XKBlib.h>
@@ -15,9 +18,12 @@
 #include <X11/Xutil.h>
 #include <X11/extensions/XShm.h>
 #include <X11/extensions/XTest.h>
+#include <X11/extensions/Xdamage.h>
 #include <X11/keysym.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +57,10 @@ struct kvm_x11 {
   uint8_t *rgb;   /* BGRX copy when the image is not 32-bit BGRX */
   uint64_t *hash; /* per tile, previous frame */
   int tw, th;     /* tiles across and down */
+  /* DAMAGE on the root window; 0 without the extension. */
+  Damage damage;
+  int damage_event; /* the extension's event base */
+  int damaged;      /* damage reported since the last frame */
   tjhandle tj;
   uint8_t *jpeg; /* libturbojpeg's output buffer, reused */
   unsigned long jpeg_cap;
@@ -176,6 +186,59 @@ int kvmx_pick_display(const char *display, const char *wayland,
   return 0;
 }
 
+/* ------------------------------------------------ damage */
+
+/* libXdamage, when it can be loaded. Resolved once for the process. */
+static struct {
+  Bool (*query)(Display *, int *, int *);
+  Damage (*create)(Display *, Drawable, int);
+  void (*destroy)(Display *, Damage);
+  void (*subtract)(Display *, Damage, XserverRegion, XserverRegion);
+} xd;
+static pthread_once_t xd_once = PTHREAD_ONCE_INIT;
+
+static void xd_load(void) {
+  void *h = dlopen("libXdamage.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!h) return;
+  /* Kept loaded for the life of the process, like Xlib's own modules. */
+  *(void **)&xd.query = dlsym(h, "XDamageQueryExtension");
+  *(void **)&xd.create = dlsym(h, "XDamageCreate");
+  *(void **)&xd.destroy = dlsym(h, "XDamageDestroy");
+  *(void **)&xd.subtract = dlsym(h, "XDamageSubtract");
+  if (!xd.query || !xd.create || !xd.destroy || !xd.subtract)
+    memset(&xd, 0, sizeof xd);
+}
+
+/* Starts damage tracking on the root window, when the server can. */
+static void damage_start(struct kvm_x11 *x) {
+  int err;
+  pthread_once(&xd_once, xd_load);
+  if (!xd.query || !xd.query(x->cap, &x->damage_event, &err)) return;
+  x_error = 0;
+  /* NonEmpty: one event each time the region goes from empty to not;
+   * the frame empties it again before grabbing. */
+  x->damage = xd.create(x->cap, x->root, XDamageReportNonEmpty);
+  XSync(x->cap, False);
+  if (x_error) x->damage = 0;
+  x->damaged = 1;
+}
+
+/* Whether the screen may have changed since the last frame: reads the
+ * damage events that came in, and empties the region before the grab so
+ * that a change during the grab is reported for the next frame. */
+static int damage_check(struct kvm_x11 *x) {
+  if (!x->damage) return 1;
+  while (XPending(x->cap)) {
+    XEvent e;
+    XNextEvent(x->cap, &e);
+    if (e.type == x->damage_event + XDamageNotify) x->damaged = 1;
+  }
+  if (!x->damaged) return 0;
+  x->damaged = 0;
+  xd.subtract(x->cap, x->damage, None, None);
+  return 1;
+}
+
 /* ------------------------------------------------ open / close */
 
 static void free_image(struct kvm_x11 *x) {
@@ -261,6 +324,7 @@ struct kvm_x11 *kvmx_open(const char *display, int with_input, char *err,
     goto fail;
   }
   x->root = RootWindow(x->cap, scr);
+  damage_start(x);
   x->tj = tjInitCompress();
   if (!x->tj) {
     snprintf(err, err_len, "cannot start the JPEG encoder");
@@ -284,6 +348,7 @@ fail:
 void kvmx_close(struct kvm_x11 *x) {
   if (!x) return;
   free_image(x);
+  if (x->damage && x->cap && !x->lost) xd.destroy(x->cap, x->damage);
   if (x->cap) XCloseDisplay(x->cap);
   if (x->in) XCloseDisplay(x->in);
   if (x->tj) tjDestroy(x->tj);
@@ -458,6 +523,11 @@ int kvmx_frame(struct kvm_x11 *x, int quality, unsigned scale, int full,
     kvm_put_screen(s, (uint16_t)x->sw, (uint16_t)x->sh);
     if ((r = out_add(out, s, sizeof s, NULL, 0)) != 0) goto fail;
     full = 1;
+  }
+  if (!damage_check(x) && !full) {
+    if (!x->lost) return 0; /* nothing changed: no grab, no message */
+    r = MESH_E_IO;
+    goto fail;
   }
   if ((r = grab(x)) != 0 || x->lost) {
     r = MESH_E_IO;
