@@ -114,9 +114,8 @@ connected || fail "agent not connected after the looping core"
 term_works "after the looping core"
 pass "a core that loops forever is stopped by the agent, cleared by meshd; the agent stays connected"
 
-# --- cores that leak timers: at load (the runtime's budget refuses more;
-# the core goes on, with the default core's handlers from before the leak,
-# until its leaked timers all fire at once and run too long) and on every
+# --- cores that leak timers: at load (the runtime's budget refuses more
+# and the core does not handle it, so the agent stops it) and on every
 # tick (failing each time): each is reported and cleared by meshd.
 { cat "$CORE_JS"; echo 'for (;;) setInterval(function() {}, 1000);'; } >"$WORK/leaks.js"
 {

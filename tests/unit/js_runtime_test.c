@@ -242,6 +242,35 @@ static void test_heap_budget(void **state) {
   assert_true(js_running(&jh_agent));
 }
 
+static void test_unhandled_out_of_memory_stops_the_core(void **state) {
+  (void)state;
+  /* At load: js_start says so itself. */
+  assert_int_equal(jh_start_opts("for (;;) setTimeout(function() {}, 1e6);", 0,
+                                 2 * 1024 * 1024),
+                   MESH_E_NOMEM);
+  assert_false(js_running(&jh_agent));
+  int n = jh_count("coreerror");
+  assert_true(n >= 1);
+  assert_string_equal(jh_str("coreerror", n - 1, "msg"),
+                      "core stopped: out of memory, not handled");
+  assert_true(
+      json_is_true(json_object_get(jh_find("coreerror", n - 1), "stopped")));
+  assert_int_equal(jh_stopped, 0);
+  /* In a callback: on_stopped tells the agent. */
+  assert_int_equal(jh_start_opts("var keep = [];"
+                                 "setTimeout(function() {"
+                                 "  for (;;) keep.push(new Array(1000).join("
+                                 "'x') + keep.length);"
+                                 "}, 5);",
+                                 0, 4 * 1024 * 1024),
+                   0);
+  assert_true(js_running(&jh_agent));
+  assert_true(jh_run_until("coreerror", 5000));
+  assert_false(js_running(&jh_agent));
+  assert_int_equal(jh_stopped, 1);
+  assert_string_equal(jh_stop_why, "core stopped: out of memory, not handled");
+}
+
 static void test_leaking_timers_hit_the_budget(void **state) {
   (void)state;
   assert_int_equal(
@@ -475,6 +504,7 @@ int main(void) {
       T(test_leaked_timers_freed_on_stop),
       T(test_heap_budget),
       T(test_leaking_timers_hit_the_budget),
+      T(test_unhandled_out_of_memory_stops_the_core),
       T(test_restart_replaces_core),
       T(test_stop_from_inside_js),
       T(test_require),

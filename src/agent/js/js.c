@@ -38,8 +38,10 @@ static void blk_unlink(struct js_blk *b) {
 
 /* May the heap grow by n bytes? Always outside JavaScript (see top). */
 static int budget_ok(struct js *rt, size_t n) {
-  return rt->depth == 0 || rt->closing ||
-         (rt->used <= rt->opts.heap_max && n <= rt->opts.heap_max - rt->used);
+  int ok = rt->depth == 0 || rt->closing ||
+           (rt->used <= rt->opts.heap_max && n <= rt->opts.heap_max - rt->used);
+  if (!ok) rt->over_budget = 1;
+  return ok;
 }
 
 static void *heap_alloc(void *udata, duk_size_t size) {
@@ -202,7 +204,8 @@ int js_running(const struct agent *a) { return a->js != NULL; }
 
 /* ------------------------------------------------- calling into JS */
 
-/* Reports the error on top of the stack (left there). */
+/* Reports the error on top of the stack (left there). Sets rt->uncaught
+ * unless the core's own uncaughtException handler took it. */
 static void report_error(struct js *rt) {
   duk_context *ctx = rt->ctx;
   if (!rt->in_uncaught) {
@@ -223,15 +226,20 @@ static void report_error(struct js *rt) {
     duk_pop_2(ctx);
     if (taken || rt->timed_out || rt->stop_pending) return;
   }
+  rt->uncaught = 1;
   duk_dup_top(ctx);
   report(rt, duk_safe_to_stacktrace(ctx, -1), 0);
   duk_pop(ctx);
 }
 
+/* Why the last core died inside js__invoke (js_start's answer). */
+static int died_of_memory;
+
 int js__invoke(struct js *rt, duk_idx_t nargs) {
   duk_context *ctx = rt->ctx;
   if (rt->depth++ == 0) {
     rt->deadline_ns = uv_hrtime() + rt->timeout_ns;
+    rt->over_budget = rt->uncaught = 0;
     if (setjmp(rt->fatal_jmp)) {
       rt->depth = 0;
       die(rt, "core stopped: engine failure");
@@ -246,6 +254,15 @@ int js__invoke(struct js *rt, duk_idx_t nargs) {
   rt->deadline_ns = 0;
   if (rt->timed_out) {
     die(rt, "core stopped: ran too long");
+    return JS_GONE;
+  }
+  /* Out of memory and not handled: the core's state is unknown (half its
+   * work undone, leaked timers still firing), so it is stopped rather
+   * than left to fail again and again. A core that catches the error and
+   * lets go of memory goes on. */
+  if (rt->over_budget && rt->uncaught) {
+    died_of_memory = 1;
+    die(rt, "core stopped: out of memory, not handled");
     return JS_GONE;
   }
   if (rt->stop_pending) {
@@ -560,7 +577,9 @@ int js_start(struct agent *a, const char *src, size_t len, const char *name,
   a->js = rt;
   log_info("event=core_start core=%s bytes=%zu", rt->name, len);
   duk_push_global_object(rt->ctx);
-  if (js__invoke(rt, 0) == JS_GONE) return MESH_E_TIMEOUT;
+  died_of_memory = 0;
+  if (js__invoke(rt, 0) == JS_GONE)
+    return died_of_memory ? MESH_E_NOMEM : MESH_E_TIMEOUT;
   rt->starting = 0;
   return 0;
 }

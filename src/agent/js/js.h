@@ -10,13 +10,16 @@
  *
  * Containment: a core that throws (at load or in a callback) is reported
  * to the server and keeps running; a call into JavaScript that runs longer
- * than MESH_JS_EXEC_TIMEOUT_MS, or a core that exhausts its heap budget
- * (MESH_JS_HEAP_MAX) at load, is stopped. The agent and its control
- * channel carry on either way.
+ * than MESH_JS_EXEC_TIMEOUT_MS, or one that runs out of its heap budget
+ * (MESH_JS_HEAP_MAX) and does not handle the error, is stopped (a core
+ * that catches it and lets memory go carries on). The agent and its
+ * control channel carry on either way.
  *
  * What the server hears (JSON on the control channel, via opts->send):
  *   {"action":"coreerror","msg":"<text>","stopped":false}  a throw, caught
  *   {"action":"coreerror","msg":"core stopped: ran too long","stopped":true}
+ *   {"action":"coreerror","msg":"core stopped: out of memory, not handled",
+ *    "stopped":true}
  * msg is at most MESH_JS_MAX_ERROR bytes.
  */
 #ifndef MESH_AGENT_JS_H
@@ -46,8 +49,10 @@ struct js_opts {
  * name (for error messages) on a fresh runtime, replacing any running one.
  * opts is copied; NULL for the defaults. Returns 0 when the core is
  * running (its top level may have thrown: that is reported, not fatal),
- * or a negative code (MESH_E_NOMEM, MESH_E_MALFORMED for a syntax error:
- * reported to the server too) with no runtime left. */
+ * or a negative code with no runtime left: MESH_E_TIMEOUT (its top level
+ * ran too long), MESH_E_NOMEM (out of memory, not handled, or no memory
+ * for the runtime), MESH_E_MALFORMED (a syntax error); each is reported
+ * to the server too. */
 int js_start(struct agent *a, const char *src, size_t len, const char *name,
              const struct js_opts *opts);
 /* Stops the core: closes every handle it owns, frees the heap. The

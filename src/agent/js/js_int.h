@@ -50,6 +50,8 @@ struct js {
   uint64_t deadline_ns; /* while inside JavaScript, else 0 */
   int depth;            /* nesting of js__invoke */
   int timed_out;        /* the exec timeout fired */
+  int over_budget;      /* an allocation was refused in this call */
+  int uncaught;         /* an error of this call reached the top */
   int stop_pending;     /* stopped while inside JavaScript */
   int fatal;            /* Duktape's fatal handler ran: heap unusable */
   int starting;         /* inside js_start: no on_stopped call */
