@@ -16,8 +16,7 @@ struct job {
   EVP_PKEY *key;
   uint8_t msg[CRYPTO_JOB_MAX_MSG];
   size_t msg_len;
-  uint8_t cert[MESH_CC_MAX_CERT];
-  size_t cert_len;
+  X509 *cert; /* parsed on the loop thread (see crypto_job_verify) */
   uint8_t sig[MESH_CC_MAX_SIG];
   size_t sig_len;
   uint8_t key_hash[MESH_HASH_LEN];
@@ -34,16 +33,13 @@ static void job_work(uv_work_t *req) {
                             &j->sig_len);
     return;
   }
-  X509 *c = NULL;
-  j->status = cert_parse_der(j->cert, j->cert_len, &c);
-  if (j->status) return;
-  EVP_PKEY *pub = X509_get0_pubkey(c);
+  if (j->status) return; /* the certificate did not parse */
+  EVP_PKEY *pub = X509_get0_pubkey(j->cert);
   if (!pub)
     j->status = MESH_E_MALFORMED;
   else if ((j->status = sig_verify384(pub, j->msg, j->msg_len, j->sig,
                                       j->sig_len)) == 0)
-    j->status = hash_cert_key(c, j->key_hash);
-  X509_free(c);
+    j->status = hash_cert_key(j->cert, j->key_hash);
 }
 
 static void job_done(uv_work_t *req, int status) {
@@ -54,6 +50,7 @@ static void job_done(uv_work_t *req, int status) {
   else
     j->verify_cb(j->status, j->key_hash, j->data);
   EVP_PKEY_free(j->key);
+  X509_free(j->cert);
   free(j);
 }
 
@@ -62,6 +59,7 @@ static int submit(uv_loop_t *loop, struct job *j) {
   int r = uv_queue_work(loop, &j->req, job_work, job_done);
   if (r) {
     EVP_PKEY_free(j->key);
+    X509_free(j->cert);
     free(j);
   }
   return r;
@@ -93,8 +91,13 @@ int crypto_job_verify(uv_loop_t *loop, const uint8_t *cert, size_t cert_len,
     return MESH_E_TOO_LARGE;
   struct job *j = calloc(1, sizeof *j);
   if (!j) return MESH_E_NOMEM;
-  memcpy(j->cert, cert, cert_len);
-  j->cert_len = cert_len;
+  /* The DER is parsed here, on the loop thread, not on the pool: OpenSSL
+   * 3.0 decodes the public key through its provider decoders, which did
+   * not prove thread-safe here (a pool thread crashed inside
+   * OSSL_DECODER_CTX_new_for_pkey under load, as in OpenSSL issue
+   * #21527). Parsing takes tens of microseconds; the RSA verification,
+   * which takes milliseconds, stays on the pool. */
+  j->status = cert_parse_der(cert, cert_len, &j->cert);
   memcpy(j->sig, sig, sig_len);
   j->sig_len = sig_len;
   memcpy(j->msg, msg, n);

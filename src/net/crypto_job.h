@@ -35,8 +35,9 @@ typedef void (*crypto_verify_cb)(int status,
  * MESH_E_TOO_LARGE if n > CRYPTO_JOB_MAX_MSG. */
 int crypto_job_sign(uv_loop_t *loop, EVP_PKEY *key, const uint8_t *msg,
                     size_t n, crypto_sign_cb cb, void *data);
-/* Parses the DER certificate, verifies sig over msg with its key and
- * computes its KeyHash. */
+/* Parses the DER certificate (now, on the calling thread), then on the
+ * pool verifies sig over msg with its key and computes its KeyHash. An
+ * unparsable certificate is still answered through cb, asynchronously. */
 int crypto_job_verify(uv_loop_t *loop, const uint8_t *cert, size_t cert_len,
                       const uint8_t *sig, size_t sig_len, const uint8_t *msg,
                       size_t n, crypto_verify_cb cb, void *data);
