@@ -39,6 +39,13 @@ int relay_token_make(const uint8_t key[SEAL_KEY_LEN],
   int r = n > SEAL_MAX_PLAIN || SEAL_TOKEN_LEN(n) > MESH_RELAY_MAX_TOKEN
               ? MESH_E_TOO_LARGE
               : seal_token(key, text, n, out, cap);
+  /* The stock meshctrl.js builds its relay URL with String.replace(), which
+   * turns "$$" in the cookie into "$": about one cookie in thirty would be
+   * mangled and refused. A fresh IV makes another token of the same
+   * plaintext, so seal again until there is no "$$" (each try fails with
+   * probability ~3%; the cap only guards against a broken generator). */
+  for (int tries = 0; r == 0 && strstr(out, "$$") && tries < 32; tries++)
+    r = seal_token(key, text, n, out, cap);
   OPENSSL_cleanse(text, n);
   free(text);
   if (r != 0 && cap) out[0] = 0;
