@@ -43,8 +43,12 @@ int totp_verify(const uint8_t *key, size_t n, uint64_t now, const char *code,
                 uint64_t *matched) {
   uint32_t want = 0;
   if (matched) *matched = 0;
-  if (!code || strlen(code) != TOTP_DIGITS) return MESH_E_INVALID;
-  for (int i = 0; i < TOTP_DIGITS; i++) {
+  /* Fewer digits are the same code without its leading zeros: the stock
+   * meshctrl.js reads --token as a number, so "081804" arrives as
+   * "81804". */
+  size_t len = code ? strlen(code) : 0;
+  if (len == 0 || len > TOTP_DIGITS) return MESH_E_INVALID;
+  for (size_t i = 0; i < len; i++) {
     if (code[i] < '0' || code[i] > '9') return MESH_E_INVALID;
     want = want * 10 + (uint32_t)(code[i] - '0');
   }

@@ -23,9 +23,10 @@
 uint32_t totp_hotp(const uint8_t *key, size_t n, uint64_t counter, int digits);
 /* The TOTP value at unix time t: totp_hotp(key, n, t / TOTP_STEP_S). */
 uint32_t totp_at(const uint8_t *key, size_t n, uint64_t t, int digits);
-/* 0 if code (exactly TOTP_DIGITS decimal digits, NUL-terminated) is the
- * 6-digit TOTP of key at now, one step before or one step after;
- * MESH_E_AUTH if not, MESH_E_INVALID if code is not 6 digits. The
+/* 0 if code (1..TOTP_DIGITS decimal digits, NUL-terminated; fewer digits
+ * stand for the code with its leading zeros dropped) is the 6-digit TOTP
+ * of key at now, one step before or one step after; MESH_E_AUTH if not,
+ * MESH_E_INVALID if code is not 1..6 digits. The
  * comparison takes the same time whichever step matches.
  * *matched (may be NULL) gets the time step the code belongs to, so a
  * caller can refuse a code used once already. */
