@@ -52,8 +52,10 @@ pass "half-open TCP connection timed out"
 # A meshagent that expects another server identity refuses this one.
 B=$WORK/wrongid
 new_agent "$B" "$D" "$G"
-sed -i 's/^ServerID=\(.\)/ServerID=0/' "$B/meshagent.msh"
-sed -i 's/^ServerID=00/ServerID=01/' "$B/meshagent.msh"
+# Its first hex digit changed: 0 becomes 1, anything else becomes 0.
+sed -i -E 's/^ServerID=0/ServerID=1/; t; s/^ServerID=./ServerID=0/' "$B/meshagent.msh"
+cmp -s "$B/meshagent.msh" <("$MESHD" agent-config "$G" --data "$D" \
+  --url "wss://127.0.0.1:$MESHD_PORT/agent.ashx") && fail "ServerID not changed"
 start_agent "$B"
 wait_for 20 grep -q "server signature or ServerID" "$B/agent.log" ||
   fail "agent with wrong ServerID did not refuse the server"
