@@ -16,24 +16,10 @@
 
 static char core_path[PATH_MAX];
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  assert_non_null(b);
-  assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-  b[n] = 0;
-  fclose(f);
-  return b;
-}
-
 static int setup(void **state) {
   (void)state;
   jh_setup();
-  char *src = slurp(core_path);
+  char *src = tu_read_file(core_path, NULL);
   int r = jh_start(src);
   free(src);
   assert_int_equal(r, 0);

@@ -19,29 +19,14 @@
 
 static char js_dir[PATH_MAX];
 
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  assert_non_null(b);
-  assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-  b[n] = 0;
-  fclose(f);
-  *len = (size_t)n;
-  return b;
-}
-
 static void run_file(void **state) {
   const char *name = *state;
   char path[PATH_MAX + 64];
   size_t hl, tl;
   snprintf(path, sizeof path, "%s/harness.js", js_dir);
-  char *harness = slurp(path, &hl);
+  char *harness = tu_read_file(path, &hl);
   snprintf(path, sizeof path, "%s/%s", js_dir, name);
-  char *test = slurp(path, &tl);
+  char *test = tu_read_file(path, &tl);
   const char *tmp = tu_tmpdir();
   size_t cap = hl + tl + strlen(tmp) + 64;
   char *src = malloc(cap);

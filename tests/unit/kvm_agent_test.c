@@ -17,11 +17,12 @@
 #include "agent/kvm.h"
 #include "agent/tunnel.h"
 #include "base/err.h"
+#include "testutil.h"
 
-/* A folder with unix sockets named as given (X11-unix style). */
-static char *sock_dir(const char *const *names, size_t n) {
-  char *dir = strdup("/tmp/kvmtest.XXXXXX");
-  assert_non_null(mkdtemp(dir));
+/* A fresh folder (testutil's) with unix sockets named as given
+ * (X11-unix style); tu_rmdir_r removes it. */
+static const char *sock_dir(const char *const *names, size_t n) {
+  const char *dir = tu_tmpdir();
   for (size_t i = 0; i < n; i++) {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     snprintf(a.sun_path, sizeof a.sun_path, "%s/%s", dir, names[i]);
@@ -30,16 +31,6 @@ static char *sock_dir(const char *const *names, size_t n) {
     close(fd);
   }
   return dir;
-}
-
-static void rm_dir(char *dir, const char *const *names, size_t n) {
-  char p[256];
-  for (size_t i = 0; i < n; i++) {
-    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-    unlink(p);
-  }
-  rmdir(dir);
-  free(dir);
 }
 
 static void picks_the_display(void **state) {
@@ -67,7 +58,7 @@ static void picks_the_display(void **state) {
                    MESH_E_NOT_FOUND);
   /* The lowest X<N> socket; other names and plain files are skipped. */
   const char *const names[] = {"X12", "X3", "Xabc", "X", "X10"};
-  char *dir = sock_dir(names, 5);
+  const char *dir = sock_dir(names, 5);
   char file[256];
   snprintf(file, sizeof file, "%s/X1", dir);
   FILE *f = fopen(file, "w");
@@ -76,8 +67,7 @@ static void picks_the_display(void **state) {
                                      sizeof xauth, &why),
                    0);
   assert_string_equal(out, ":3");
-  unlink(file);
-  rm_dir(dir, names, 5);
+  tu_rmdir_r(dir);
   /* A DISPLAY too long for the buffer is refused, not cut. */
   assert_int_equal(kvmx_pick_display(":1234567", NULL, "/nonexistent", out, 4,
                                      xauth, sizeof xauth, &why),

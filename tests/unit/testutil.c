@@ -111,3 +111,19 @@ int tu_tls_teardown(void **state) {
   tu_srv_cert = NULL;
   return 0;
 }
+
+char *tu_read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  assert_true(n >= 0);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)n + 1);
+  assert_non_null(b);
+  assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+  b[n] = 0;
+  fclose(f);
+  if (len) *len = (size_t)n;
+  return b;
+}

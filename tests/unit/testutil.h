@@ -25,6 +25,10 @@ uint32_t tu_rand(void);
 const char *tu_tmpdir(void);
 void tu_rmdir_r(const char *path);
 
+/* The whole file at path, NUL-terminated, malloc'd; its length in *len
+ * (len may be NULL). Fails the test when it cannot be read. */
+char *tu_read_file(const char *path, size_t *len);
+
 /* A throwaway self-signed EC P-256 certificate for cn, valid from a
  * minute ago for an hour, with its key in *key. Both are new; free them
  * with X509_free and EVP_PKEY_free. Fails the test on error. */
