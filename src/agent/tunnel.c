@@ -6,9 +6,10 @@
  * States: CONNECTING (TLS + upgrade; the relay certificate is judged before
  * the upgrade request, which carries the rauth token, is sent), WAIT_START
  * (everything is dropped until the relay's "c" or "cr"), SELECT (options
- * and the protocol number), ACTIVE (the session owns the stream). A tunnel
- * is freed only from the WebSocket's on_close and its timer's close
- * callback, whichever comes last.
+ * and the protocol number), CONSENT (the local user is being asked: the
+ * viewer's messages are held, not handled), ACTIVE (the session owns the
+ * stream). A tunnel is freed only from the WebSocket's on_close and its
+ * timer's close callback, whichever comes last.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "agent/consent.h"
 #include "agent/kvm.h"
 #include "agent/tunnel.h"
 #include "base/err.h"
@@ -24,7 +26,22 @@
 #include "crypto/hash.h"
 #include "net/ws.h"
 
-enum tunnel_state { T_CONNECTING, T_WAIT_START, T_SELECT, T_ACTIVE, T_CLOSED };
+enum tunnel_state {
+  T_CONNECTING,
+  T_WAIT_START,
+  T_SELECT,
+  T_CONSENT,
+  T_ACTIVE,
+  T_CLOSED
+};
+
+/* A viewer message kept while the local user is asked. */
+struct held {
+  struct held *next;
+  enum ws_type type;
+  size_t n;
+  uint8_t p[];
+};
 
 /* Protocol numbers (spec §4.2). */
 enum {
@@ -48,6 +65,17 @@ struct tunnel {
   int desktopviewonly; /* the request's desktopviewonly (spec §2.5) */
   char *userid;
   json_t *options; /* the viewer's options, or NULL */
+  /* Consent (spec §2.4, §4.4): the request's bits and texts. */
+  uint32_t consent;
+  char *username, *realname, *privacybartext; /* may be NULL */
+  json_t *soptions;                           /* may be NULL */
+  char display[64];          /* where the prompt, toast and bar go */
+  int pending_proto;         /* the protocol waiting for the user's answer */
+  struct consent_plan *plan; /* while asking */
+  struct consent_ui *prompt, *toast, *bar; /* owned */
+  struct held *held, **held_tail;
+  size_t held_n, held_bytes;
+  int held_paused; /* the hold is full: the relay is not read */
   uint8_t ctrl_hash[MESH_HASH_LEN];
   uint8_t tls_hash[MESH_HASH_LEN];
   int has_tls_hash;
@@ -247,21 +275,41 @@ void tunnel_ctrl(struct tunnel *t, json_t *j) {
 
 /* ------------------------------------------------ protocol selection */
 
-static void select_protocol(struct tunnel *t, const uint8_t *p, size_t n) {
+static void on_active_message(struct tunnel *t, enum ws_type type,
+                              const uint8_t *p, size_t n);
+
+/* {ctrlChannel, type:'console', msgid, msg}; a NULL msg is sent as null,
+ * as the stock agent clears the viewer's line with msgid 0 (§4.4). */
+static void send_console(struct tunnel *t, int msgid, const char *msg) {
+  tunnel_send_json(t, WS_TEXT,
+                   json_pack("{s:s, s:s, s:i, s:s?}", "ctrlChannel", "102938",
+                             "type", "console", "msgid", msgid, "msg", msg));
+}
+
+static void on_bar_disconnect(struct consent_ui *u, void *data) {
+  struct tunnel *t = data;
+  (void)u;
+  const char *why = "The local user disconnected the session";
+  log_info("event=consent_bar_disconnect %s", t->name);
+  send_console(t, 2, why);
+  tunnel_close(t, 1000, why);
+}
+
+/* The toast and privacy bar of a session that just started. */
+static void show_notices(struct tunnel *t, const struct consent_plan *pl) {
+  if (pl->notify &&
+      consent_ui_toast(t->a->loop, t->display, pl, &t->toast) != 0)
+    log_warn("event=consent_toast_failed %s", t->name);
+  if (pl->privacy_bar && consent_ui_bar(t->a->loop, t->display, pl,
+                                        on_bar_disconnect, t, &t->bar) != 0)
+    log_warn("event=consent_bar_failed %s", t->name);
+}
+
+/* Starts protocol proto (rights and consent already settled). */
+static void start_protocol(struct tunnel *t, long proto,
+                           const struct consent_plan *pl) {
+  const char *why = NULL;
   char text[40];
-  long proto = 0;
-  size_t i = 0;
-  while (i < n && i < 9 && isdigit(p[i])) proto = proto * 10 + (p[i++] - '0');
-  if (i == 0 || i != n) {
-    snprintf(text, sizeof text, "invalid protocol selection");
-    tunnel_refuse(t, text);
-    return;
-  }
-  const char *why = tunnel_rights_refusal((int)proto, t->rights);
-  if (why) {
-    tunnel_refuse(t, why);
-    return;
-  }
   int r = 0;
   switch (proto) {
     case P_TERM:
@@ -299,6 +347,155 @@ static void select_protocol(struct tunnel *t, const uint8_t *p, size_t n) {
            : t->proto == P_DESKTOP ? "desktop"
                                    : "terminal");
   report_sessions(t->a, t->proto);
+  show_notices(t, pl);
+}
+
+static void free_held(struct tunnel *t) {
+  while (t->held) {
+    struct held *h = t->held;
+    t->held = h->next;
+    free(h);
+  }
+  t->held_tail = &t->held;
+  t->held_n = t->held_bytes = 0;
+}
+
+/* A message while the user is asked: keep-alive and close are answered
+ * now (the viewer may give up waiting); the rest waits for the answer. */
+static void hold_message(struct tunnel *t, enum ws_type type, const uint8_t *p,
+                         size_t n) {
+  if (type == WS_TEXT && n > 0 && p[0] == '{') {
+    json_t *j = n <= MESH_FILES_MAX_COMMAND
+                    ? json_loadb((const char *)p, n, 0, NULL)
+                    : NULL;
+    const char *ty = json_string_value(json_object_get(j, "type"));
+    int now =
+        json_object_get(j, "ctrlChannel") && ty &&
+        (!strcmp(ty, "ping") || !strcmp(ty, "rtt") || !strcmp(ty, "close"));
+    if (now) tunnel_ctrl(t, j);
+    json_decref(j);
+    if (now) return;
+  }
+  struct held *h = malloc(sizeof *h + n);
+  if (!h) {
+    tunnel_refuse(t, "out of memory");
+    return;
+  }
+  h->next = NULL;
+  h->type = type;
+  h->n = n;
+  memcpy(h->p, p, n);
+  *t->held_tail = h;
+  t->held_tail = &h->next;
+  t->held_n++;
+  t->held_bytes += n;
+  /* Full: stop reading the relay until the user answers; the viewer's
+   * messages wait in the socket (back-pressure, as spec §4.4 pauses). */
+  if (!t->held_paused && (t->held_n >= CONSENT_HOLD_MAX_MESSAGES ||
+                          t->held_bytes >= CONSENT_HOLD_MAX_BYTES)) {
+    t->held_paused = 1;
+    tunnel_pause(t);
+  }
+}
+
+static void on_answer(struct consent_ui *u, int allowed, const char *reason,
+                      void *data) {
+  struct tunnel *t = data;
+  (void)u;
+  t->prompt = NULL;
+  struct consent_plan *pl = t->plan;
+  t->plan = NULL;
+  if (t->state != T_CONSENT) { /* closing already */
+    free(pl);
+    return;
+  }
+  if (!allowed) {
+    log_info("event=consent_denied %s reason=\"%s\"", t->name, reason);
+    tunnel_refuse(t, reason);
+    free(pl);
+    return;
+  }
+  log_info("event=consent_granted %s", t->name);
+  send_console(t, 0, NULL);
+  start_protocol(t, t->pending_proto, pl);
+  free(pl);
+  if (t->held_paused) {
+    t->held_paused = 0;
+    tunnel_resume(t);
+  }
+  /* What the viewer sent meanwhile, in order, as if it came now. */
+  while (t->held && t->state == T_ACTIVE) {
+    struct held *h = t->held;
+    t->held = h->next;
+    if (!t->held) t->held_tail = &t->held;
+    on_active_message(t, h->type, h->p, h->n);
+    free(h);
+  }
+  free_held(t);
+}
+
+/* Settles consent for proto (spec §4.4) and starts it, now or once the
+ * local user allows it. */
+static void consent_then_start(struct tunnel *t, long proto) {
+  struct consent_plan *pl = calloc(1, sizeof *pl);
+  if (!pl) {
+    tunnel_refuse(t, "out of memory");
+    return;
+  }
+  uint32_t bits = t->consent;
+  /* The display is looked for only when something is to be shown. */
+  int have_display =
+      (bits & 0x7fu) && consent_ui_display(t->display, sizeof t->display) == 0;
+  consent_plan(bits, (int)proto, t->soptions, have_display, t->username,
+               t->realname, t->privacybartext, pl);
+  if (pl->deny) {
+    log_info("event=consent_denied %s reason=\"%s\"", t->name, pl->deny);
+    tunnel_refuse(t, pl->deny);
+    free(pl);
+    return;
+  }
+  if (!pl->prompt) {
+    start_protocol(t, proto, pl);
+    free(pl);
+    return;
+  }
+  send_console(t, 1, CONSENT_WAITING_TEXT);
+  if (consent_ui_prompt(t->a->loop, t->display, pl, on_answer, t, &t->prompt) !=
+      0) {
+    tunnel_refuse(t, "cannot show the access request to the local user");
+    free(pl);
+    return;
+  }
+  log_info("event=consent_asked %s display=%s timeout=%d", t->name, t->display,
+           pl->timeout_s);
+  t->plan = pl;
+  t->pending_proto = (int)proto;
+  t->state = T_CONSENT;
+  /* The prompt has its own deadline. */
+  uv_timer_stop(&t->timer);
+}
+
+static void select_protocol(struct tunnel *t, const uint8_t *p, size_t n) {
+  char text[40];
+  long proto = 0;
+  size_t i = 0;
+  while (i < n && i < 9 && isdigit(p[i])) proto = proto * 10 + (p[i++] - '0');
+  if (i == 0 || i != n) {
+    snprintf(text, sizeof text, "invalid protocol selection");
+    tunnel_refuse(t, text);
+    return;
+  }
+  const char *why = tunnel_rights_refusal((int)proto, t->rights);
+  if (why) {
+    tunnel_refuse(t, why);
+    return;
+  }
+  if (consent_kind_of((int)proto) == CONSENT_KIND_NONE) {
+    snprintf(text, sizeof text, "unknown protocol %ld", proto);
+    tunnel_refuse(t, text);
+    return;
+  }
+  consent_then_start(t, proto);
 }
 
 /* A text message while selecting: options/control JSON or the protocol. */
@@ -318,6 +515,10 @@ static void on_select(struct tunnel *t, const uint8_t *p, size_t n) {
     else if (type && strcmp(type, "options") == 0) {
       json_decref(t->options);
       t->options = json_incref(j);
+      /* The viewer may ask for more consent, never less (spec §4.1). */
+      json_t *c = json_object_get(j, "consent");
+      if (json_is_integer(c))
+        t->consent |= (uint32_t)json_integer_value(c) & 0x7fu;
     }
     json_decref(j);
     return;
@@ -338,6 +539,16 @@ static void on_term_message(struct tunnel *t, enum ws_type type,
                   : NULL;
   if (json_is_object(j)) tunnel_ctrl(t, j);
   json_decref(j);
+}
+
+static void on_active_message(struct tunnel *t, enum ws_type type,
+                              const uint8_t *p, size_t n) {
+  if (t->term)
+    on_term_message(t, type, p, n);
+  else if (t->files)
+    fsess_message(t->files, type, p, n);
+  else if (t->kvm)
+    kvm_message(t->kvm, type, p, n);
 }
 
 /* ------------------------------------------------ WebSocket callbacks */
@@ -384,13 +595,11 @@ static void on_message(struct ws *w, enum ws_type type, const uint8_t *p,
     case T_SELECT:
       if (type == WS_TEXT) on_select(t, p, n);
       break;
+    case T_CONSENT:
+      hold_message(t, type, p, n);
+      break;
     case T_ACTIVE:
-      if (t->term)
-        on_term_message(t, type, p, n);
-      else if (t->files)
-        fsess_message(t->files, type, p, n);
-      else if (t->kvm)
-        kvm_message(t->kvm, type, p, n);
+      on_active_message(t, type, p, n);
       break;
     default:
       break;
@@ -407,7 +616,13 @@ static void on_drain(struct ws *w, void *data) {
 
 static void tunnel_free(struct tunnel *t) {
   free(t->userid);
+  free(t->username);
+  free(t->realname);
+  free(t->privacybartext);
+  json_decref(t->soptions);
   json_decref(t->options);
+  free(t->plan);
+  free_held(t);
   free(t);
 }
 
@@ -439,6 +654,11 @@ static void on_close(struct ws *w, int code, const char *reason, void *data) {
   if (t->term) term_detach(t->term);
   if (t->files) fsess_detach(t->files);
   if (t->kvm) kvm_detach(t->kvm);
+  /* The windows go with the session; a prompt answers nothing now. */
+  consent_ui_close(t->prompt);
+  consent_ui_close(t->toast);
+  consent_ui_close(t->bar);
+  t->prompt = t->toast = t->bar = NULL;
   t->term = NULL;
   t->files = NULL;
   t->kvm = NULL;
@@ -465,6 +685,12 @@ static const struct ws_cbs tunnel_ws_cbs = {
 };
 
 /* ------------------------------------------------ the request */
+
+/* A string field of the request, copied (NULL when absent). */
+static char *dup_str(json_t *cmd, const char *key) {
+  const char *v = json_string_value(json_object_get(cmd, key));
+  return v ? strdup(v) : NULL;
+}
 
 void tunnel_request(struct agent *a, json_t *cmd) {
   const char *value = json_string_value(json_object_get(cmd, "value"));
@@ -505,7 +731,19 @@ void tunnel_request(struct agent *a, json_t *cmd) {
     return;
   }
   t->a = a;
+  t->held_tail = &t->held;
   t->rights = (uint32_t)json_integer_value(rights);
+  /* Consent comes from the server's request only (the viewer can add to
+   * it in its options, never take away). */
+  json_t *consent = json_object_get(cmd, "consent");
+  t->consent = json_is_integer(consent)
+                   ? (uint32_t)json_integer_value(consent) & 0x7fu
+                   : 0;
+  t->username = dup_str(cmd, "username");
+  t->realname = dup_str(cmd, "realname");
+  t->privacybartext = dup_str(cmd, "privacybartext");
+  json_t *so = json_object_get(cmd, "soptions");
+  if (json_is_object(so)) t->soptions = json_incref(so);
   t->desktopviewonly = json_is_true(json_object_get(cmd, "desktopviewonly"));
   memcpy(t->ctrl_hash, a->server_cert_hash, sizeof t->ctrl_hash);
   snprintf(t->name, sizeof t->name, "tunnel=%u user=%.60s", ++a->tunnel_serial,

@@ -145,10 +145,12 @@ static const char *check_tunnel(struct ctl_session *cs, json_t *req,
 }
 
 /* What the agent gets (spec §2.4's table): the viewer's request without
- * nodeid, plus who asks, with what rights, and the certificate hash the
- * agent must see on the relay. */
+ * nodeid, plus who asks, with what rights, the group's consent bits (from
+ * the store, never from the viewer), and the certificate hash the agent
+ * must see on the relay. */
 static json_t *agent_request(struct ctl_session *cs, json_t *req,
-                             const char *id, uint32_t rights) {
+                             const char *id, uint32_t rights,
+                             uint32_t consent) {
   struct srv *s = cs->srv;
   char hash[2 * CC_HASH_LEN + 1], ip[64], sid[RELAY_USER_MAX + 80];
   enc_hex(s->keys.web_cert_hash, CC_HASH_LEN, hash, 0);
@@ -157,12 +159,12 @@ static json_t *agent_request(struct ctl_session *cs, json_t *req,
    * tunnel name the request well enough for the agent's console replies. */
   snprintf(sid, sizeof sid, "%s/%s", cs->user.id, id);
   json_t *m = json_pack(
-      "{s:s, s:s, s:O, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:{}}", "action",
+      "{s:s, s:s, s:O, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:{}}", "action",
       "msg", "type", "tunnel", "value", json_object_get(req, "value"),
       "servertlshash", hash, "rights", (json_int_t)rights, "userid",
       cs->user.id, "username", cs->user.name, "realname",
       cs->user.realname ? cs->user.realname : cs->user.name, "remoteaddr", ip,
-      "sessionid", sid, "consent", 0, "soptions");
+      "sessionid", sid, "consent", (json_int_t)consent, "soptions");
   json_t *usage = json_object_get(req, "usage");
   if (m && usage) json_object_set(m, "usage", usage);
   return m;
@@ -180,18 +182,23 @@ static void cmd_tunnel(struct ctl_session *cs, json_t *req) {
   }
   if (!strmap_get(&s->agents, node))
     return msg_result(cs, req, "Unable to route");
-  /* Terminal sessions in a group that wants them are recorded. */
+  /* Terminal sessions in a group that wants them are recorded; the
+   * group's consent bits go to the agent. meshd keeps no per-device
+   * consent (changedevice's consent is not stored), so the group's is all
+   * there is. A group that cannot be read fails closed. */
   struct store_group g;
   int record = 0;
-  if (recording_wanted(proto) && store_group_get(s->store, group, 0, &g) == 0) {
-    record = g.record_sessions;
-    store_group_cleanup(&g);
-  }
+  uint32_t consent = 0;
+  if (store_group_get(s->store, group, 0, &g) != 0)
+    return msg_result(cs, req, "Server error");
+  record = recording_wanted(proto) && g.record_sessions;
+  consent = g.consent;
+  store_group_cleanup(&g);
   int r = relay_register(s, id, cs->user.id, node, group, proto, record);
   if (r == MESH_E_TOO_LARGE) return msg_result(cs, req, "Too many sessions");
   if (r == MESH_E_EXISTS) return msg_result(cs, req, "Tunnel id in use");
   if (r != 0) return msg_result(cs, req, "Server error");
-  json_t *m = agent_request(cs, req, id, rights);
+  json_t *m = agent_request(cs, req, id, rights, consent);
   r = m ? srv_agent_send_json(s, node, m) : MESH_E_NOMEM;
   json_decref(m);
   if (r != 0) {
