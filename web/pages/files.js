@@ -272,7 +272,9 @@ export function filesTab(nodeid) {
       drawCrumbs();
       drawList();
     };
-    s.onconsole = (text) => { if (text) showError(text); };
+    // The agent's status line: "Waiting for user to grant access..." while
+    // the device's user is asked, cleared (null) once they allow it.
+    s.onconsole = (text) => showError(text ?? '');
     // The listing that follows every change clears the error: keep it.
     s.onerror = (text) => { pendingError = text; showError(text); };
     s.onchange = onChange;

@@ -1,7 +1,8 @@
 // pages/group.js - one device group: its devices, how to add one, and its
 // members with their rights (added and removed by those who manage users);
-// whether its terminal sessions are recorded (switched by those who may
-// edit the group, docs/user-api.md §7.9).
+// whether its terminal sessions are recorded and what the device's local
+// user is asked or told when a session starts (both changed by those who
+// may edit the group, docs/user-api.md §7.9, docs/sessions.md "Consent").
 
 import { confirmButton, el, replace } from '../dom.js';
 import { MESH_ADMIN, MESH_EDIT_GROUP, MESH_MANAGE_DEVICES, MESH_MANAGE_USERS, byName, myRights, refresh, short, state } from '../state.js';
@@ -86,6 +87,76 @@ export function groupView(sid) {
       recordErr.el);
   };
 
+  // Consent bits (spec sessions.md §9.2): one checkbox each, saved
+  // together; bits this page does not know are kept as they are.
+  const CONSENT_BITS = [
+    ['desktop', 'Remote desktop', [[8, 'Ask the local user first'], [1, 'Notify the local user'], [64, 'Show a privacy bar with a Disconnect button']]],
+    ['terminal', 'Terminal', [[16, 'Ask the local user first'], [2, 'Notify the local user']]],
+    ['files', 'Files', [[32, 'Ask the local user first'], [4, 'Notify the local user']]],
+  ];
+  const consentErr = errorBox('consent-error');
+  const consentNote = el('p', { id: 'consent-result', className: 'notice', role: 'status' });
+  consentNote.hidden = true;
+  let consentSaving = false;
+  let consentEdited = null; // the unsaved bits, kept through redraws
+  const consentPanel = (mesh) => {
+    const stored = Number(mesh.consent ?? 0) >>> 0;
+    const bits = consentEdited ?? stored;
+    const boxes = [];
+    const groups = CONSENT_BITS.map(([key, label, items]) => el('fieldset', { className: 'consent-kind' },
+      el('legend', {}, label),
+      ...items.map(([bit, text]) => {
+        const input = el('input', {
+          id: `consent-${key}-${bit}`, type: 'checkbox', checked: (bits & bit) !== 0,
+          disabled: consentSaving, 'data-bit': String(bit),
+        });
+        input.addEventListener('change', () => {
+          consentNote.hidden = true;
+          consentEdited = boxes.reduce((v, b) => (b.checked ? v | Number(b.dataset.bit) : v & ~Number(b.dataset.bit)), bits) >>> 0;
+        });
+        boxes.push(input);
+        return el('label', { className: 'check' }, input, text);
+      })));
+    const save = el('button', { id: 'consent-save', type: 'submit', disabled: consentSaving }, 'Save consent settings');
+    const onSave = async (e) => {
+      e.preventDefault();
+      consentErr.hide();
+      consentNote.hidden = true;
+      const value = boxes.reduce((v, b) => (b.checked ? v | Number(b.dataset.bit) : v & ~Number(b.dataset.bit)), stored) >>> 0;
+      consentSaving = true;
+      save.disabled = true;
+      try {
+        const r = await state.ctl.request({ action: 'editmesh', meshid: id, consent: value });
+        if (r.result === 'ok') {
+          consentEdited = null;
+          consentNote.textContent = 'Saved. New sessions follow these settings.';
+          consentNote.hidden = false;
+        } else {
+          consentErr.show(String(r.result ?? 'The change was not saved.'));
+        }
+      } catch (x) {
+        consentErr.show(String(x.message));
+      } finally {
+        consentSaving = false;
+      }
+      await refresh();
+    };
+    return el('form', { id: 'consent-form', className: 'panel form', noValidate: true, onsubmit: onSave },
+      el('h2', {}, 'User consent'),
+      el('p', { className: 'hint' },
+        'What the person at a device sees when a member opens a session on it. When asked, they have ' +
+        '30 seconds to allow it; a device with no display refuses sessions that need an answer.'),
+      ...groups, consentErr.el, consentNote, save);
+  };
+  // For members who cannot change it: what applies, in words.
+  const consentText = (mesh) => {
+    const bits = Number(mesh.consent ?? 0);
+    const asked = CONSENT_BITS.filter(([, , items]) => bits & items[0][0]).map(([, l]) => l.toLowerCase());
+    if (!asked.length) return null;
+    return el('p', { id: 'group-consent', className: 'small muted' },
+      `The local user is asked before ${asked.join(', ')} sessions start.`);
+  };
+
   let addPanel = null; // "Add a device", for those who may manage devices
   const draw = () => {
     const mesh = state.meshes.get(id);
@@ -140,6 +211,7 @@ export function groupView(sid) {
         : mesh.recordSessions === true
           ? el('p', { id: 'group-recorded', className: 'small muted' }, 'Terminal sessions in this group are recorded.')
           : null,
+      (mine & MESH_EDIT_GROUP) !== 0 ? consentPanel(mesh) : consentText(mesh),
       el('h2', {}, 'Devices'),
       devices.length
         ? el('ul', { className: 'devices' }, ...devices.map(deviceRow))
