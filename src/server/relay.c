@@ -38,9 +38,16 @@
 #include "net/http_parse.h"
 #include "net/http_srv.h"
 #include "net/ws.h"
+#include "proto/kvm_filter.h"
 #include "recording.h"
 #include "relay_table.h"
 #include "relay_token.h"
+
+/* Device rights the relay reads (spec §9.1). */
+#define RIGHTS_FULL 0xFFFFFFFFu
+#define RIGHT_NOTERMINAL 512u
+#define RIGHT_NOFILES 1024u
+#define RIGHT_NODESKTOP 65536u
 
 /* Tunnels whose deadline passed are looked for this often. */
 #define RELAY_SWEEP_MS 500
@@ -65,6 +72,14 @@ struct relay_end {
   uint64_t bytes_in; /* payload bytes received from this side */
   char ip[64];
   char user_name[RELAY_USER_MAX]; /* viewer side */
+  /* Viewer side, for a user whose rights on the device fall short of
+   * some protocol (see "Restricted viewers" below): the protocol the
+   * viewer must select in the tunnel (-1 once it did, or for a viewer
+   * nobody checks), the desktop input filter, and what it dropped. */
+  int want_proto;
+  enum kvm_filter_mode mode;
+  int filtering; /* mode applies: the desktop was selected */
+  uint64_t dropped_cmds, dropped_text, dropped_bad;
   /* On the busy list (see the top): recent is set by each message and
    * cleared by each sweep. */
   int busy, recent;
@@ -109,6 +124,10 @@ static void busy_sweep(struct relay *r) {
 
 static const char *side_name(enum relay_side s) {
   return s == RELAY_VIEWER ? "viewer" : "agent";
+}
+
+static const char *mode_name(enum kvm_filter_mode m) {
+  return m == KVM_FILTER_VIEW_ONLY ? "view-only" : "limited";
 }
 
 int relay_rights_ok(uint32_t rights, int proto) {
@@ -185,6 +204,15 @@ static void tunnel_end(struct srv *s, struct relay_tunnel *t,
         "agent_bytes=%llu",
         t->id, t->user_id, t->node_id, t->proto,
         (unsigned long long)v->bytes_in, (unsigned long long)a->bytes_in);
+    /* Once per session, never per message. */
+    if (v->filtering)
+      log_info(
+          "event=relay_input_filtered id=%s user=%s node=%s mode=%s "
+          "dropped_commands=%llu dropped_text=%llu dropped_malformed=%llu",
+          t->id, t->user_id, t->node_id, mode_name(v->mode),
+          (unsigned long long)v->dropped_cmds,
+          (unsigned long long)v->dropped_text,
+          (unsigned long long)v->dropped_bad);
   }
   for (int i = 0; i < 2; i++) {
     struct relay_end *e = t->end[i];
@@ -248,6 +276,129 @@ static const char *join_error(int r) {
   }
 }
 
+/* ---------------------------------------------------- restricted viewers */
+
+/* A viewer whose rights are not full and leave out something (view-only
+ * or limited desktop input, no desktop, no terminal, no files) is read
+ * by the relay instead of only copied (docs/sessions.md, "Restricted
+ * viewers"):
+ *  - Until the protocol is selected (spec §4.1), each message is read as
+ *    the agent reads it: options/control JSON passes; the selection must
+ *    be the protocol the viewer's URL asked for (and whose rights were
+ *    checked at join), or one of the same family (the four terminals).
+ *    The agent would act on any number; the server does not let a
+ *    viewer that asked for a terminal switch to the desktop in-band.
+ *  - On a desktop session with a restricted input mode, every binary
+ *    message goes through kvm_filter_message, and text messages must be
+ *    JSON objects that are not a WebRTC offer: an offer would move the
+ *    input onto a data channel the relay never sees, and an agent that
+ *    does not enforce DESKLIMITEDINPUT itself would take it all. A
+ *    binary message that is not whole commands is dropped whole.
+ * A viewer with full rights, or with nothing restricted, is never parsed.
+ */
+
+static int terminal_proto(int p) {
+  return p == 1 || p == 6 || p == 8 || p == 9;
+}
+
+/* Decides what the relay reads of viewer e with rights on the device,
+ * joining to a tunnel registered for protocol reg_proto. */
+static void guard_init(struct relay_end *e, uint32_t rights, int reg_proto) {
+  e->want_proto = -1;
+  e->mode = kvm_filter_mode_for(rights);
+  if (rights == RIGHTS_FULL) return;
+  if (e->mode != KVM_FILTER_OFF ||
+      (rights & (RIGHT_NODESKTOP | RIGHT_NOTERMINAL | RIGHT_NOFILES)))
+    e->want_proto = e->proto >= 0 ? e->proto : reg_proto;
+}
+
+/* Refuses the session over viewer e's input: both sides close with 1008
+ * and the reason. */
+static void guard_refuse(struct relay_end *e, const char *reason) {
+  struct relay_tunnel *t = e->tun;
+  log_info("event=relay_input_refused peer=%s id=%s user=%s reason=\"%s\"",
+           ws_peer(e->ws), t->id, t->user_id, reason);
+  tunnel_end(e->srv, t, NULL, WS_CLOSE_POLICY, reason);
+}
+
+/* Whether a text message from a filtered desktop viewer may pass: a JSON
+ * object whose type is not "offer". Anything the relay cannot read as
+ * such is dropped; the agent ignores non-JSON text on a desktop session
+ * anyway. */
+static int text_passes(const uint8_t *p, size_t n) {
+  json_t *j = json_loadb((const char *)p, n, 0, NULL);
+  int ok = json_is_object(j);
+  if (ok) {
+    const char *type = json_string_value(json_object_get(j, "type"));
+    ok = !(type && strcmp(type, "offer") == 0);
+  }
+  json_decref(j);
+  return ok;
+}
+
+/* Reads one message of a restricted viewer e (p[0..n), borrowed). Returns
+ * 1 to forward *pp and *pn (which may now point at *copy, a new buffer the
+ * caller frees), 0 to drop it, -1 when the session was ended. */
+static int guard_message(struct relay_end *e, enum ws_type type,
+                         const uint8_t **pp, size_t *pn, uint8_t **copy) {
+  const uint8_t *p = *pp;
+  size_t n = *pn;
+  if (e->want_proto >= 0) {
+    int sel;
+    int r = kvm_filter_selection(p, n, &sel);
+    if (r == 1 && type == WS_TEXT) {
+      if (e->mode == KVM_FILTER_OFF || text_passes(p, n)) return 1;
+      e->dropped_text++;
+      return 0;
+    }
+    /* The stock agent reads a binary message as the selection too, so
+     * binary options or KVM bytes before it are refused as well. */
+    if (r != 0 || !(sel == e->want_proto ||
+                    (terminal_proto(sel) && terminal_proto(e->want_proto)))) {
+      char why[96];
+      if (r == 0)
+        snprintf(why, sizeof why,
+                 "protocol %d selected in the tunnel, %d asked for", sel,
+                 e->want_proto);
+      else
+        snprintf(why, sizeof why, "malformed protocol selection");
+      guard_refuse(e, why);
+      return -1;
+    }
+    e->filtering = sel == 2 && e->mode != KVM_FILTER_OFF;
+    e->want_proto = -1;
+    return 1;
+  }
+  if (!e->filtering) return 1;
+  if (type == WS_TEXT) {
+    if (text_passes(p, n)) return 1;
+    e->dropped_text++;
+    return 0;
+  }
+  size_t dropped;
+  const char *why;
+  ssize_t kept = kvm_filter_message(e->mode, p, n, NULL, &dropped, &why);
+  /* A message that is not whole commands is dropped whole, and the
+   * session goes on: the agent reads nothing at all of a view-only
+   * viewer, so it would not have ended the session either, and nothing
+   * of a message the relay could not judge reaches it. */
+  if (kept < 0) {
+    e->dropped_bad++;
+    return 0;
+  }
+  e->dropped_cmds += dropped;
+  if ((size_t)kept == n) return 1;
+  if (kept == 0) return 0;
+  /* Some kept, some dropped: the kept ones go on as one message, the
+   * way the viewer packed them. */
+  *copy = malloc((size_t)kept);
+  if (!*copy) return 0;
+  kvm_filter_message(e->mode, p, n, *copy, &dropped, &why);
+  *pp = *copy;
+  *pn = (size_t)kept;
+  return 1;
+}
+
 /* ------------------------------------------------------------ sockets */
 
 static void on_message(struct ws *w, enum ws_type type, const uint8_t *p,
@@ -263,8 +414,16 @@ static void on_message(struct ws *w, enum ws_type type, const uint8_t *p,
   if (!peer) return;
   e->bytes_in += n;
   busy_mark(e->srv->relay, e);
+  uint8_t *copy = NULL;
+  if (e->side == RELAY_VIEWER && (e->want_proto >= 0 || e->filtering)) {
+    /* What is recorded is what the agent gets. */
+    int r = guard_message(e, type, &p, &n, &copy);
+    if (r <= 0) return;
+  }
   recording_message(e->srv, t, e->side, type, p, n);
-  if (ws_send(peer->ws, type, p, n) != 0) return; /* peer is closing */
+  int sent = ws_send(peer->ws, type, p, n);
+  free(copy);
+  if (sent != 0) return; /* peer is closing */
   if (!e->held && ws_queued(peer->ws) > MESH_STREAM_HIGH_WATER) {
     e->held = 1;
     ws_pause(e->ws);
@@ -380,6 +539,7 @@ static void join_viewer(struct relay_end *e, const struct http_req *req,
     if (!relay_rights_ok(rights, t->proto) ||
         (e->proto >= 0 && !relay_rights_ok(rights, e->proto)))
       return refuse(e, "rights", "no rights for this session");
+    guard_init(e, rights, t->proto);
   }
   int r = relay_table_join(&s->relay->table, id, RELAY_VIEWER, uid, e,
                            uv_now(s->loop), &t);
@@ -435,6 +595,7 @@ void srv_relay_accept(struct srv *s, struct http_conn *c,
     return;
   }
   e->srv = s;
+  e->want_proto = -1; /* nothing is read until guard_init says so */
   ip_of(req->peer, e->ip, sizeof e->ip);
   e->ws = http_upgrade_ws(c, req, &relay_ws_cbs, e);
   if (!e->ws) {
