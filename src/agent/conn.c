@@ -141,6 +141,14 @@ static void cc_connected(void *data, int skipped) {
            skipped ? "skipped" : "verified");
   core_connected(a, 1);
   agent_update_authenticated(a);
+  /* A stock server learns what a device offers from its core's coreinfo
+   * (its web app shows the Desktop, Terminal and Files tabs only for these
+   * bits; the AuthInfo bits of a known device are not updated). Against
+   * meshd a core sends its own. */
+  if (!a->cfg.server_is_meshd)
+    agent_send_json(a,
+                    json_pack("{s:s, s:i}", "action", "coreinfo", "caps",
+                              CC_CAP_DESKTOP | CC_CAP_TERMINAL | CC_CAP_FILES));
 }
 
 static const struct cc_agent_ops agent_cc_ops = {
