@@ -87,7 +87,7 @@ desktop_table() {
   echo "remote desktop: meshagent + meshd vs the stock agent + stock MeshCentral" \
     "$(node -p 'require(process.argv[1]).version' "$PEER_MC/package.json" 2>/dev/null || echo '?')," \
     "1920x1080x24 Xvfb, loopback, $(nproc) cores shared by agent, server, viewer and X"
-  node - "$CACHE" "$ONLY" <<'EOF'
+  { bench_table_js; cat <<'EOF'
 const fs = require("fs");
 const [dir, only] = process.argv.slice(2);
 const load = (f, skip) => { if (skip) return null;
@@ -117,22 +117,10 @@ rows.push(
   ["changes not complete in 10 s / wrong colour", o =>
     `${o.kinds.all.missed} / ${o.kinds.all.probe_bad}`]);
 const fmt = v => typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 1)) : String(v);
-const out = [["", "meshagent", "stock", "meshagent vs stock"]];
 const get = (o, f) => { if (!o) return null; try { const v = f(o); return v === undefined ? null : v; } catch (e) { return null; } };
-for (const [label, f, better] of rows) {
-  const a = get(m, f), b = get(s, f);
-  let r = "";
-  if (better && typeof a === "number" && typeof b === "number" && a > 0 && b > 0) {
-    const x = b / a;
-    r = x >= 1 ? `${x.toFixed(1)}x less` : `${(1 / x).toFixed(1)}x more`;
-  }
-  out.push([label, a === null ? "-" : fmt(a), b === null ? "-" : fmt(b), r]);
-}
-const w = [0, 1, 2, 3].map(i => Math.max(...out.map(r => r[i].length)));
-for (const r of out)
-  console.log("  " + r[0].padEnd(w[0]) + "  " + r[1].padStart(w[1]) + "  " +
-              r[2].padStart(w[2]) + "  " + r[3]);
+benchTable(["", "meshagent", "stock", "meshagent vs stock"], rows, m, s, get, fmt);
 EOF
+  } | node - "$CACHE" "$ONLY"
   echo
   echo "  Each change is drawn on the X root window by build/bench/desktopdraw, which"
   echo "  answers with the time the X server finished it (XSync). First tile: the first"

@@ -149,7 +149,7 @@ relay_table() {
   echo
   echo "relay: meshd vs stock MeshCentral $(node -p 'require(process.argv[1]).version' "$PEER_MC/package.json" 2>/dev/null || echo '?')," \
     "loopback, $(nproc) cores shared by the server and the load generator"
-  node - "$CACHE" "$ONLY" <<'EOF'
+  { bench_table_js; cat <<'EOF'
 const fs = require("fs");
 const [dir, only] = process.argv.slice(2);
 const ncpu = require("os").cpus().length;
@@ -179,23 +179,10 @@ const rows = [
   ["unexpected terminal bytes", o => o.t.unexpected_bytes],
 ];
 const fmt = v => typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 3 : 1)) : String(v);
-const out = [["", "meshd", "stock", "meshd vs stock"]];
 const get = (o, f) => { if (!o.r || !o.t) return null; try { return f(o); } catch (e) { return null; } };
-for (const [label, f, better] of rows) {
-  const a = get(m, f), b = get(s, f);
-  let r = "";
-  if (better && typeof a === "number" && typeof b === "number" && a > 0 && b > 0) {
-    const x = better === "hi" ? a / b : b / a;
-    r = x >= 1 ? `${x.toFixed(1)}x ${better === "hi" ? "faster" : "less"}`
-               : `${(1 / x).toFixed(1)}x ${better === "hi" ? "slower" : "more"}`;
-  }
-  out.push([label, a === null ? "-" : fmt(a), b === null ? "-" : fmt(b), r]);
-}
-const w = [0, 1, 2, 3].map(i => Math.max(...out.map(r => r[i].length)));
-for (const r of out)
-  console.log("  " + r[0].padEnd(w[0]) + "  " + r[1].padStart(w[1]) + "  " +
-              r[2].padStart(w[2]) + "  " + r[3]);
+benchTable(["", "meshd", "stock", "meshd vs stock"], rows, m, s, get, fmt);
 EOF
+  } | node - "$CACHE" "$ONLY"
   echo
   echo "  Throughput: relaybench plays viewer and agent of each tunnel (an agentsim"
   echo "  device is online but never joins), the agent side sends $RELAY_MB MB per phase"

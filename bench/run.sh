@@ -67,6 +67,8 @@ fi
 # server helpers and an EXIT trap that kills their process groups.
 source "$ROOT/tests/e2e/lib.sh"
 source "$ROOT/tests/interop/peer.sh"
+# bench/lib.sh: bench_table_js, the table printer of every bench.
+source "$ROOT/bench/lib.sh"
 [ "$ONLY" = meshd ] || peer_available
 
 BENCH_START=$SECONDS
@@ -280,8 +282,7 @@ control_table() {
   echo "meshd vs stock MeshCentral $(node -p 'require(process.argv[1]).version' "$PEER_MC/package.json" 2>/dev/null || echo '?')," \
     "$N agents, $C handshakes in flight, loopback, $(nproc) cores" \
     "shared by server and load generator"
-  node - "$CACHE/last-meshd.json" "$CACHE/last-stock.json" "$ONLY" \
-    "$MESHD_IDLE" "$STOCK_IDLE" "$MESHD_DEVICES" "$STOCK_DEVICES" "$N" <<'EOF'
+  { bench_table_js; cat <<'EOF'
 const fs = require("fs");
 const [mf, sf, only, mIdle, sIdle, mDev, sDev, n] = process.argv.slice(2);
 const ncpu = require("os").cpus().length;
@@ -312,22 +313,11 @@ const rows = [
   ["server processes (measured)", o => o.server_procs],
 ];
 const fmt = v => typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 3 : 1)) : String(v);
-const out = [["", "meshd", "stock", "meshd vs stock"]];
-for (const [label, get, better] of rows) {
-  const a = m ? get(m, "m") : null, b = s ? get(s, "s") : null;
-  let r = "";
-  if (better && typeof a === "number" && typeof b === "number" && a > 0 && b > 0) {
-    const x = better === "hi" ? a / b : b / a;
-    r = x >= 1 ? `${x.toFixed(1)}x ${better === "hi" ? "faster" : "less"}`
-               : `${(1 / x).toFixed(1)}x ${better === "hi" ? "slower" : "more"}`;
-  }
-  out.push([label, a === null ? "-" : fmt(a), b === null ? "-" : fmt(b), r]);
-}
-const w = [0, 1, 2, 3].map(i => Math.max(...out.map(r => r[i].length)));
-for (const r of out)
-  console.log("  " + r[0].padEnd(w[0]) + "  " + r[1].padStart(w[1]) + "  " +
-              r[2].padStart(w[2]) + "  " + r[3]);
+const get = (o, f, w) => (o ? f(o, w) : null);
+benchTable(["", "meshd", "stock", "meshd vs stock"], rows, m, s, get, fmt);
 EOF
+  } | node - "$CACHE/last-meshd.json" "$CACHE/last-stock.json" "$ONLY" \
+    "$MESHD_IDLE" "$STOCK_IDLE" "$MESHD_DEVICES" "$STOCK_DEVICES" "$N"
   echo
   echo "  CPU and RSS are summed over each server's processes, read from /proc:"
   [ -n "$MESHD_TABLE" ] && { echo "    meshd (one process):"; echo "$MESHD_TABLE"; }
