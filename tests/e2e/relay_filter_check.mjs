@@ -63,6 +63,14 @@ async function expectAgent(a, want, what) {
     fail(`${what}: agent got [${got.map(show)}], wanted [${want.map(show)}]`);
 }
 
+// The viewer leaves; the agent side is closed after it (and the control
+// connection is done).
+async function leave(x) {
+  x.v.ws.close();
+  await x.a.closed;
+  x.c.close();
+}
+
 async function closedBoth(s, reason, what) {
   const [cv, ca] = await Promise.all([s.v.closed, s.a.closed]);
   for (const c of [cv, ca])
@@ -76,8 +84,7 @@ async function viewOnly() {
     DISPLAY, RTT, OFFER, REFRESH]);
   await expectAgent(s.a, [OPTIONS, '2', REFRESH, DISPLAY, RTT, REFRESH], 'view-only');
   ok('view-only: KEY, MOUSE, KEY_UNICODE, CTRLALTDEL and a WebRTC offer dropped; REFRESH, display commands and control text pass');
-  s.v.ws.close();
-  await s.a.closed;
+  await leave(s);
   // A message that is not whole commands is dropped whole, even the
   // REFRESH in front of the cut one; the session goes on.
   const m = await paired('vic', 2);
@@ -90,9 +97,8 @@ async function viewOnly() {
   send(b.v, [KEY(65), '2']);
   await closedBoth(b, 'malformed protocol selection', 'view-only early binary');
   ok('view-only: binary before the selection closes both sides with 1008');
-  m.v.ws.close();
-  await m.a.closed;
-  for (const x of [s, m, b]) x.c.close();
+  await leave(m);
+  b.c.close();
 }
 
 async function limited() {
@@ -104,9 +110,7 @@ async function limited() {
   await expectAgent(s.a, [OPTIONS, '2', KEY(65), KEY(65, 1), uni, click, WHEEL,
     KEY(13), REFRESH], 'limited');
   ok('limited input: Ctrl dropped and the letter passes, printable KEY_UNICODE and the mouse pass; control characters, CTRLALTDEL, INPUT_LOCK dropped');
-  s.v.ws.close();
-  await s.a.closed;
-  s.c.close();
+  await leave(s);
 }
 
 async function full() {
@@ -116,9 +120,7 @@ async function full() {
   send(s.v, [OPTIONS, '2', ...odd, REFRESH]);
   await expectAgent(s.a, [OPTIONS, '2', ...odd, REFRESH], 'full');
   ok('full rights: every message arrives byte-identical, malformed ones too (never parsed)');
-  s.v.ws.close();
-  await s.a.closed;
-  s.c.close();
+  await leave(s);
 }
 
 async function selection() {
@@ -144,9 +146,8 @@ async function selection() {
   send(k.v, [OPTIONS, '1', keys, KEY(17)]);
   await expectAgent(k.a, [OPTIONS, '1', keys, KEY(17)], 'vera terminal');
   ok('the same viewer on its terminal: bytes pass untouched');
-  k.v.ws.close();
-  await k.a.closed;
-  for (const x of [t, d, z, k]) x.c.close();
+  await leave(k);
+  for (const x of [t, d, z]) x.c.close();
 }
 
 try {
