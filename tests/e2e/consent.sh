@@ -21,8 +21,16 @@ sessions_setup
 consent() { sql "$D" "UPDATE groups SET consent=$1 WHERE id='$G';"; }
 TITLE='Remote access request'
 # prompts: the ids of the prompt windows on the display now.
-prompts() { xdotool search --name "^$TITLE\$" 2>/dev/null || true; }
+prompts() { xdotool search --onlyvisible --name "^$TITLE\$" 2>/dev/null || true; }
 nprompts() { [ "$(prompts | grep -c .)" = "$1" ]; }
+# key K: presses K (XTest) once the one prompt has the keyboard focus
+# (the agent gives it focus when the window is mapped).
+key() {
+  local w; w=$(prompts | head -n 1)
+  wait_for 5 sh -c "[ \"\$(xdotool getwindowfocus)\" = $w ]" ||
+    fail "the prompt $w did not get the focus"
+  xdotool key "$1"
+}
 # click_in WIN DX DY: a real (XTest) left click at DX,DY from the middle
 # of WIN's bottom edge (Allow is left of the middle, Deny right, both
 # just above the bottom margin).
@@ -44,7 +52,7 @@ wait_for 5 grep -q '^CONSOLE 1 Waiting for user to grant access' "$WORK/d1.out" 
 sleep 1.5 # the agent has had time to send tiles, were it not waiting
 ! grep -qE '^(SCREEN|STATS)' "$WORK/d1.out" ||
   fail "desktop started before the user answered: $(cat "$WORK/d1.out")"
-xdotool key Return
+key Return
 wait "$VPID" || fail "viewer failed: $(cat "$WORK/d1.out")"
 o=$(cat "$WORK/d1.out")
 has "$o" '^CONSOLE 0 null' "msgid 0 with msg null after Allow"
@@ -69,7 +77,7 @@ for how in click Escape; do
   dview admin screen:800x600 close >"$WORK/d3.out" 2>&1 &
   VPID=$!
   wait_for 15 nprompts 1 || fail "no prompt window ($how)"
-  if [ $how = click ]; then click_in "$(prompts)" 30 20; else xdotool key Escape; fi
+  if [ $how = click ]; then click_in "$(prompts)" 30 20; else key Escape; fi
   wait "$VPID" || true
   o=$(cat "$WORK/d3.out")
   has "$o" '^CONSOLE 2 The local user denied access' "$how: msgid 2 with the reason"
@@ -85,7 +93,7 @@ consent 16
 viewer admin exec 'echo consent-$((6*7))' >"$WORK/t1.out" &
 VPID=$!
 wait_for 15 nprompts 1 || fail "no terminal prompt: $(cat "$WORK/t1.out")"
-xdotool key Return
+key Return
 wait "$VPID" || true
 o=$(cat "$WORK/t1.out")
 has "$o" '^CONSOLE 1 Waiting for user to grant access' "terminal msgid 1"
@@ -94,7 +102,7 @@ has "$o" 'consent-42' "the shell ran after Allow"
 viewer admin exec 'echo denied-$((6*7))' >"$WORK/t2.out" &
 VPID=$!
 wait_for 15 nprompts 1 || fail "no terminal prompt (deny)"
-xdotool key Escape
+key Escape
 wait "$VPID" || true
 o=$(cat "$WORK/t2.out")
 has "$o" '^CONSOLE 2 The local user denied access' "terminal denied"
@@ -103,6 +111,21 @@ o=$(viewer admin --p 5 raw 't:{"action":"ls","reqid":1,"path":"/"}' w:800)
 hasnt "$o" '^CONSOLE 1' "files with only the terminal bit: not asked"
 has "$o" '"reqid":1' "files answered without asking"
 pass "terminal consent: the shell starts only after Allow; Escape refuses"
+
+# ---- files (32): a command sent while the user is asked is held, then
+# answered once they allow.
+consent 32
+viewer admin --p 5 raw 't:{"action":"ls","reqid":7,"path":"/"}' w:6000 >"$WORK/f1.out" &
+VPID=$!
+wait_for 15 nprompts 1 || fail "no files prompt: $(cat "$WORK/f1.out")"
+sleep 0.5
+! grep -q '"reqid":7' "$WORK/f1.out" || fail "ls answered before the user allowed"
+key Return
+wait "$VPID" || true
+o=$(cat "$WORK/f1.out")
+has "$o" '^CONSOLE 1 Waiting for user to grant access' "files msgid 1"
+has "$o" '"reqid":7' "the held ls is answered after Allow"
+pass "files consent: a command sent during the prompt is answered after Allow"
 
 # ---- the viewer leaves while the prompt is up: the window goes.
 consent 8
