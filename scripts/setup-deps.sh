@@ -8,7 +8,8 @@ PKGS=(
   libuv1-dev libssl-dev libhttp-parser-dev libwslay-dev libjansson-dev
   libsqlite3-dev sqlite3 libcmocka-dev libargon2-dev libqrencode-dev liboath-dev
   duktape-dev libffi-dev
-  libx11-dev libxext-dev libxtst-dev libturbojpeg0-dev
+  libx11-dev libxext-dev libxtst-dev libturbojpeg0-dev libxdamage-dev
+  libxrandr-dev
   xvfb x11-utils x11-xserver-utils xdotool
   curl ca-certificates procps
 )

@@ -18,14 +18,15 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/mesh_limits.h"
+#include "proto/kvm_filter.h"
 
 struct kvm {
   struct tunnel *t; /* NULL once detached */
   uv_timer_t timer;
   int timer_open;
   uv_work_t work;
-  int busy; /* a frame is on the thread pool */
-  int with_input;
+  int busy;  /* a frame is on the thread pool */
+  int input; /* enum kvm_input_mode */
   char display[128];
   struct kvm_x11 *x; /* set by the first frame's after-work */
   /* Settings from the viewer (spec §7.2 COMPRESSION, FRAME_RATE). */
@@ -35,22 +36,30 @@ struct kvm {
   int paused;
   int refresh; /* the next frame resends the screen size and every tile */
   int reopen;  /* attempts so far to reach a display that went away */
-  /* The screen and the size last sent to the viewer (from the last
-   * frame), to map its mouse coordinates back to screen pixels. */
-  int w, h, sw, sh;
+  /* The display id to capture: 0 (the default) until the first frame
+   * says which one it took, then that one or the viewer's SET_DISPLAY
+   * (want_set: not taken by a frame yet). */
+  uint16_t want;
+  int want_set;
+  /* What the last frame captured and the size the viewer was sent, to
+   * map its mouse coordinates back to screen pixels and to answer
+   * GET_DISPLAYS. */
+  struct kvmx_view view;
   /* The job: read by the worker, written only while it is not busy. */
   struct kvm_x11 *job_x;
   int job_quality, job_full, job_rc;
   unsigned job_scale;
+  uint16_t job_display;
   struct kvm_out out;
   char err[160];
 };
 
 int kvm_input_allowed(uint32_t rights, int desktopviewonly) {
-  if (desktopviewonly) return 0;
-  return rights == TUNNEL_RIGHTS_FULL ||
-         ((rights & TUNNEL_RIGHT_REMOTECONTROL) &&
-          !(rights & KVM_RIGHT_VIEWONLY));
+  if (desktopviewonly) return KVM_INPUT_NONE;
+  if (rights == TUNNEL_RIGHTS_FULL) return KVM_INPUT_FULL;
+  if (!(rights & TUNNEL_RIGHT_REMOTECONTROL) || (rights & KVM_RIGHT_VIEWONLY))
+    return KVM_INPUT_NONE;
+  return rights & KVM_RIGHT_LIMITEDINPUT ? KVM_INPUT_LIMITED : KVM_INPUT_FULL;
 }
 
 /* A display that goes away is looked for again this many times, this far
@@ -84,14 +93,15 @@ static void work_cb(uv_work_t *w) {
   struct kvm *k = w->data;
   kvm_out_reset(&k->out);
   if (!k->job_x) {
-    k->job_x = kvmx_open(k->display, k->with_input, k->err, sizeof k->err);
+    k->job_x = kvmx_open(k->display, k->input != KVM_INPUT_NONE, k->err,
+                         sizeof k->err);
     if (!k->job_x) {
       k->job_rc = MESH_E_IO;
       return;
     }
   }
-  k->job_rc = kvmx_frame(k->job_x, k->job_quality, k->job_scale, k->job_full,
-                         &k->out, k->err, sizeof k->err);
+  k->job_rc = kvmx_frame(k->job_x, k->job_quality, k->job_scale, k->job_display,
+                         k->job_full, &k->out, k->err, sizeof k->err);
 }
 
 /* Sends an ERROR command (the viewer shows it) and the console error,
@@ -130,7 +140,8 @@ static void after_work_cb(uv_work_t *w, int status) {
     return;
   }
   k->reopen = 0;
-  kvmx_geometry(k->x, &k->w, &k->h, &k->sw, &k->sh);
+  kvmx_view(k->x, &k->view);
+  if (!k->want_set) k->want = k->view.display;
   size_t start = 0;
   for (size_t i = 0; i < k->out.n && k->t; i++) {
     if (tunnel_send(k->t, WS_BINARY, k->out.data + start,
@@ -154,6 +165,8 @@ static void try_frame(struct kvm *k) {
   k->job_quality = k->quality;
   k->job_scale = k->scale;
   k->job_full = k->refresh;
+  k->job_display = k->want;
+  k->want_set = 0;
   k->refresh = 0;
   k->busy = 1;
   k->work.data = k;
@@ -163,8 +176,7 @@ static void try_frame(struct kvm *k) {
   }
 }
 
-int kvm_start(struct tunnel *t, int with_input, struct kvm **out,
-              const char **why) {
+int kvm_start(struct tunnel *t, int input, struct kvm **out, const char **why) {
   char xauth[PATH_MAX];
   struct kvm *k = calloc(1, sizeof *k);
   if (!k) {
@@ -183,7 +195,7 @@ int kvm_start(struct tunnel *t, int with_input, struct kvm **out,
    * the loop, before any worker opens one. */
   if (!getenv("XAUTHORITY") && xauth[0]) setenv("XAUTHORITY", xauth, 1);
   k->t = t;
-  k->with_input = with_input;
+  k->input = input;
   k->quality = 50;
   k->scale = KVM_SCALE_FULL;
   k->interval_ms = 100; /* stock default until the viewer sets one */
@@ -192,7 +204,10 @@ int kvm_start(struct tunnel *t, int with_input, struct kvm **out,
   k->timer.data = k;
   k->timer_open = 1;
   log_info("event=desktop_start %s display=%s input=%s", tunnel_name(t),
-           k->display, with_input ? "yes" : "view-only");
+           k->display,
+           input == KVM_INPUT_FULL      ? "yes"
+           : input == KVM_INPUT_LIMITED ? "limited"
+                                        : "view-only");
   *out = k;
   try_frame(k);
   return 0;
@@ -202,7 +217,33 @@ static void clamp_interval(struct kvm *k, unsigned ms) {
   if (ms >= 20 && ms <= 5000) k->interval_ms = ms;
 }
 
+/* SET_DISPLAY from the viewer: one it was offered is captured from the
+ * next frame on (which sends SET_DISPLAY, SCREEN and every tile); for
+ * any other id the viewer is told the current one again. */
+static void set_display(struct kvm *k, uint16_t id) {
+  int known = id == KVM_ALL_DISPLAYS && k->view.n > 1;
+  for (size_t i = 0; i < k->view.n; i++)
+    if (k->view.mon[i].id == id) known = 1;
+  if (!k->x || !known) {
+    uint8_t m[6];
+    log_info("event=desktop_display %s id=%u result=unknown", tunnel_name(k->t),
+             (unsigned)id);
+    if (k->x) tunnel_send(k->t, WS_BINARY, m, kvm_put_set_display(m, k->want));
+    return;
+  }
+  if (id == k->want) return;
+  k->want = id;
+  k->want_set = 1;
+  try_frame(k);
+}
+
 static void command(struct kvm *k, const struct kvm_input *in) {
+  /* DESKLIMITEDINPUT: the rule meshd's relay applies too (one function
+   * for both), so a hand-made viewer or another server cannot pass Ctrl,
+   * Alt, Windows or control characters to this agent. */
+  if (k->input == KVM_INPUT_LIMITED &&
+      !kvm_filter_allows(KVM_FILTER_LIMITED, in))
+    return;
   switch (in->type) {
     case KVM_COMPRESSION:
       /* The image type is not read: tiles are always JPEG (a browser
@@ -228,19 +269,34 @@ static void command(struct kvm *k, const struct kvm_input *in) {
       if (!k->paused) try_frame(k);
       break;
     case KVM_MOUSE: {
-      /* The viewer's coordinates are in the SCREEN size it was sent. */
+      /* The viewer's coordinates are in the SCREEN size it was sent, from
+       * the top-left of the display it sees. */
       struct kvm_input m = *in;
-      m.u.mouse.x = kvm_unscale(in->u.mouse.x, k->w, k->sw);
-      m.u.mouse.y = kvm_unscale(in->u.mouse.y, k->h, k->sh);
+      m.u.mouse.x = (uint16_t)(k->view.x + kvm_unscale(in->u.mouse.x, k->view.w,
+                                                       k->view.sw));
+      m.u.mouse.y = (uint16_t)(k->view.y + kvm_unscale(in->u.mouse.y, k->view.h,
+                                                       k->view.sh));
       if (k->x) kvmx_input(k->x, &m);
       break;
     }
+    case KVM_GET_DISPLAYS:
+      /* Before the first frame there is nothing to tell: that frame
+       * sends the list anyway. */
+      if (k->x) {
+        uint8_t m[8 + 2 * (KVMX_MAX_MONITORS + 1)];
+        tunnel_send(k->t, WS_BINARY, m,
+                    kvmx_put_displays(&k->view, m, sizeof m));
+      }
+      break;
+    case KVM_SET_DISPLAY:
+      set_display(k, in->u.display);
+      break;
     case KVM_KEY:
     case KVM_KEY_UNICODE:
       if (k->x) kvmx_input(k->x, in);
       break;
     default:
-      break; /* displays, touch, input lock: not on this agent (docs) */
+      break; /* touch, input lock: not on this agent (docs) */
   }
 }
 
@@ -255,7 +311,7 @@ void kvm_message(struct kvm *k, enum ws_type type, const uint8_t *p, size_t n) {
     return;
   }
   /* View-only: nothing from the viewer is read at all (spec §4.3). */
-  if (!k->with_input) return;
+  if (k->input == KVM_INPUT_NONE) return;
   size_t off = 0;
   while (off < n && k->t) {
     struct kvm_input in;

@@ -28,20 +28,29 @@ struct kvm;
 
 /* REMOTEVIEWONLY (spec §9.1): desktop without input. */
 #define KVM_RIGHT_VIEWONLY 0x00000100u
+/* DESKLIMITEDINPUT (spec §9.1): the mouse and plain typing only. */
+#define KVM_RIGHT_LIMITEDINPUT 0x00001000u
 struct kvm_x11;
 
 /* ------------------------------------------------ kvm.c, for tunnel.c */
 
-/* Whether the viewer's input may reach the X server (spec §4.3): the
- * tunnel request did not set desktopviewonly, and the rights are full or
- * REMOTECONTROL without REMOTEVIEWONLY. */
+/* What of the viewer's input may reach the X server. */
+enum kvm_input_mode {
+  KVM_INPUT_NONE = 0,    /* view only: nothing the viewer sends is read */
+  KVM_INPUT_LIMITED = 1, /* proto/kvm_filter.h's KVM_FILTER_LIMITED rule */
+  KVM_INPUT_FULL = 2
+};
+/* The input mode for a tunnel (spec §4.3, §9.1): none when the tunnel
+ * request set desktopviewonly, or the rights lack REMOTECONTROL or hold
+ * REMOTEVIEWONLY; limited with DESKLIMITEDINPUT (enforced here although
+ * the stock agent leaves it to its viewer); full for full rights. */
 int kvm_input_allowed(uint32_t rights, int desktopviewonly);
 /* Starts a desktop session: finds the X display and starts capturing.
- * with_input from kvm_input_allowed(): without it the viewer's binary
- * messages are dropped unread and no input connection is opened.
- * Returns 0 with *out, or a negative code with *why (static text). */
-int kvm_start(struct tunnel *t, int with_input, struct kvm **out,
-              const char **why);
+ * input from kvm_input_allowed() (an enum kvm_input_mode): with
+ * KVM_INPUT_NONE the viewer's binary messages are dropped unread and no
+ * input connection is opened. Returns 0 with *out, or a negative code
+ * with *why (static text). */
+int kvm_start(struct tunnel *t, int input, struct kvm **out, const char **why);
 /* One message from the viewer (p borrowed). */
 void kvm_message(struct kvm *k, enum ws_type type, const uint8_t *p, size_t n);
 /* The tunnel's queue fell below the low-water mark: a frame may go. */
@@ -79,21 +88,38 @@ int kvmx_pick_display(const char *display, const char *wayland,
  * Returns NULL with err filled. Runs on a worker thread. */
 struct kvm_x11 *kvmx_open(const char *display, int with_input, char *err,
                           size_t err_len);
-/* Captures one frame and appends its commands to out: SCREEN first when
- * the size the viewer sees changed or full is set, then a PICTURE per
- * changed rectangle (every one when full). quality 1..100; scale 64..4096
- * (1024 = 100%; above it means 100%). 0, or a negative code with err
- * filled (MESH_E_IO: the display is gone; its capture connection is
- * closed here, on the thread that saw it break). Worker thread; one call
- * at a time. */
-int kvmx_frame(struct kvm_x11 *x, int quality, unsigned scale, int full,
-               struct kvm_out *out, char *err, size_t err_len);
-/* The screen's size and the size the viewer was last sent (SCREEN), for
- * mapping the viewer's mouse back. Loop thread, while no frame is being
- * taken. */
-void kvmx_geometry(const struct kvm_x11 *x, int *w, int *h, int *sw, int *sh);
-/* Injects one viewer command (KEY, KEY_UNICODE, MOUSE) with XTest. Does
- * nothing on a session opened without input. Loop thread. */
+/* Captures one frame and appends its commands to out. The first frame
+ * starts with the display commands (spec §7.3: SCREEN, SET_DISPLAY,
+ * DISPLAY_INFO when RandR lists monitors, GET_DISPLAYS); so does a frame
+ * after the monitors changed or display (the id the viewer asked for,
+ * KVM_ALL_DISPLAYS for the whole screen) is not the one captured. Then
+ * SCREEN when the size the viewer sees changed or full is set, then a
+ * PICTURE per changed rectangle (every one when full). quality 1..100;
+ * scale 64..4096 (1024 = 100%; above it means 100%). 0, or a negative
+ * code with err filled (MESH_E_IO: the display is gone; its capture
+ * connection is closed here, on the thread that saw it break). Worker
+ * thread; one call at a time. */
+int kvmx_frame(struct kvm_x11 *x, int quality, unsigned scale, uint16_t display,
+               int full, struct kvm_out *out, char *err, size_t err_len);
+
+#define KVMX_MAX_MONITORS 16 /* more are not offered */
+/* What the last frame captured, for mapping the viewer's mouse back and
+ * answering GET_DISPLAYS on the loop. */
+struct kvmx_view {
+  int x, y, w, h;   /* the captured rectangle of the root window */
+  int sw, sh;       /* its size as the viewer was sent it (SCREEN) */
+  uint16_t display; /* the id captured */
+  size_t n;         /* monitors (RandR), 0 without RandR */
+  struct kvm_monitor mon[KVMX_MAX_MONITORS];
+};
+/* Loop thread, while no frame is being taken. */
+void kvmx_view(const struct kvm_x11 *x, struct kvmx_view *v);
+/* The GET_DISPLAYS answer for view v into out (cap >= 8 + 2 *
+ * (KVMX_MAX_MONITORS + 1)); returns its length. */
+size_t kvmx_put_displays(const struct kvmx_view *v, uint8_t *out, size_t cap);
+/* Injects one viewer command (KEY, KEY_UNICODE, MOUSE; the mouse in root
+ * window coordinates) with XTest. Does nothing on a session opened
+ * without input. Loop thread (kvm_x11_input.c). */
 void kvmx_input(struct kvm_x11 *x, const struct kvm_input *in);
 void kvmx_close(struct kvm_x11 *x);
 

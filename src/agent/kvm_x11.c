@@ -11,15 +11,14 @@
  * 64x64 tiles against the previous frame (one pass over a 1080p frame
  * costs a few milliseconds, off the loop). Changed tiles are merged along a row
  * into rectangles up to KVMX_MERGE tiles wide, each JPEG-encoded straight out
- * of the shared-memory image.
+ * of the shared-memory image. The captured rectangle is the display the
+ * viewer picked (kvm_x11_displays.c); input is in kvm_x11_input.c.
  */
-#include <X11/XKBlib.h>
 #include <X11/Xlib.h>
 #include <X11/Xutil.h>
 #include <X11/extensions/XShm.h>
 #include <X11/extensions/XTest.h>
 #include <X11/extensions/Xdamage.h>
-#include <X11/keysym.h>
 #include <dirent.h>
 #include <dlfcn.h>
 #include <limits.h>
@@ -34,46 +33,20 @@
 #include <turbojpeg.h>
 #include <unistd.h>
 
-#include "agent/kvm.h"
+#include "agent/kvm_x11_priv.h"
 #include "base/err.h"
 
 #define KVMX_TILE 64
 #define KVMX_MERGE 8 /* tiles per rectangle, at most */
 
-struct kvm_x11 {
-  Display *cap; /* capture: worker threads, one at a time */
-  Display *in;  /* input: the loop; NULL for a view-only session */
-  int lost;     /* the capture connection broke */
-  int in_lost;
-  Window root;
-  int w, h; /* current size; 0 before the first frame */
-  /* What the viewer sees: the screen scaled by scale/1024 (down only). */
-  unsigned scale;
-  int sw, sh;
-  uint8_t *scaled; /* BGRX, sw x sh; NULL at 100% */
-  int shm_ok;      /* MIT-SHM present and attached */
-  XShmSegmentInfo shm;
-  XImage *img;
-  uint8_t *rgb;   /* BGRX copy when the image is not 32-bit BGRX */
-  uint64_t *hash; /* per tile, previous frame */
-  int tw, th;     /* tiles across and down */
-  /* DAMAGE on the root window; 0 without the extension. */
-  Damage damage;
-  int damage_event; /* the extension's event base */
-  int damaged;      /* damage reported since the last frame */
-  tjhandle tj;
-  uint8_t *jpeg; /* libturbojpeg's output buffer, reused */
-  unsigned long jpeg_cap;
-};
-
 /* Xlib reports protocol errors through one process-wide handler; the
  * default one exits. Errors are recorded for the thread that made the
  * request (capture and input run on different threads). */
-static _Thread_local int x_error;
+_Thread_local int kvmx_error;
 
 static int on_x_error(Display *d, XErrorEvent *e) {
   (void)d;
-  x_error = e->error_code ? e->error_code : 1;
+  kvmx_error = e->error_code ? e->error_code : 1;
   return 0;
 }
 
@@ -104,9 +77,8 @@ void kvm_out_cleanup(struct kvm_out *o) {
   memset(o, 0, sizeof *o);
 }
 
-/* Appends one message made of a header and a body. */
-static int out_add(struct kvm_out *o, const uint8_t *h, size_t hn,
-                   const uint8_t *b, size_t bn) {
+int kvmx_out_add(struct kvm_out *o, const uint8_t *h, size_t hn,
+                 const uint8_t *b, size_t bn) {
   if (o->len + hn + bn > o->cap) {
     size_t c = o->cap ? o->cap : 65536;
     while (c < o->len + hn + bn) c *= 2;
@@ -214,12 +186,12 @@ static void damage_start(struct kvm_x11 *x) {
   int err;
   pthread_once(&xd_once, xd_load);
   if (!xd.query || !xd.query(x->cap, &x->damage_event, &err)) return;
-  x_error = 0;
+  kvmx_error = 0;
   /* NonEmpty: one event each time the region goes from empty to not;
    * the frame empties it again before grabbing. */
   x->damage = xd.create(x->cap, x->root, XDamageReportNonEmpty);
   XSync(x->cap, False);
-  if (x_error) x->damage = 0;
+  if (kvmx_error) x->damage = 0;
   x->damaged = 1;
 }
 
@@ -281,13 +253,13 @@ static void shm_image(struct kvm_x11 *x) {
   }
   x->shm.shmaddr = x->img->data = addr;
   x->shm.readOnly = False;
-  x_error = 0;
+  kvmx_error = 0;
   XShmAttach(x->cap, &x->shm);
   XSync(x->cap, False);
   /* Removed now, so the segment goes away with the last detach even if
    * the agent dies. */
   shmctl(x->shm.shmid, IPC_RMID, NULL);
-  if (x_error) { /* a server that cannot attach (other host, no access) */
+  if (kvmx_error) { /* a server that cannot attach (other host, no access) */
     x->img->data = NULL;
     XDestroyImage(x->img);
     shmdt(addr);
@@ -325,6 +297,7 @@ struct kvm_x11 *kvmx_open(const char *display, int with_input, char *err,
   }
   x->root = RootWindow(x->cap, scr);
   damage_start(x);
+  kvmx_displays_open(x);
   x->tj = tjInitCompress();
   if (!x->tj) {
     snprintf(err, err_len, "cannot start the JPEG encoder");
@@ -400,14 +373,15 @@ static int is_bgrx(const XImage *im) {
 /* Gets the screen into x->img; 0 or a negative code. */
 static int grab(struct kvm_x11 *x) {
   if (x->shm_ok) {
-    x_error = 0;
-    if (!XShmGetImage(x->cap, x->root, x->img, 0, 0, AllPlanes) || x_error)
+    kvmx_error = 0;
+    if (!XShmGetImage(x->cap, x->root, x->img, x->rx, x->ry, AllPlanes) ||
+        kvmx_error)
       return MESH_E_IO;
     return 0;
   }
   if (x->img) XDestroyImage(x->img);
-  x->img = XGetImage(x->cap, x->root, 0, 0, (unsigned)x->w, (unsigned)x->h,
-                     AllPlanes, ZPixmap);
+  x->img = XGetImage(x->cap, x->root, x->rx, x->ry, (unsigned)x->w,
+                     (unsigned)x->h, AllPlanes, ZPixmap);
   return x->img ? 0 : MESH_E_IO;
 }
 
@@ -455,25 +429,38 @@ static void downscale(struct kvm_x11 *x, const uint8_t *src, size_t pitch) {
   }
 }
 
-/* (Re)sizes the capture for the root window's current size and the
- * viewer's scale. Returns 1 if the size the viewer sees changed, 0 if
- * not, or a negative code. */
-static int follow_size(struct kvm_x11 *x, unsigned scale) {
-  Window r;
-  int gx, gy;
+/* (Re)sizes the capture for the root window's current size, the display
+ * captured (want, resolved against the monitors) and the viewer's scale.
+ * Sets *displays when the display commands must be sent. Returns 1 if
+ * what the viewer sees moved or changed size, 0 if not, or a negative
+ * code. */
+static int follow_size(struct kvm_x11 *x, unsigned scale, uint16_t want,
+                       int *displays) {
+  Window root;
+  int gx, gy, r[4];
   unsigned gw, gh, bw, depth;
-  if (!XGetGeometry(x->cap, x->root, &r, &gx, &gy, &gw, &gh, &bw, &depth) ||
+  if (!XGetGeometry(x->cap, x->root, &root, &gx, &gy, &gw, &gh, &bw, &depth) ||
       x->lost)
     return MESH_E_IO;
-  if (scale > KVM_SCALE_FULL) scale = KVM_SCALE_FULL;
-  if ((int)gw == x->w && (int)gh == x->h && x->hash && scale == x->scale)
-    return 0;
   if (gw > 65535 || gh > 65535) return MESH_E_TOO_LARGE;
-  if ((int)gw != x->w || (int)gh != x->h || !x->hash) {
+  /* A new root size (xrandr -s) lists the monitors again at once. */
+  int root_changed = (int)gw != x->root_w || (int)gh != x->root_h;
+  x->root_w = (int)gw;
+  x->root_h = (int)gh;
+  int d = kvmx_displays_update(x, want, (int)gw, (int)gh, root_changed, r);
+  if (d < 0) return d;
+  *displays = d;
+  if (scale > KVM_SCALE_FULL) scale = KVM_SCALE_FULL;
+  if (r[0] == x->rx && r[1] == x->ry && r[2] == x->w && r[3] == x->h &&
+      x->hash && scale == x->scale)
+    return 0;
+  x->rx = r[0];
+  x->ry = r[1];
+  if (r[2] != x->w || r[3] != x->h || !x->hash) {
     free_image(x);
     x->shm_ok = 0;
-    x->w = (int)gw;
-    x->h = (int)gh;
+    x->w = r[2];
+    x->h = r[3];
     if (XShmQueryExtension(x->cap)) shm_image(x);
   }
   x->scale = scale;
@@ -504,26 +491,33 @@ static int encode_rect(struct kvm_x11 *x, const uint8_t *base, size_t pitch,
   uint8_t hdr[KVM_PICTURE_HDR_MAX];
   size_t hn = kvm_put_picture_header(hdr, (uint16_t)px, (uint16_t)py, size);
   if (!hn) return MESH_E_TOO_LARGE;
-  return out_add(out, hdr, hn, x->jpeg, size);
+  return kvmx_out_add(out, hdr, hn, x->jpeg, size);
 }
 
-void kvmx_geometry(const struct kvm_x11 *x, int *w, int *h, int *sw, int *sh) {
-  *w = x->w;
-  *h = x->h;
-  *sw = x->sw;
-  *sh = x->sh;
+void kvmx_view(const struct kvm_x11 *x, struct kvmx_view *v) {
+  v->x = x->rx;
+  v->y = x->ry;
+  v->w = x->w;
+  v->h = x->h;
+  v->sw = x->sw;
+  v->sh = x->sh;
+  v->display = x->display;
+  v->n = x->nmon;
+  memcpy(v->mon, x->mon, x->nmon * sizeof *x->mon);
 }
 
-int kvmx_frame(struct kvm_x11 *x, int quality, unsigned scale, int full,
-               struct kvm_out *out, char *err, size_t err_len) {
-  int r = x->cap ? follow_size(x, scale) : MESH_E_IO;
+int kvmx_frame(struct kvm_x11 *x, int quality, unsigned scale, uint16_t display,
+               int full, struct kvm_out *out, char *err, size_t err_len) {
+  int displays = 0;
+  int r = x->cap ? follow_size(x, scale, display, &displays) : MESH_E_IO;
   if (r < 0) goto fail;
-  if (r == 1 || full) {
+  if (r == 1 || full || displays) {
     uint8_t s[8];
     kvm_put_screen(s, (uint16_t)x->sw, (uint16_t)x->sh);
-    if ((r = out_add(out, s, sizeof s, NULL, 0)) != 0) goto fail;
+    if ((r = kvmx_out_add(out, s, sizeof s, NULL, 0)) != 0) goto fail;
     full = 1;
   }
+  if (displays && (r = kvmx_displays_put(x, out)) != 0) goto fail;
   if (!damage_check(x) && !full) {
     if (!x->lost) return 0; /* nothing changed: no grab, no message */
     r = MESH_E_IO;
@@ -589,206 +583,4 @@ fail:
            : r == MESH_E_TOO_LARGE ? "screen or tile too large"
                                    : "lost the X display");
   return r;
-}
-
-/* ------------------------------------------------ input */
-
-unsigned long kvmx_vk_keysym(uint8_t vk, int extended) {
-  if (vk >= 'A' && vk <= 'Z') return XK_a + (unsigned long)(vk - 'A');
-  if (vk >= '0' && vk <= '9') return XK_0 + (unsigned long)(vk - '0');
-  if (vk >= 0x60 && vk <= 0x69) return XK_KP_0 + (unsigned long)(vk - 0x60);
-  if (vk >= 0x70 && vk <= 0x87) return XK_F1 + (unsigned long)(vk - 0x70);
-  switch (vk) {
-    case 0x08:
-      return XK_BackSpace;
-    case 0x09:
-      return XK_Tab;
-    case 0x0D:
-      return extended ? XK_KP_Enter : XK_Return;
-    case 0x10:
-      return XK_Shift_L;
-    case 0x11:
-      return extended ? XK_Control_R : XK_Control_L;
-    case 0x12:
-      return extended ? XK_Alt_R : XK_Alt_L;
-    case 0x13:
-      return XK_Pause;
-    case 0x14:
-      return XK_Caps_Lock;
-    case 0x1B:
-      return XK_Escape;
-    case 0x20:
-      return XK_space;
-    case 0x21:
-      return XK_Prior;
-    case 0x22:
-      return XK_Next;
-    case 0x23:
-      return XK_End;
-    case 0x24:
-      return XK_Home;
-    case 0x25:
-      return XK_Left;
-    case 0x26:
-      return XK_Up;
-    case 0x27:
-      return XK_Right;
-    case 0x28:
-      return XK_Down;
-    case 0x2C:
-      return XK_Print;
-    case 0x2D:
-      return XK_Insert;
-    case 0x2E:
-      return XK_Delete;
-    case 0x5B:
-      return XK_Super_L;
-    case 0x5C:
-      return XK_Super_R;
-    case 0x5D:
-      return XK_Menu;
-    case 0x6A:
-      return XK_KP_Multiply;
-    case 0x6B:
-      return XK_KP_Add;
-    case 0x6D:
-      return XK_KP_Subtract;
-    case 0x6E:
-      return XK_KP_Decimal;
-    case 0x6F:
-      return XK_KP_Divide;
-    case 0x90:
-      return XK_Num_Lock;
-    case 0x91:
-      return XK_Scroll_Lock;
-    case 0xA0:
-      return XK_Shift_L;
-    case 0xA1:
-      return XK_Shift_R;
-    case 0xA2:
-      return XK_Control_L;
-    case 0xA3:
-      return XK_Control_R;
-    case 0xA4:
-      return XK_Alt_L;
-    case 0xA5:
-      return XK_Alt_R;
-    case 0xBA:
-      return XK_semicolon;
-    case 0xBB:
-      return XK_equal;
-    case 0xBC:
-      return XK_comma;
-    case 0xBD:
-      return XK_minus;
-    case 0xBE:
-      return XK_period;
-    case 0xBF:
-      return XK_slash;
-    case 0xC0:
-      return XK_grave;
-    case 0xDB:
-      return XK_bracketleft;
-    case 0xDC:
-      return XK_backslash;
-    case 0xDD:
-      return XK_bracketright;
-    case 0xDE:
-      return XK_apostrophe;
-    case 0xE1:
-      return XK_ISO_Level3_Shift; /* AltGr from a Windows browser */
-    default:
-      return 0;
-  }
-}
-
-static void key(struct kvm_x11 *x, KeySym ks, int down) {
-  KeyCode kc = XKeysymToKeycode(x->in, ks);
-  if (kc) XTestFakeKeyEvent(x->in, kc, down ? True : False, CurrentTime);
-}
-
-/* A unicode character: its keycode (with Shift when it is the shifted
- * level), or a spare keycode mapped to it for the press. */
-static void unicode_key(struct kvm_x11 *x, uint16_t ch) {
-  /* Latin-1 keysyms equal the code point; others are 0x1000000 + it. */
-  KeySym ks = ch < 0x100 ? (KeySym)ch : (KeySym)(0x1000000ul | ch);
-  if (ch < 0x20 || (ch >= 0xD800 && ch <= 0xDFFF)) return;
-  KeyCode kc = XKeysymToKeycode(x->in, ks);
-  if (kc) {
-    int shift = XkbKeycodeToKeysym(x->in, kc, 0, 0) != ks &&
-                XkbKeycodeToKeysym(x->in, kc, 0, 1) == ks;
-    if (shift) key(x, XK_Shift_L, 1);
-    XTestFakeKeyEvent(x->in, kc, True, CurrentTime);
-    XTestFakeKeyEvent(x->in, kc, False, CurrentTime);
-    if (shift) key(x, XK_Shift_L, 0);
-    return;
-  }
-  /* Borrow the highest keycode with no symbols, then give it back. */
-  int lo, hi, per;
-  XDisplayKeycodes(x->in, &lo, &hi);
-  KeySym *map = XGetKeyboardMapping(x->in, (KeyCode)lo, hi - lo + 1, &per);
-  if (!map) return;
-  int spare = 0;
-  for (int k = hi; k >= lo && !spare; k--) {
-    int empty = 1;
-    for (int i = 0; i < per; i++)
-      if (map[(k - lo) * per + i] != NoSymbol) empty = 0;
-    if (empty) spare = k;
-  }
-  XFree(map);
-  if (!spare) return;
-  KeySym syms[2] = {ks, ks};
-  XChangeKeyboardMapping(x->in, spare, 2, syms, 1);
-  XSync(x->in, False);
-  XTestFakeKeyEvent(x->in, (KeyCode)spare, True, CurrentTime);
-  XTestFakeKeyEvent(x->in, (KeyCode)spare, False, CurrentTime);
-  XSync(x->in, False);
-  KeySym none[2] = {NoSymbol, NoSymbol};
-  XChangeKeyboardMapping(x->in, spare, 2, none, 1);
-}
-
-static void mouse(struct kvm_x11 *x, const struct kvm_input *in) {
-  static const struct {
-    uint8_t flag;
-    unsigned button;
-    Bool down;
-  } map[] = {
-      {KVM_MOUSE_LEFT_DOWN, 1, True},   {KVM_MOUSE_LEFT_UP, 1, False},
-      {KVM_MOUSE_RIGHT_DOWN, 3, True},  {KVM_MOUSE_RIGHT_UP, 3, False},
-      {KVM_MOUSE_MIDDLE_DOWN, 2, True}, {KVM_MOUSE_MIDDLE_UP, 2, False},
-  };
-  XTestFakeMotionEvent(x->in, -1, in->u.mouse.x, in->u.mouse.y, CurrentTime);
-  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-    if (in->u.mouse.buttons == map[i].flag)
-      XTestFakeButtonEvent(x->in, map[i].button, map[i].down, CurrentTime);
-  if (in->u.mouse.wheel) { /* one click per message (spec §7.2) */
-    unsigned b = in->u.mouse.wheel > 0 ? 4 : 5;
-    XTestFakeButtonEvent(x->in, b, True, CurrentTime);
-    XTestFakeButtonEvent(x->in, b, False, CurrentTime);
-  }
-}
-
-void kvmx_input(struct kvm_x11 *x, const struct kvm_input *in) {
-  if (!x->in || x->in_lost) return;
-  switch (in->type) {
-    case KVM_KEY: {
-      int ext = in->u.key.action == KVM_KEY_EXUP ||
-                in->u.key.action == KVM_KEY_EXDOWN;
-      int down = in->u.key.action == KVM_KEY_DOWN ||
-                 in->u.key.action == KVM_KEY_EXDOWN;
-      KeySym ks = kvmx_vk_keysym(in->u.key.vk, ext);
-      if (ks) key(x, ks, down);
-      break;
-    }
-    case KVM_KEY_UNICODE:
-      /* Down only: the agent presses and releases (spec §7.4). */
-      if (!in->u.ukey.up) unicode_key(x, in->u.ukey.ch);
-      break;
-    case KVM_MOUSE:
-      mouse(x, in);
-      break;
-    default:
-      return;
-  }
-  XFlush(x->in);
 }

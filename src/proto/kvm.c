@@ -175,3 +175,19 @@ size_t kvm_put_displays(uint8_t *out, size_t cap, const uint16_t *ids, size_t n,
   put16(out + 6 + 2 * n, selected);
   return size;
 }
+
+size_t kvm_put_display_info(uint8_t *out, size_t cap,
+                            const struct kvm_monitor *m, size_t n) {
+  if (n > (KVM_MAX_PLAIN - KVM_HDR) / 10 || cap < KVM_HDR + 10 * n) return 0;
+  size_t size = KVM_HDR + 10 * n;
+  kvm_put_header(out, KVM_DISPLAY_INFO, (uint16_t)size);
+  for (size_t i = 0; i < n; i++) {
+    uint8_t *r = out + KVM_HDR + 10 * i;
+    put16(r, m[i].id);
+    put16(r + 2, m[i].x);
+    put16(r + 4, m[i].y);
+    put16(r + 6, m[i].w);
+    put16(r + 8, m[i].h);
+  }
+  return size;
+}

@@ -145,4 +145,14 @@ size_t kvm_put_text(uint8_t *out, size_t cap, uint16_t type, const char *text,
 size_t kvm_put_displays(uint8_t *out, size_t cap, const uint16_t *ids, size_t n,
                         uint16_t selected);
 
+/* The display id meaning "every display" (GET_DISPLAYS, SET_DISPLAY). */
+#define KVM_ALL_DISPLAYS 65535
+/* One monitor of DISPLAY_INFO: its id and its rectangle on the screen. */
+struct kvm_monitor {
+  uint16_t id, x, y, w, h;
+};
+/* DISPLAY_INFO: 4 + 10n bytes, or 0 if that passes cap (or 65535). */
+size_t kvm_put_display_info(uint8_t *out, size_t cap,
+                            const struct kvm_monitor *m, size_t n);
+
 #endif

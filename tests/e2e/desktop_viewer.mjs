@@ -10,6 +10,9 @@
 //   CONSOLE <msgid> <msg> an agent console message
 //   PIXEL <x> <y> <r> <g> <b>   (step px:)
 //   STATS <pictures> <jumbos> <maxbytes> <bytes>   (step stats)
+//   DISPLAYS <id,id,...> <selected>   a GET_DISPLAYS answer
+//   SET_DISPLAY <id>      the agent's current display
+//   DISPLAY_INFO <id>:<x>,<y>,<w>x<h> ...   the monitors
 //   CLOSE <code> <reason> / TIMEOUT
 //
 // usage: node desktop_viewer.mjs --url U --user U --pass P --node N
@@ -21,7 +24,7 @@
 //   of stats back to 0), comp:T,Q,S,I (send COMPRESSION with image type,
 //   quality, scaling, interval; also what is answered to every later
 //   SCREEN, as the stock viewer keeps its settings), z (stop reading),
-//   r (read again), close
+//   r (read again), getd (GET_DISPLAYS), setd:ID (SET_DISPLAY), close
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -121,6 +124,19 @@ function command(b) {
     send([0, 8, 0, 5, 0]);
   } else if (type === 3) picture(b);
   else if (type === 65) out(`ERROR ${b.subarray(4).toString()}`);
+  else if (type === 11) {
+    const n = b.readUInt16BE(4), ids = [];
+    for (let i = 0; i < n; i++) ids.push(b.readUInt16BE(6 + 2 * i));
+    out(`DISPLAYS ${ids.join(',')} ${b.readUInt16BE(6 + 2 * n)}`);
+  } else if (type === 12) out(`SET_DISPLAY ${b.readUInt16BE(4)}`);
+  else if (type === 82) {
+    const m = [];
+    for (let o = 4; o + 10 <= b.length; o += 10) {
+      const [i, x, y, w, h] = [0, 2, 4, 6, 8].map((k) => b.readUInt16BE(o + k));
+      m.push(`${i}:${x},${y},${w}x${h}`);
+    }
+    out(`DISPLAY_INFO ${m.join(' ')}`);
+  }
 }
 
 let ws;
@@ -204,6 +220,12 @@ function run(i) {
       send([0, 5, 0, 10, ...comp]);
       return next(50);
     }
+    case 'getd':
+      send([0, 11, 0, 4]);
+      return next(50);
+    case 'setd':
+      send([0, 12, 0, 6, ...u16(+v)]);
+      return next(50);
     case 'zero':
       pictures = jumbos = maxBytes = bytes = 0;
       return next();

@@ -76,14 +76,57 @@ static void picks_the_display(void **state) {
 
 static void input_only_with_control_rights(void **state) {
   (void)state;
-  assert_true(kvm_input_allowed(TUNNEL_RIGHTS_FULL, 0));
-  assert_true(kvm_input_allowed(TUNNEL_RIGHT_REMOTECONTROL, 0));
-  assert_false(kvm_input_allowed(KVM_RIGHT_VIEWONLY, 0));
-  assert_false(
-      kvm_input_allowed(TUNNEL_RIGHT_REMOTECONTROL | KVM_RIGHT_VIEWONLY, 0));
+  assert_int_equal(kvm_input_allowed(TUNNEL_RIGHTS_FULL, 0), KVM_INPUT_FULL);
+  assert_int_equal(kvm_input_allowed(TUNNEL_RIGHT_REMOTECONTROL, 0),
+                   KVM_INPUT_FULL);
+  assert_int_equal(kvm_input_allowed(KVM_RIGHT_VIEWONLY, 0), KVM_INPUT_NONE);
+  assert_int_equal(
+      kvm_input_allowed(TUNNEL_RIGHT_REMOTECONTROL | KVM_RIGHT_VIEWONLY, 0),
+      KVM_INPUT_NONE);
+  /* DESKLIMITEDINPUT narrows REMOTECONTROL; alone it grants nothing, and
+   * view-only beats it. */
+  assert_int_equal(
+      kvm_input_allowed(TUNNEL_RIGHT_REMOTECONTROL | KVM_RIGHT_LIMITEDINPUT, 0),
+      KVM_INPUT_LIMITED);
+  assert_int_equal(kvm_input_allowed(KVM_RIGHT_LIMITEDINPUT, 0),
+                   KVM_INPUT_NONE);
+  assert_int_equal(
+      kvm_input_allowed(TUNNEL_RIGHT_REMOTECONTROL | KVM_RIGHT_LIMITEDINPUT |
+                            KVM_RIGHT_VIEWONLY,
+                        0),
+      KVM_INPUT_NONE);
   /* desktopviewonly from the server beats every right. */
-  assert_false(kvm_input_allowed(TUNNEL_RIGHTS_FULL, 1));
-  assert_false(kvm_input_allowed(TUNNEL_RIGHT_REMOTECONTROL, 1));
+  assert_int_equal(kvm_input_allowed(TUNNEL_RIGHTS_FULL, 1), KVM_INPUT_NONE);
+  assert_int_equal(kvm_input_allowed(TUNNEL_RIGHT_REMOTECONTROL, 1),
+                   KVM_INPUT_NONE);
+  assert_int_equal(
+      kvm_input_allowed(TUNNEL_RIGHT_REMOTECONTROL | KVM_RIGHT_LIMITEDINPUT, 1),
+      KVM_INPUT_NONE);
+}
+
+/* The GET_DISPLAYS answer lists the monitors, and "all" with several. */
+static void answers_get_displays(void **state) {
+  (void)state;
+  struct kvmx_view v = {.display = KVM_ALL_DISPLAYS, .n = 2};
+  v.mon[0] = (struct kvm_monitor){1, 0, 0, 800, 600};
+  v.mon[1] = (struct kvm_monitor){2, 800, 0, 800, 600};
+  uint8_t b[64];
+  static const uint8_t two[] = {0, 11, 0, 14,   0,    3,    0,
+                                1, 0,  2, 0xFF, 0xFF, 0xFF, 0xFF};
+  assert_int_equal(kvmx_put_displays(&v, b, sizeof b), sizeof two);
+  assert_memory_equal(b, two, sizeof two);
+  /* One monitor: no "all" entry. */
+  v.n = 1;
+  v.display = 1;
+  static const uint8_t one[] = {0, 11, 0, 10, 0, 1, 0, 1, 0, 1};
+  assert_int_equal(kvmx_put_displays(&v, b, sizeof b), sizeof one);
+  assert_memory_equal(b, one, sizeof one);
+  /* No RandR: an empty list, the whole screen selected. */
+  v.n = 0;
+  v.display = KVM_ALL_DISPLAYS;
+  static const uint8_t none[] = {0, 11, 0, 8, 0, 0, 0xFF, 0xFF};
+  assert_int_equal(kvmx_put_displays(&v, b, sizeof b), sizeof none);
+  assert_memory_equal(b, none, sizeof none);
 }
 
 static void desktop_rights_at_selection(void **state) {
@@ -123,6 +166,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(picks_the_display),
       cmocka_unit_test(input_only_with_control_rights),
+      cmocka_unit_test(answers_get_displays),
       cmocka_unit_test(desktop_rights_at_selection),
       cmocka_unit_test(maps_virtual_keys),
   };

@@ -179,6 +179,18 @@ static void pictures_wrap_in_jumbo_past_65535(void **state) {
   assert_int_equal(kvm_put_picture_header(h, 0, 0, KVM_MAX_JUMBO - 7), 0);
 }
 
+static void encodes_display_info(void **state) {
+  (void)state;
+  struct kvm_monitor m[2] = {{1, 0, 0, 800, 600}, {2, 800, 16, 1024, 768}};
+  uint8_t b[32];
+  static const uint8_t want[] = {0, 82,   0, 24, 0, 1,    0, 0,  0, 0, 3, 0x20,
+                                 2, 0x58, 0, 2,  3, 0x20, 0, 16, 4, 0, 3, 0};
+  assert_int_equal(kvm_put_display_info(b, sizeof b, m, 2), 24);
+  assert_memory_equal(b, want, 24);
+  assert_int_equal(kvm_put_display_info(b, 23, m, 2), 0); /* no room */
+  assert_int_equal(kvm_put_display_info(b, sizeof b, m, 0), 4);
+}
+
 /* A scaled viewer's mouse lands back on the screen pixels it shows. */
 static void scaling_maps_coordinates_back(void **state) {
   (void)state;
@@ -224,6 +236,7 @@ int main(void) {
       cmocka_unit_test(encodes_agent_commands),
       cmocka_unit_test(pictures_wrap_in_jumbo_past_65535),
       cmocka_unit_test(scaling_maps_coordinates_back),
+      cmocka_unit_test(encodes_display_info),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
