@@ -1,20 +1,26 @@
 # Shared helpers of the remote desktop tests (tests/e2e/desktop_*.sh).
 # Sourced after lib.sh; not a test itself.
 #
-# desktop_need: Xvfb, xev, desktop_draw and jpeg-js (installed from npm into
-#   the build folder on first use) or fail.
+# desktop_need_x: Xvfb, xev and desktop_draw, or fail.
+# desktop_need: those, node and jpeg-js (installed from npm into the build
+#   folder on first use), or fail.
 # desktop_xvfb WxH: starts Xvfb on a free display number; sets XDISP,
 #   XVFB_PID and exports DISPLAY for the agent started afterwards.
 # dview USER STEP...: one desktop_viewer.mjs session as USER.
 # near OUTPUT X Y R G B WHAT: the PIXEL line for X,Y is within 24 of RGB.
 DV=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/desktop_viewer.mjs
 
-desktop_need() {
+desktop_need_x() {
   local t
-  for t in Xvfb xev node; do
+  for t in Xvfb xev; do
     command -v $t >/dev/null || fail "$t is missing (scripts/setup-deps.sh)"
   done
   [ -x "$MESH_BUILD/desktop_draw" ] || fail "no desktop_draw in \$MESH_BUILD"
+}
+
+desktop_need() {
+  desktop_need_x
+  command -v node >/dev/null || fail "node is missing (scripts/setup-deps.sh)"
   JPEG=${MESH_BUILD:-$WORK}/desktop-node
   if [ ! -d "$JPEG/node_modules/jpeg-js" ]; then
     mkdir -p "$JPEG"
@@ -39,13 +45,20 @@ desktop_xvfb() {
   fail "could not start Xvfb"
 }
 
-# desktop_xvfb_on N WxH: Xvfb on :N; sets XDISP and XVFB_PID.
+# desktop_xvfb_on N WxH: Xvfb on :N; sets XDISP and XVFB_PID. Ready
+# when Xvfb writes its display number to -displayfd (it does so once it
+# accepts connections): the socket alone may be a stale one left by a
+# server killed with -9, and a client started then cannot connect.
 desktop_xvfb_on() {
-  Xvfb ":$1" -screen 0 "${2}x24" -nolisten tcp >>"$WORK/xvfb.log" 2>&1 &
+  local ready=$WORK/xvfb.$1.ready
+  rm -f "$ready"
+  Xvfb ":$1" -screen 0 "${2}x24" -nolisten tcp -displayfd 3 3>"$ready" \
+    >>"$WORK/xvfb.log" 2>&1 &
   XVFB_PID=$!
   PIDS+=("$XVFB_PID")
   XDISP=:$1
-  wait_for 10 test -S "/tmp/.X11-unix/X$1"
+  wait_for 10 eval 'test -s "$ready" || ! kill -0 "$XVFB_PID"'
+  test -s "$ready"
 }
 
 dview() {
