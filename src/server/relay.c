@@ -45,8 +45,6 @@
 
 /* Device rights the relay reads (spec §9.1). */
 #define RIGHTS_FULL 0xFFFFFFFFu
-#define RIGHT_NOTERMINAL 512u
-#define RIGHT_NOFILES 1024u
 #define RIGHT_NODESKTOP 65536u
 
 /* Tunnels whose deadline passed are looked for this often. */
@@ -72,10 +70,11 @@ struct relay_end {
   uint64_t bytes_in; /* payload bytes received from this side */
   char ip[64];
   char user_name[RELAY_USER_MAX]; /* viewer side */
-  /* Viewer side, for a user whose rights on the device fall short of
-   * some protocol (see "Restricted viewers" below): the protocol the
-   * viewer must select in the tunnel (-1 once it did, or for a viewer
-   * nobody checks), the desktop input filter, and what it dropped. */
+  /* Viewer side, for a user whose rights on the device restrict the
+   * desktop (see "restricted viewers" below): the protocol the viewer
+   * asked for, until it selected one in the tunnel (-1 then, or for a
+   * viewer nobody checks), the desktop input filter, and what it
+   * dropped. */
   int want_proto;
   enum kvm_filter_mode mode;
   int filtering; /* mode applies: the desktop was selected */
@@ -278,28 +277,25 @@ static const char *join_error(int r) {
 
 /* ---------------------------------------------------- restricted viewers */
 
-/* A viewer whose rights are not full and leave out something (view-only
- * or limited desktop input, no desktop, no terminal, no files) is read
- * by the relay instead of only copied (docs/sessions.md, "Restricted
- * viewers"):
+/* A viewer whose rights are not full and restrict the desktop (view-only
+ * or limited input, or NODESKTOP) is read by the relay instead of only
+ * copied (docs/sessions.md, "Restricted viewers"):
  *  - Until the protocol is selected (spec §4.1), each message is read as
  *    the agent reads it: options/control JSON passes; the selection must
- *    be the protocol the viewer's URL asked for (and whose rights were
- *    checked at join), or one of the same family (the four terminals).
- *    The agent would act on any number; the server does not let a
- *    viewer that asked for a terminal switch to the desktop in-band.
+ *    be a number other than 0, and the desktop (2) exactly when the
+ *    viewer's URL asked for it (whose rights were checked at join). The
+ *    agent would act on any number; the server does not let a viewer
+ *    that asked for a terminal switch to the desktop in-band, nor turn a
+ *    desktop tunnel into something the filter would garble. Other
+ *    protocols are the agent's to judge, as for every viewer.
  *  - On a desktop session with a restricted input mode, every binary
  *    message goes through kvm_filter_message, and text messages must be
  *    JSON objects that are not a WebRTC offer: an offer would move the
  *    input onto a data channel the relay never sees, and an agent that
  *    does not enforce DESKLIMITEDINPUT itself would take it all. A
  *    binary message that is not whole commands is dropped whole.
- * A viewer with full rights, or with nothing restricted, is never parsed.
+ * Any other viewer is never parsed.
  */
-
-static int terminal_proto(int p) {
-  return p == 1 || p == 6 || p == 8 || p == 9;
-}
 
 /* Decides what the relay reads of viewer e with rights on the device,
  * joining to a tunnel registered for protocol reg_proto. */
@@ -307,8 +303,7 @@ static void guard_init(struct relay_end *e, uint32_t rights, int reg_proto) {
   e->want_proto = -1;
   e->mode = kvm_filter_mode_for(rights);
   if (rights == RIGHTS_FULL) return;
-  if (e->mode != KVM_FILTER_OFF ||
-      (rights & (RIGHT_NODESKTOP | RIGHT_NOTERMINAL | RIGHT_NOFILES)))
+  if (e->mode != KVM_FILTER_OFF || (rights & RIGHT_NODESKTOP))
     e->want_proto = e->proto >= 0 ? e->proto : reg_proto;
 }
 
@@ -353,8 +348,7 @@ static int guard_message(struct relay_end *e, enum ws_type type,
     }
     /* The stock agent reads a binary message as the selection too, so
      * binary options or KVM bytes before it are refused as well. */
-    if (r != 0 || !(sel == e->want_proto ||
-                    (terminal_proto(sel) && terminal_proto(e->want_proto)))) {
+    if (r != 0 || (sel == 2) != (e->want_proto == 2)) {
       char why[96];
       if (r == 0)
         snprintf(why, sizeof why,
