@@ -89,6 +89,26 @@ export function encodeEmpty(type) {
   return command(type, 0).b;
 }
 
+/** SET_DISPLAY: the display id to show (65535: all of them). */
+export function encodeSetDisplay(id) {
+  const { b, v } = command(KVM.SET_DISPLAY, 2);
+  v.setUint16(4, id & 0xffff);
+  return b;
+}
+
+/** The display id meaning every display at once. */
+export const ALL_DISPLAYS = 65535;
+
+/** The picker's entries for a GET_DISPLAYS list and the DISPLAY_INFO
+ * monitors (by id, may be empty): [[id, label]...]. */
+export function displayChoices(ids, monitors) {
+  return ids.map((id) => {
+    if (id === ALL_DISPLAYS) return [id, 'All displays'];
+    const m = monitors.get(id);
+    return [id, m ? `Display ${id} (${m.w}×${m.h})` : `Display ${id}`];
+  });
+}
+
 /** PAUSE: 1 pauses the stream, 0 resumes it. */
 export function encodePause(on) {
   const { b } = command(KVM.PAUSE, 1);
@@ -147,6 +167,15 @@ export function decodeCommand(type, body) {
       const ids = [];
       for (let i = 0; i < n; i++) ids.push(v.getUint16(2 + 2 * i));
       return { type, ids, selected: v.getUint16(2 + 2 * n) };
+    }
+    case KVM.DISPLAY_INFO: {
+      // Records of id, x, y, w, h; a trailing partial record is ignored.
+      const monitors = [];
+      for (let o = 0; o + 10 <= body.length; o += 10) {
+        monitors.push({ id: v.getUint16(o), x: v.getUint16(o + 2), y: v.getUint16(o + 4),
+          w: v.getUint16(o + 6), h: v.getUint16(o + 8) });
+      }
+      return { type, monitors };
     }
     case KVM.ERROR:
     case KVM.MESSAGE:

@@ -284,6 +284,24 @@ test('desktop: tiles drawn in order and scaled; keys, mouse, settings sent', asy
   await page.waitForFunction(() => document.querySelector('#desk-canvas').style.cursor === 'text');
   assert.ok(await page.locator('#desk-console').isHidden());
 
+  // Several displays: the picker appears with the agent's list, sends
+  // SET_DISPLAY, and follows the agent's SET_DISPLAY.
+  assert.ok(await page.locator('#desk-display').isHidden(), 'no picker before a list');
+  fake.send(cmd(82, Buffer.from([0, 1, 0, 0, 0, 0, 3, 32, 2, 88, 0, 2, 3, 32, 0, 0, 4, 0, 3, 0])));
+  fake.send(cmd(11, Buffer.from([0, 3, 0, 1, 0, 2, 255, 255, 255, 255])));
+  await page.locator('#desk-display').waitFor();
+  assert.deepEqual(await page.locator('#desk-display option').allTextContents(),
+    ['Display 1 (800×600)', 'Display 2 (1024×768)', 'All displays']);
+  assert.equal(await page.inputValue('#desk-display'), '65535');
+  fake.bins.length = 0;
+  await page.selectOption('#desk-display', '2');
+  await waitFor(() => commands(fake.bins).some(([t]) => t === 12), 'SET_DISPLAY');
+  assert.deepEqual(commands(fake.bins).filter(([t]) => t === 12).map(([, b]) => [...b]), [[0, 2]]);
+  fake.send(cmd(12, Buffer.from([0, 1])));
+  await page.waitForFunction(() => document.querySelector('#desk-display').value === '1');
+  fake.send(cmd(11, Buffer.from([0, 1, 0, 1, 0, 1])));
+  await page.locator('#desk-display').waitFor({ state: 'hidden' });
+
   // A malformed command ends the session with the reason.
   let closed = null;
   fake.ws.onClose((code) => { closed = code; });

@@ -8,8 +8,9 @@ import { test } from 'node:test';
 
 import {
   KVM, KvmReader, RateMeter, SPECIAL_KEYS, TileQueue, buttonFlags, decodeCommand,
-  encodeCompression, encodeEmpty, encodeKey, encodeKeyUnicode, encodeMouse, encodePause,
-  inputMode, joinCommands, keyCommands, screenStartMessage, specialKeyMessage, toRemote,
+  displayChoices, encodeCompression, encodeEmpty, encodeKey, encodeKeyUnicode, encodeMouse,
+  encodePause, encodeSetDisplay, inputMode, joinCommands, keyCommands, screenStartMessage,
+  specialKeyMessage, toRemote,
 } from '../../web/kvm.js';
 
 const hex = (b) => Buffer.from(b).toString('hex');
@@ -62,6 +63,9 @@ test('encoders: the exact bytes of each viewer command', () => {
   assert.equal(hex(encodePause(true)), '0008000501');
   assert.equal(hex(encodePause(false)), '0008000500');
   assert.equal(hex(joinCommands(encodeEmpty(6), encodePause(false))), '00060004' + '0008000500');
+  assert.equal(hex(encodeSetDisplay(2)), '000c0006' + '0002');
+  assert.equal(hex(encodeSetDisplay(65535)), '000c0006' + 'ffff');
+  assert.equal(hex(encodeEmpty(KVM.GET_DISPLAYS)), '000b0004');
 });
 
 test('screen start: settings, resume, modifiers released (stock order)', () => {
@@ -153,6 +157,13 @@ test('decode: the agent-to-viewer commands the viewer reads', () => {
   assert.deepEqual(decodeCommand(KVM.GET_DISPLAYS, u16(2, 1, 2, 65535)),
     { type: KVM.GET_DISPLAYS, ids: [1, 2], selected: 65535 });
   assert.deepEqual(decodeCommand(KVM.SET_DISPLAY, u16(2)), { type: KVM.SET_DISPLAY, id: 2 });
+  const info = decodeCommand(KVM.DISPLAY_INFO, Uint8Array.of(...u16(1, 0, 0, 800, 600),
+    ...u16(2, 800, 0, 1024, 768), 9));
+  assert.deepEqual(info.monitors, [{ id: 1, x: 0, y: 0, w: 800, h: 600 },
+    { id: 2, x: 800, y: 0, w: 1024, h: 768 }], 'a partial record is ignored');
+  assert.deepEqual(displayChoices([1, 2, 65535], new Map(info.monitors.map((m) => [m.id, m]))),
+    [[1, 'Display 1 (800×600)'], [2, 'Display 2 (1024×768)'], [65535, 'All displays']]);
+  assert.deepEqual(displayChoices([3], new Map()), [[3, 'Display 3']]);
   assert.deepEqual(decodeCommand(99, Uint8Array.of(1, 2, 3)), { type: 99 }, 'unknown: ignored');
   assert.equal(decodeCommand(KVM.ERROR, Uint8Array.of(0xff, 0x41)).text, '\ufffdA', 'bad UTF-8 replaced');
 });

@@ -13,9 +13,9 @@ import { el } from '../dom.js';
 import { myRights, state } from '../state.js';
 import { Tunnel } from '../tunnel.js';
 import {
-  KVM, KvmReader, RateMeter, SPECIAL_KEYS, TileQueue, buttonFlags, encodeCompression,
-  encodeEmpty, encodeMouse, inputMode, keyCommands, screenStartMessage, specialKeyMessage,
-  toRemote,
+  KVM, KvmReader, RateMeter, SPECIAL_KEYS, TileQueue, buttonFlags, displayChoices,
+  encodeCompression, encodeEmpty, encodeMouse, encodeSetDisplay, inputMode, keyCommands,
+  screenStartMessage, specialKeyMessage, toRemote,
 } from '../kvm.js';
 
 const PROTOCOL_DESKTOP = 2;
@@ -68,12 +68,18 @@ export function desktopTab(nodeid) {
   const quality = choice('desk-quality', 'Quality', QUALITIES, 50);
   const scaling = choice('desk-scaling', 'Scaling', SCALINGS, 1024);
   const rate = choice('desk-rate', 'Frame rate', INTERVALS, 100);
+  // Shown when the agent lists more than one display (GET_DISPLAYS).
+  const display = el('select', { id: 'desk-display', 'aria-label': 'Display' });
+  const displayBox = el('label', { className: 'desk-choice', for: 'desk-display' }, 'Display',
+    display);
+  displayBox.hidden = true;
   const fitBox = el('input', { id: 'desk-fit', type: 'checkbox', checked: true });
   const fit = el('label', { className: 'check', for: 'desk-fit' }, fitBox, 'Fit to window');
   const canvas = el('canvas', { id: 'desk-canvas', className: 'desk-canvas', tabIndex: 0,
     width: 0, height: 0, 'aria-label': 'Remote desktop' });
   const screen = el('div', { id: 'desk-screen', className: 'desk-screen fit' }, canvas);
-  const controls = el('div', { className: 'desk-bar row-tools' }, keys, quality, scaling, rate);
+  const controls = el('div', { className: 'desk-bar row-tools' }, keys, displayBox, quality,
+    scaling, rate);
   const root = el('div', { className: 'desk' },
     el('div', { className: 'desk-bar row-tools' }, connect, disconnect, refresh, full, fit,
       viewOnlyNote, status, stats),
@@ -91,6 +97,8 @@ export function desktopTab(nodeid) {
   let statsTimer = 0;
   let frameQueued = false;
   let lastMove = '';
+  let monitors = new Map(); // display id -> {x, y, w, h} (DISPLAY_INFO)
+  let displayIds = [];
   const meter = new RateMeter();
 
   const setStatus = (text) => { status.textContent = text; };
@@ -147,6 +155,24 @@ export function desktopTab(nodeid) {
       case KVM.PICTURE:
         if (size) tiles.add(c.x, c.y, c.image);
         break;
+      case KVM.GET_DISPLAYS:
+        displayIds = c.ids;
+        display.replaceChildren(...displayChoices(c.ids, monitors).map(([id, text]) =>
+          el('option', { value: String(id) }, text)));
+        display.value = String(c.selected);
+        displayBox.hidden = c.ids.length < 2;
+        break;
+      case KVM.SET_DISPLAY:
+        display.value = String(c.id);
+        break;
+      case KVM.DISPLAY_INFO:
+        monitors = new Map(c.monitors.map((m) => [m.id, m]));
+        // The labels carry the sizes: redo them for the list shown.
+        for (const [id, text] of displayChoices(displayIds, monitors)) {
+          const o = display.querySelector(`option[value="${id}"]`);
+          if (o) o.textContent = text;
+        }
+        break;
       case KVM.MOUSE_CURSOR:
         canvas.style.cursor = mode === 'none' ? '' : c.cursor;
         break;
@@ -155,7 +181,7 @@ export function desktopTab(nodeid) {
         if (!c.text.startsWith('.')) setConsole(c.text);
         break;
       default:
-        break; // display lists, key state, debug text: not shown yet
+        break; // key state, debug text: not shown
     }
   };
 
@@ -171,6 +197,9 @@ export function desktopTab(nodeid) {
     setStatus('Connecting…');
     size = null;
     failure = null;
+    monitors = new Map();
+    displayIds = [];
+    displayBox.hidden = true;
     reader = new KvmReader();
     const t = new Tunnel(state.ctl, nodeid, PROTOCOL_DESKTOP);
     tunnel = t;
@@ -284,6 +313,10 @@ export function desktopTab(nodeid) {
       send(encodeCompression(IMAGE_JPEG, q, s, i));
     });
   }
+  display.addEventListener('change', () => {
+    send(encodeSetDisplay(Number(display.value)));
+    canvas.focus();
+  });
   refresh.addEventListener('click', () => send(encodeEmpty(KVM.REFRESH)));
   fitBox.addEventListener('change', () => screen.classList.toggle('fit', fitBox.checked));
   full.addEventListener('click', () => {
