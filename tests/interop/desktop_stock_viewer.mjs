@@ -49,9 +49,9 @@ function pixel(page, x, y) {
 }
 const near = (got, want) => got.every((v, i) => Math.abs(v - want[i]) <= 24);
 
-// Records, in the page, the desktop commands each way over the relay
-// WebSocket (the first command of each binary message: its type and
-// size, and for COMPRESSION its image type) for the log of this test.
+// Records, in the page, what goes each way over the relay WebSocket: text
+// as it is, and for each binary message the type of its first command
+// (with the image type for COMPRESSION), for the checks and the log.
 function traceKvm() {
   const trace = { sent: [], got: [] };
   window.kvmTrace = trace;
