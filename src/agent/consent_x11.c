@@ -7,8 +7,10 @@
  * thread pool (XOpenDisplay blocks on a hung server), then everything
  * else runs on the loop: a uv_poll on ConnectionNumber() reads events,
  * and XFlush after each change keeps requests from lingering in Xlib's
- * buffer. Nothing here waits for the X server: no XSync, no round trip
- * after the open.
+ * buffer. The window is created on the pool right after the open (that
+ * takes round trips: atoms, the font); on the loop nothing waits for the
+ * X server's answer, and the few hundred bytes a redraw sends fit in the
+ * socket's buffer.
  *
  * Life: _new -> open on the pool -> window up -> answered or closed ->
  * handles closed -> freed. `owned` says whether the tunnel still holds
@@ -139,11 +141,11 @@ static void take_down(struct consent_ui *u) {
   if (u->poll_open) uv_close((uv_handle_t *)&u->poll, on_poll_closed);
   if (u->timer_open) uv_close((uv_handle_t *)&u->timer, on_timer_closed);
   if (!u->d) return;
-  if (!u->lost) {
-    if (u->win) XDestroyWindow(u->d, u->win);
-    if (u->gc) XFreeGC(u->d, u->gc);
-    if (u->font) XFreeFont(u->d, u->font);
-  }
+  /* Also on a dead connection: Xlib sends nothing then, but the GC and
+   * font structures are freed only here. */
+  if (u->win && !u->lost) XDestroyWindow(u->d, u->win);
+  if (u->gc) XFreeGC(u->d, u->gc);
+  if (u->font) XFreeFont(u->d, u->font);
   XCloseDisplay(u->d);
   u->d = NULL;
 }
@@ -388,15 +390,20 @@ static void create_window(struct consent_ui *u) {
   XFlush(d);
 }
 
+/* On the pool: the open and the window's creation, whose round trips
+ * (atoms, font) would otherwise wait on the loop. The connection is used
+ * by this thread only until the loop's after_open. */
 static void open_work(uv_work_t *w) {
   struct consent_ui *u = w->data;
   u->d = XOpenDisplay(u->display);
+  if (!u->d) return;
+  XSetIOErrorExitHandler(u->d, ui_io_exit, u);
+  create_window(u);
 }
 
 static void after_open(uv_work_t *w, int status) {
   struct consent_ui *u = w->data;
   u->opening = 0;
-  if (u->d) XSetIOErrorExitHandler(u->d, ui_io_exit, u);
   if (!u->owned || status != 0 || !u->d) {
     if (u->owned && !u->d)
       log_warn("event=consent_display_failed display=%s", u->display);
@@ -410,12 +417,23 @@ static void after_open(uv_work_t *w, int status) {
     maybe_free(u);
     return;
   }
-  create_window(u);
-  if (uv_poll_init(u->loop, &u->poll, ConnectionNumber(u->d)) == 0) {
-    u->poll.data = u;
-    u->poll_open = 1;
-    uv_poll_start(&u->poll, UV_READABLE, on_readable);
+  if (uv_poll_init(u->loop, &u->poll, ConnectionNumber(u->d)) != 0) {
+    log_warn(
+        "event=consent_display_failed display=%s reason=\"cannot poll "
+        "its connection\"",
+        u->display);
+    if (u->kind == UI_PROMPT) {
+      consent_sm_feed(&u->sm, CONSENT_EV_LOST, uv_now(u->loop));
+      finish_prompt(u);
+      return;
+    }
+    take_down(u);
+    maybe_free(u);
+    return;
   }
+  u->poll.data = u;
+  u->poll_open = 1;
+  uv_poll_start(&u->poll, UV_READABLE, on_readable);
   uv_timer_init(u->loop, &u->timer);
   u->timer.data = u;
   u->timer_open = 1;

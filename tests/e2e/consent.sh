@@ -177,6 +177,20 @@ wait_for 10 sh -c '! xdotool search --name "^Remote session\$"' ||
   fail "the toast stayed up"
 pass "notify shows a toast, the privacy bar's Disconnect closes the session"
 
+# ---- the X server goes away while the prompt is up: refused with a
+# reason, the agent goes on.
+consent 16
+viewer admin exec 'echo gone-$((6*7))' >"$WORK/x1.out" &
+VPID=$!
+wait_for 15 nprompts 1 || fail "no prompt (X server gone)"
+kill -9 "$XVFB_PID"
+wait "$VPID" || true
+o=$(cat "$WORK/x1.out")
+has "$o" '^CONSOLE 2 The local display went away' "X server gone: refused"
+hasnt "$o" 'gone-42' "no shell after the display went away"
+alive
+pass "an X server that goes away mid-prompt refuses the session; the agent goes on"
+
 # ---- no display to ask on (a Wayland-only session: the desktop's
 # display rule finds none): refused with a reason, unless nothing asks.
 kill -TERM "$AGENT_PID"
