@@ -154,7 +154,8 @@ export function groupView(sid) {
     const asked = CONSENT_BITS.filter(([, , items]) => bits & items[0][0]).map(([, l]) => l.toLowerCase());
     if (!asked.length) return null;
     return el('p', { id: 'group-consent', className: 'small muted' },
-      `The local user is asked before ${asked.join(', ')} sessions start.`);
+      `The local user is asked before ${asked.length > 1
+        ? `${asked.slice(0, -1).join(', ')} and ${asked.at(-1)}` : asked[0]} sessions start.`);
   };
 
   let addPanel = null; // "Add a device", for those who may manage devices
