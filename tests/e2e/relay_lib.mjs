@@ -152,3 +152,62 @@ export function rssKb(pid) {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   return +s.match(/VmRSS:\s+(\d+)/)[1];
 }
+
+// The viewer side of a session as the command-line viewers (viewer.mjs,
+// desktop_viewer.mjs) open it against any server at o.url (wss://H:P):
+// signs in on /control.ashx as o.user/o.pass (x-meshauth), gets the relay
+// cookies (authcookie), asks for tunnel o.id to o.node for protocol o.p
+// (msg/tunnel, answered with responseid o.tag; skipped with o.joinOnly)
+// and calls on.join(url) with the viewer's relay URL, whose p is o.vp
+// (default o.p). on.route(result) gets the answer to msg/tunnel, on.error(e)
+// an error of the control socket. Returns the control socket.
+export function viewerTunnel(o, on) {
+  const b64 = (s) => Buffer.from(s).toString('base64');
+  const ctl = new WebSocket(o.url + '/control.ashx', {
+    headers: { 'x-meshauth': `${b64(o.user)},${b64(o.pass)}` },
+    rejectUnauthorized: false,
+    perMessageDeflate: false,
+  });
+  ctl.on('error', (e) => on.error(e));
+  ctl.on('open', () => ctl.send(JSON.stringify({ action: 'authcookie' })));
+  ctl.on('message', (data) => {
+    let m;
+    try { m = JSON.parse(data.toString()); } catch { return; }
+    if (m.action === 'authcookie') {
+      if (!o.joinOnly) ctl.send(JSON.stringify({
+        action: 'msg', type: 'tunnel', nodeid: o.node, usage: o.p,
+        value: `*/meshrelay.ashx?p=${o.p}&nodeid=${o.node}&id=${o.id}&rauth=${m.rcookie}`,
+        responseid: o.tag,
+      }));
+      on.join(`${o.url}/meshrelay.ashx?browser=1&p=${o.vp ?? o.p}` +
+        `&nodeid=${encodeURIComponent(o.node)}&id=${o.id}&auth=${m.cookie}`);
+    } else if (m.action === 'msg' && m.responseid === o.tag) {
+      on.route(m.result);
+    }
+  });
+  return ctl;
+}
+
+// The command-line frame of the viewers: leading "--key value" options
+// into opt (timeout 60000 ms unless given), the other arguments in argv,
+// out(line) to stdout, and finish(line, status), which prints line (if
+// any) and exits shortly after; only its first call counts, and
+// finish('TIMEOUT', 2) comes by itself when opt.timeout passes.
+export function viewerCli(args) {
+  const argv = args.slice();
+  const opt = { timeout: 60000 };
+  while (argv.length && argv[0].startsWith('--')) {
+    const k = argv.shift().slice(2);
+    opt[k] = argv.shift();
+  }
+  const out = (line) => process.stdout.write(line + '\n');
+  let finished = false;
+  const finish = (line, status = 0) => {
+    if (finished) return;
+    finished = true;
+    if (line) out(line);
+    setTimeout(() => process.exit(status), 50);
+  };
+  setTimeout(() => finish('TIMEOUT', 2), +opt.timeout);
+  return { opt, argv, out, finish };
+}

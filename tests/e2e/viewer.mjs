@@ -41,66 +41,31 @@
 //                       (read again); print everything received
 //
 // It uses the `ws` package of the stock MeshCentral install
-// (tests/interop/.peer), as wsclient.mjs does.
-import { createRequire } from 'node:module';
-import { closeSync, existsSync, openSync, readSync, statSync, writeSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// (tests/interop/.peer), and the sign-in, tunnel request and command-line
+// frame it shares with desktop_viewer.mjs, through relay_lib.mjs.
+import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { WebSocket, viewerCli, viewerTunnel } from './relay_lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const wsPath = resolve(here, '../interop/.peer/node_modules/ws');
-if (!existsSync(wsPath)) {
-  console.error(`viewer: no ws package at ${wsPath}; run scripts/setup-peer.sh`);
-  process.exit(3);
-}
-const WebSocket = createRequire(import.meta.url)(wsPath);
-
-const argv = process.argv.slice(2);
-const opt = { timeout: 60000 };
-while (argv.length && argv[0].startsWith('--')) {
-  const k = argv.shift().slice(2);
-  opt[k] = argv.shift();
-}
+const { opt, argv, out, finish } = viewerCli(process.argv.slice(2));
 const mode = argv.shift();
 const args = argv;
 const proto = +(opt.p || (mode === 'term' || mode === 'exec' ? 1 : 5));
 const select = opt.select || String(proto);
-const out = (line) => process.stdout.write(line + '\n');
-let finished = false;
-const finish = (line, status = 0) => {
-  if (finished) return;
-  finished = true;
-  if (line) out(line);
-  setTimeout(() => process.exit(status), 50);
-};
-setTimeout(() => finish('TIMEOUT', 2), +opt.timeout);
 
-const b64 = (s) => Buffer.from(s).toString('base64');
-const ctl = new WebSocket(opt.url + '/control.ashx', {
-  headers: { 'x-meshauth': `${b64(opt.user)},${b64(opt.pass)}` },
-  rejectUnauthorized: false,
-  perMessageDeflate: false,
-});
 const tunnelId = opt.id || randomBytes(9).toString('hex');
 out(`ID ${tunnelId}`);
-ctl.on('error', (e) => finish(`ERROR control ${e.message}`, 1));
-ctl.on('open', () => ctl.send(JSON.stringify({ action: 'authcookie' })));
-ctl.on('message', (data) => {
-  let m;
-  try { m = JSON.parse(data.toString()); } catch { return; }
-  if (m.action === 'authcookie') {
-    const q = `p=${proto}&nodeid=${opt.node}&id=${tunnelId}`;
-    if (!opt['join-only']) ctl.send(JSON.stringify({
-      action: 'msg', type: 'tunnel', nodeid: opt.node, usage: proto,
-      value: `*/meshrelay.ashx?${q}&rauth=${m.rcookie}`, responseid: 'viewer',
-    }));
-    relay(`${opt.url}/meshrelay.ashx?browser=1&p=${opt.vp || proto}` +
-      `&nodeid=${encodeURIComponent(opt.node)}&id=${tunnelId}&auth=${m.cookie}`);
-  } else if (m.action === 'msg' && m.responseid === 'viewer') {
-    out(`ROUTE ${m.result}`);
-    if (m.result !== 'OK') finish(null, 1);
-  }
+viewerTunnel({
+  url: opt.url, user: opt.user, pass: opt.pass, node: opt.node, p: proto,
+  vp: opt.vp || proto, id: tunnelId, joinOnly: !!opt['join-only'], tag: 'viewer',
+}, {
+  error: (e) => finish(`ERROR control ${e.message}`, 1),
+  join: relay,
+  route: (result) => {
+    out(`ROUTE ${result}`);
+    if (result !== 'OK') finish(null, 1);
+  },
 });
 
 function relay(url) {
