@@ -9,7 +9,7 @@ PKGS=(
   libsqlite3-dev sqlite3 libcmocka-dev libargon2-dev libqrencode-dev liboath-dev
   duktape-dev libffi-dev
   libx11-dev libxext-dev libxtst-dev libturbojpeg0-dev libxdamage-dev
-  libxrandr-dev
+  libxrandr-dev libxfixes-dev
   xvfb x11-utils x11-xserver-utils xdotool
   curl ca-certificates procps
 )

@@ -130,7 +130,7 @@ export function joinCommands(...cmds) {
 
 const CURSORS = ['default', 'progress', 'crosshair', 'pointer', 'help', 'text', 'no-drop',
   'move', 'nesw-resize', 'ns-resize', 'nwse-resize', 'w-resize', 'alias', 'wait', 'none',
-  'not-allowed', 'col-resize', 'row-resize'];
+  'not-allowed', 'col-resize', 'row-resize', 'copy', 'zoom-in', 'zoom-out'];
 
 const utf8 = new TextDecoder('utf-8');
 

@@ -123,6 +123,11 @@ size_t kvmx_put_displays(const struct kvmx_view *v, uint8_t *out, size_t cap);
 void kvmx_input(struct kvm_x11 *x, const struct kvm_input *in);
 void kvmx_close(struct kvm_x11 *x);
 
+/* The viewer's cursor id (spec §7.2 MOUSE_CURSOR) for an X cursor name
+ * (cursor font or theme name); 0, the arrow, for NULL or an unknown one
+ * (kvm_x11_state.c). */
+int kvmx_cursor_id(const char *name);
+
 /* The X keysym for a Windows virtual-key code (extended: the KEY action
  * carried the extended flag), or 0 when there is none. */
 unsigned long kvmx_vk_keysym(uint8_t vk, int extended);

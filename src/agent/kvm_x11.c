@@ -195,16 +195,23 @@ static void damage_start(struct kvm_x11 *x) {
   x->damaged = 1;
 }
 
-/* Whether the screen may have changed since the last frame: reads the
- * damage events that came in, and empties the region before the grab so
- * that a change during the grab is reported for the next frame. */
-static int damage_check(struct kvm_x11 *x) {
-  if (!x->damage) return 1;
+/* Reads the events that came in: damage, cursor and lock-key changes. */
+static void read_events(struct kvm_x11 *x) {
   while (XPending(x->cap)) {
     XEvent e;
     XNextEvent(x->cap, &e);
-    if (e.type == x->damage_event + XDamageNotify) x->damaged = 1;
+    if (x->damage && e.type == x->damage_event + XDamageNotify)
+      x->damaged = 1;
+    else
+      kvmx_state_event(x, &e);
   }
+}
+
+/* Whether the screen may have changed since the last frame (after
+ * read_events); empties the damage region before the grab so that a
+ * change during the grab is reported for the next frame. */
+static int damage_check(struct kvm_x11 *x) {
+  if (!x->damage) return 1;
   if (!x->damaged) return 0;
   x->damaged = 0;
   xd.subtract(x->cap, x->damage, None, None);
@@ -298,6 +305,7 @@ struct kvm_x11 *kvmx_open(const char *display, int with_input, char *err,
   x->root = RootWindow(x->cap, scr);
   damage_start(x);
   kvmx_displays_open(x);
+  kvmx_state_open(x);
   x->tj = tjInitCompress();
   if (!x->tj) {
     snprintf(err, err_len, "cannot start the JPEG encoder");
@@ -517,7 +525,14 @@ int kvmx_frame(struct kvm_x11 *x, int quality, unsigned scale, uint16_t display,
     if ((r = kvmx_out_add(out, s, sizeof s, NULL, 0)) != 0) goto fail;
     full = 1;
   }
-  if (displays && (r = kvmx_displays_put(x, out)) != 0) goto fail;
+  read_events(x);
+  /* The start order of spec §7.3: SCREEN, SET_DISPLAY, KEYSTATE,
+   * DISPLAY_INFO, GET_DISPLAYS; MOUSE_CURSOR when it changes. */
+  if ((displays && (r = kvmx_displays_put_current(x, out)) != 0) ||
+      (r = kvmx_state_put_keys(x, full, out)) != 0 ||
+      (displays && (r = kvmx_displays_put_list(x, out)) != 0) ||
+      (r = kvmx_state_put_cursor(x, full, out)) != 0)
+    goto fail;
   if (!damage_check(x) && !full) {
     if (!x->lost) return 0; /* nothing changed: no grab, no message */
     r = MESH_E_IO;

@@ -126,13 +126,18 @@ size_t kvmx_put_displays(const struct kvmx_view *v, uint8_t *out, size_t cap) {
   return kvm_put_displays(out, cap, ids, n, v->display);
 }
 
-int kvmx_displays_put(struct kvm_x11 *x, struct kvm_out *out) {
+int kvmx_displays_put_current(struct kvm_x11 *x, struct kvm_out *out) {
+  uint8_t m[6];
+  return kvmx_out_add(out, m, kvm_put_set_display(m, x->display), NULL, 0);
+}
+
+int kvmx_displays_put_list(struct kvm_x11 *x, struct kvm_out *out) {
   uint8_t m[4 + 10 * KVMX_MAX_MONITORS + 8 + 2 * (KVMX_MAX_MONITORS + 1)];
   struct kvmx_view v;
+  size_t n;
+  int r = 0;
   kvmx_view(x, &v);
-  size_t n = kvm_put_set_display(m, x->display);
-  int r = kvmx_out_add(out, m, n, NULL, 0);
-  if (!r && x->nmon) {
+  if (x->nmon) {
     n = kvm_put_display_info(m, sizeof m, x->mon, x->nmon);
     r = kvmx_out_add(out, m, n, NULL, 0);
   }

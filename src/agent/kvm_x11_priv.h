@@ -48,6 +48,13 @@ struct kvm_x11 {
   struct kvm_monitor mon[KVMX_MAX_MONITORS];
   uint16_t display;       /* the id captured; 0 before the first frame */
   struct timespec polled; /* when the monitors were last listed */
+  /* Cursor shape and lock keys (kvm_x11_state.c): event bases (-1
+   * without the extension), current values and the ones last sent (-1:
+   * none yet). */
+  int fixes_event, xkb_event;
+  int ind_num, ind_scroll, ind_caps; /* XKB indicator indices, -1 if none */
+  int cursor, cursor_sent;
+  int keys, keys_sent;
 };
 
 /* The last X protocol error on this thread (0 when none), recorded by
@@ -68,8 +75,19 @@ void kvmx_displays_open(struct kvm_x11 *x);
  * commands must be sent), 0 if not, or a negative code. */
 int kvmx_displays_update(struct kvm_x11 *x, uint16_t want, int gw, int gh,
                          int force, int r[4]);
-/* Appends SET_DISPLAY, DISPLAY_INFO (when there are monitors) and
- * GET_DISPLAYS for the current state. */
-int kvmx_displays_put(struct kvm_x11 *x, struct kvm_out *out);
+/* Appends SET_DISPLAY for the current state. */
+int kvmx_displays_put_current(struct kvm_x11 *x, struct kvm_out *out);
+/* Appends DISPLAY_INFO (when there are monitors) and GET_DISPLAYS. */
+int kvmx_displays_put_list(struct kvm_x11 *x, struct kvm_out *out);
+
+/* Asks for cursor changes (XFixes) and lock-key changes (XKB) on the
+ * capture connection and reads the current ones. */
+void kvmx_state_open(struct kvm_x11 *x);
+/* Takes one event of the capture connection; 1 if it was one of those. */
+int kvmx_state_event(struct kvm_x11 *x, const XEvent *e);
+/* Append KEYSTATE / MOUSE_CURSOR when the value changed since it was
+ * last sent, or always when full (and the extension is there). */
+int kvmx_state_put_keys(struct kvm_x11 *x, int full, struct kvm_out *out);
+int kvmx_state_put_cursor(struct kvm_x11 *x, int full, struct kvm_out *out);
 
 #endif

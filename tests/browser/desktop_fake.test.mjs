@@ -301,6 +301,11 @@ test('desktop: tiles drawn in order and scaled; keys, mouse, settings sent', asy
   await page.waitForFunction(() => document.querySelector('#desk-display').value === '1');
   fake.send(cmd(11, Buffer.from([0, 1, 0, 1, 0, 1])));
   await page.locator('#desk-display').waitFor({ state: 'hidden' });
+  // Lock keys in the stats line; the stock viewer's cursors past 17.
+  fake.send(cmd(18, Buffer.from([5])));
+  await page.locator('#desk-stats', { hasText: '· Caps Lock · Num Lock' }).waitFor();
+  fake.send(cmd(88, Buffer.from([19])));
+  await page.waitForFunction(() => document.querySelector('#desk-canvas').style.cursor === 'zoom-in');
 
   // A malformed command ends the session with the reason.
   let closed = null;

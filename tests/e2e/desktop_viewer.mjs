@@ -13,6 +13,8 @@
 //   DISPLAYS <id,id,...> <selected>   a GET_DISPLAYS answer
 //   SET_DISPLAY <id>      the agent's current display
 //   DISPLAY_INFO <id>:<x>,<y>,<w>x<h> ...   the monitors
+//   CURSOR <id>           a MOUSE_CURSOR command
+//   KEYSTATE <bits>       a KEYSTATE command (1 Num, 2 Scroll, 4 Caps)
 //   CLOSE <code> <reason> / TIMEOUT
 //
 // usage: node desktop_viewer.mjs --url U --user U --pass P --node N
@@ -129,6 +131,8 @@ function command(b) {
     for (let i = 0; i < n; i++) ids.push(b.readUInt16BE(6 + 2 * i));
     out(`DISPLAYS ${ids.join(',')} ${b.readUInt16BE(6 + 2 * n)}`);
   } else if (type === 12) out(`SET_DISPLAY ${b.readUInt16BE(4)}`);
+  else if (type === 88) out(`CURSOR ${b[4]}`);
+  else if (type === 18) out(`KEYSTATE ${b[4]}`);
   else if (type === 82) {
     const m = [];
     for (let o = 4; o + 10 <= b.length; o += 10) {

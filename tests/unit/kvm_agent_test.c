@@ -162,6 +162,30 @@ static void maps_virtual_keys(void **state) {
   assert_int_equal(kvmx_vk_keysym(0xFF, 0), 0);
 }
 
+static void maps_cursor_names(void **state) {
+  (void)state;
+  assert_int_equal(kvmx_cursor_id("left_ptr"), 0);
+  assert_int_equal(kvmx_cursor_id("xterm"), 5);
+  assert_int_equal(kvmx_cursor_id("text"), 5);
+  assert_int_equal(kvmx_cursor_id("hand2"), 3);
+  assert_int_equal(kvmx_cursor_id("pointer"), 3);
+  assert_int_equal(kvmx_cursor_id("watch"), 13);
+  assert_int_equal(kvmx_cursor_id("left_ptr_watch"), 1);
+  assert_int_equal(kvmx_cursor_id("sb_h_double_arrow"), 11);
+  assert_int_equal(kvmx_cursor_id("sb_v_double_arrow"), 9);
+  assert_int_equal(kvmx_cursor_id("bottom_right_corner"), 10);
+  assert_int_equal(kvmx_cursor_id("bottom_left_corner"), 8);
+  assert_int_equal(kvmx_cursor_id("fleur"), 7);
+  assert_int_equal(kvmx_cursor_id("crossed_circle"), 15);
+  assert_int_equal(kvmx_cursor_id("row-resize"), 17);
+  assert_int_equal(kvmx_cursor_id("zoom-out"), 20);
+  /* No name, an unknown one, a prefix: the arrow. */
+  assert_int_equal(kvmx_cursor_id(NULL), 0);
+  assert_int_equal(kvmx_cursor_id(""), 0);
+  assert_int_equal(kvmx_cursor_id("my-app-cursor"), 0);
+  assert_int_equal(kvmx_cursor_id("xter"), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(picks_the_display),
@@ -169,6 +193,7 @@ int main(void) {
       cmocka_unit_test(answers_get_displays),
       cmocka_unit_test(desktop_rights_at_selection),
       cmocka_unit_test(maps_virtual_keys),
+      cmocka_unit_test(maps_cursor_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -99,6 +99,7 @@ export function desktopTab(nodeid) {
   let lastMove = '';
   let monitors = new Map(); // display id -> {x, y, w, h} (DISPLAY_INFO)
   let displayIds = [];
+  let locks = ''; // the remote lock keys that are on (KEYSTATE)
   const meter = new RateMeter();
 
   const setStatus = (text) => { status.textContent = text; };
@@ -138,7 +139,7 @@ export function desktopTab(nodeid) {
   const showStats = () => {
     const r = meter.rate();
     stats.textContent = `${r.fps} fps · ${fmtRate(r.bytesPerSec)}` +
-      (size ? ` · ${size.width}×${size.height}` : '');
+      (size ? ` · ${size.width}×${size.height}` : '') + locks;
   };
 
   const onCommand = (c) => {
@@ -173,6 +174,10 @@ export function desktopTab(nodeid) {
           if (o) o.textContent = text;
         }
         break;
+      case KVM.KEYSTATE:
+        locks = [[c.caps, 'Caps Lock'], [c.num, 'Num Lock'], [c.scroll, 'Scroll Lock']]
+          .filter(([on]) => on).map(([, name]) => ` · ${name}`).join('');
+        break;
       case KVM.MOUSE_CURSOR:
         canvas.style.cursor = mode === 'none' ? '' : c.cursor;
         break;
@@ -181,7 +186,7 @@ export function desktopTab(nodeid) {
         if (!c.text.startsWith('.')) setConsole(c.text);
         break;
       default:
-        break; // key state, debug text: not shown
+        break; // debug text: not shown
     }
   };
 
@@ -199,6 +204,7 @@ export function desktopTab(nodeid) {
     failure = null;
     monitors = new Map();
     displayIds = [];
+    locks = '';
     displayBox.hidden = true;
     reader = new KvmReader();
     const t = new Tunnel(state.ctl, nodeid, PROTOCOL_DESKTOP);
