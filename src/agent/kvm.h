@@ -5,9 +5,11 @@
  * Two halves:
  *  - kvm.c runs on the loop: the session behind a tunnel, its settings,
  *    frame pacing and back-pressure, viewer input decoding;
- *  - kvm_x11.c talks to the X server: display discovery, MIT-SHM capture,
- *    tile diffing, JPEG encoding (libturbojpeg), XTest input. It has no
- *    loop; capture runs on the libuv thread pool, input on the loop.
+ *  - kvm_x11*.c talk to the X server: display discovery, MIT-SHM capture,
+ *    tile diffing, JPEG encoding (libturbojpeg) in kvm_x11.c; RandR
+ *    monitors in kvm_x11_displays.c; cursor shape and lock keys in
+ *    kvm_x11_state.c; XTest input in kvm_x11_input.c. They have no loop;
+ *    capture runs on the libuv thread pool, input on the loop.
  *
  * Ownership: a kvm session holds a plain pointer to its tunnel until
  * kvm_detach(); it frees itself once its timer is closed and no frame is

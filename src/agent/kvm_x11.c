@@ -1,6 +1,6 @@
 /*
- * kvm_x11.c - X11 capture, JPEG tiles and XTest input for the remote
- * desktop (spec sessions.md §7.4). See kvm.h for the threading rules:
+ * kvm_x11.c - X11 capture and JPEG tiles for the remote desktop (spec
+ * sessions.md §7.4). See kvm.h for the threading rules:
  * the capture connection is used by one worker at a time, the input
  * connection only on the loop; the two never share a Display.
  *
@@ -12,7 +12,8 @@
  * costs a few milliseconds, off the loop). Changed tiles are merged along a row
  * into rectangles up to KVMX_MERGE tiles wide, each JPEG-encoded straight out
  * of the shared-memory image. The captured rectangle is the display the
- * viewer picked (kvm_x11_displays.c); input is in kvm_x11_input.c.
+ * viewer picked (kvm_x11_displays.c); the cursor shape and lock keys come
+ * from kvm_x11_state.c; input is in kvm_x11_input.c.
  */
 #include <X11/Xlib.h>
 #include <X11/Xutil.h>
