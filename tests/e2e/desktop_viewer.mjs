@@ -29,19 +29,12 @@
 //   r (read again), getd (GET_DISPLAYS), setd:ID (SET_DISPLAY), close
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { WebSocket, viewerCli, viewerTunnel } from './relay_lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const req = createRequire(import.meta.url);
-const WebSocket = req(resolve(here, '../interop/.peer/node_modules/ws'));
-const argv = process.argv.slice(2);
-const opt = { timeout: 60000 };
-while (argv.length && argv[0].startsWith('--')) {
-  const k = argv.shift().slice(2);
-  opt[k] = argv.shift();
-}
+const { opt, argv, out, finish } = viewerCli(process.argv.slice(2));
 const jpegPath = resolve(opt.jpeg, 'node_modules/jpeg-js');
 if (!existsSync(jpegPath)) {
   console.error(`desktop_viewer: no jpeg-js at ${jpegPath}`);
@@ -49,37 +42,14 @@ if (!existsSync(jpegPath)) {
 }
 const jpeg = req(jpegPath);
 const steps = argv;
-const out = (l) => process.stdout.write(l + '\n');
-let finished = false;
-const finish = (line, status = 0) => {
-  if (finished) return;
-  finished = true;
-  if (line) out(line);
-  setTimeout(() => process.exit(status), 50);
-};
-setTimeout(() => finish('TIMEOUT', 2), +opt.timeout);
 
-const b64 = (s) => Buffer.from(s).toString('base64');
-const ctl = new WebSocket(opt.url + '/control.ashx', {
-  headers: { 'x-meshauth': `${b64(opt.user)},${b64(opt.pass)}` },
-  rejectUnauthorized: false, perMessageDeflate: false,
-});
-const id = randomBytes(9).toString('hex');
-ctl.on('error', (e) => finish(`FAILED control ${e.message}`, 1));
-ctl.on('open', () => ctl.send(JSON.stringify({ action: 'authcookie' })));
-ctl.on('message', (data) => {
-  const m = JSON.parse(data.toString());
-  if (m.action === 'authcookie') {
-    ctl.send(JSON.stringify({
-      action: 'msg', type: 'tunnel', nodeid: opt.node, usage: 2,
-      value: `*/meshrelay.ashx?p=2&nodeid=${opt.node}&id=${id}&rauth=${m.rcookie}`,
-      responseid: 'v',
-    }));
-    relay(`${opt.url}/meshrelay.ashx?browser=1&p=2&nodeid=` +
-      `${encodeURIComponent(opt.node)}&id=${id}&auth=${m.cookie}`);
-  } else if (m.action === 'msg' && m.responseid === 'v' && m.result !== 'OK') {
-    finish(`ROUTE ${m.result}`, 1);
-  }
+viewerTunnel({
+  url: opt.url, user: opt.user, pass: opt.pass, node: opt.node, p: 2,
+  id: randomBytes(9).toString('hex'), tag: 'v',
+}, {
+  error: (e) => finish(`FAILED control ${e.message}`, 1),
+  join: relay,
+  route: (result) => { if (result !== 'OK') finish(`ROUTE ${result}`, 1); },
 });
 
 // The framebuffer, RGB, and what arrived.
