@@ -131,6 +131,9 @@ void consent_plan(uint32_t consent, int proto, const json_t *so,
   const char *title = opt_str(so, "consentTitle");
   snprintf(out->title, sizeof out->title, "%s",
            title ? title : "Remote access request");
+  title = opt_str(so, "notifyTitle");
+  snprintf(out->toast_title, sizeof out->toast_title, "%s",
+           title ? title : "Remote session");
   char who[200]; /* leaves room for the words around it in text and bar */
   consent_format(strcmp(realname, username) ? "{0} ({1})" : "{1}", realname,
                  username, who, sizeof who);

@@ -65,15 +65,16 @@ enum consent_kind consent_kind_of(int proto);
 /* What to do before and while a session of one protocol runs. */
 struct consent_plan {
   enum consent_kind kind;
-  int prompt;        /* ask first */
-  int notify;        /* show a toast once started */
-  int privacy_bar;   /* desktop: keep the bar up while it runs */
-  int timeout_s;     /* prompt timeout */
-  int timeout_allow; /* soptions oldStyle + consentAutoAccept */
-  const char *deny;  /* refuse at once with this text (static) */
-  char title[128];   /* prompt title */
-  char text[512];    /* prompt text, or the toast's */
-  char bar[256];     /* privacy bar text */
+  int prompt;            /* ask first */
+  int notify;            /* show a toast once started */
+  int privacy_bar;       /* desktop: keep the bar up while it runs */
+  int timeout_s;         /* prompt timeout */
+  int timeout_allow;     /* soptions oldStyle + consentAutoAccept */
+  const char *deny;      /* refuse at once with this text (static) */
+  char title[128];       /* prompt title */
+  char toast_title[128]; /* toast title (soptions notifyTitle) */
+  char text[512];        /* prompt text, or the toast's */
+  char bar[256];         /* privacy bar text */
 };
 
 /* Plans a session of protocol proto for the tunnel's consent bits (the

@@ -366,7 +366,7 @@ static void create_window(struct consent_ui *u) {
       CopyFromParent, InputOutput, CopyFromParent,
       CWBackPixel | CWBorderPixel | CWOverrideRedirect | CWEventMask, &a);
   const char *title = u->kind == UI_PROMPT  ? u->plan.title
-                      : u->kind == UI_TOAST ? "Remote session"
+                      : u->kind == UI_TOAST ? u->plan.toast_title
                                             : "Remote desktop session";
   XStoreName(d, u->win, title);
   Atom utf8 = XInternAtom(d, "UTF8_STRING", False);

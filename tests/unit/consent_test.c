@@ -82,6 +82,10 @@ static void soptions_texts_and_timeout(void **state) {
   assert_string_equal(p.text, "T bob");
   consent_plan(0x04, 5, so, 1, "bob", "Bob", NULL, &p);
   assert_string_equal(p.text, "files: Bob");
+  assert_string_equal(p.toast_title, "Remote session");
+  json_object_set_new(so, "notifyTitle", json_string("Acme notice"));
+  consent_plan(0x04, 5, so, 1, "bob", "Bob", NULL, &p);
+  assert_string_equal(p.toast_title, "Acme notice");
   /* Out of range timeouts are clamped; a non-number is ignored. */
   json_object_set_new(so, "consentTimeout", json_integer(0));
   consent_plan(0x08, 2, so, 1, "b", NULL, NULL, &p);
