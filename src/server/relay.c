@@ -71,11 +71,10 @@ struct relay_end {
   char ip[64];
   char user_name[RELAY_USER_MAX]; /* viewer side */
   /* Viewer side, for a user whose rights on the device restrict the
-   * desktop (see "restricted viewers" below): the protocol the viewer
-   * asked for, until it selected one in the tunnel (-1 then, or for a
-   * viewer nobody checks), the desktop input filter, and what it
-   * dropped. */
-  int want_proto;
+   * desktop (see "restricted viewers" below): whether its protocol
+   * selection is still to be read, the protocol it asked for (any value
+   * its URL held), the desktop input filter, and what it dropped. */
+  int selecting, want_proto;
   enum kvm_filter_mode mode;
   int filtering; /* mode applies: the desktop was selected */
   uint64_t dropped_cmds, dropped_text, dropped_bad;
@@ -300,11 +299,12 @@ static const char *join_error(int r) {
 /* Decides what the relay reads of viewer e with rights on the device,
  * joining to a tunnel registered for protocol reg_proto. */
 static void guard_init(struct relay_end *e, uint32_t rights, int reg_proto) {
-  e->want_proto = -1;
   e->mode = kvm_filter_mode_for(rights);
   if (rights == RIGHTS_FULL) return;
-  if (e->mode != KVM_FILTER_OFF || (rights & RIGHT_NODESKTOP))
+  if (e->mode != KVM_FILTER_OFF || (rights & RIGHT_NODESKTOP)) {
+    e->selecting = 1;
     e->want_proto = e->proto >= 0 ? e->proto : reg_proto;
+  }
 }
 
 /* Refuses the session over viewer e's input: both sides close with 1008
@@ -338,7 +338,7 @@ static int guard_message(struct relay_end *e, enum ws_type type,
                          const uint8_t **pp, size_t *pn, uint8_t **copy) {
   const uint8_t *p = *pp;
   size_t n = *pn;
-  if (e->want_proto >= 0) {
+  if (e->selecting) {
     int sel;
     int r = kvm_filter_selection(p, n, &sel);
     if (r == 1 && type == WS_TEXT) {
@@ -360,7 +360,7 @@ static int guard_message(struct relay_end *e, enum ws_type type,
       return -1;
     }
     e->filtering = sel == 2 && e->mode != KVM_FILTER_OFF;
-    e->want_proto = -1;
+    e->selecting = 0;
     return 1;
   }
   if (!e->filtering) return 1;
@@ -409,7 +409,7 @@ static void on_message(struct ws *w, enum ws_type type, const uint8_t *p,
   e->bytes_in += n;
   busy_mark(e->srv->relay, e);
   uint8_t *copy = NULL;
-  if (e->side == RELAY_VIEWER && (e->want_proto >= 0 || e->filtering)) {
+  if (e->side == RELAY_VIEWER && (e->selecting || e->filtering)) {
     /* What is recorded is what the agent gets. */
     int r = guard_message(e, type, &p, &n, &copy);
     if (r <= 0) return;
@@ -589,7 +589,6 @@ void srv_relay_accept(struct srv *s, struct http_conn *c,
     return;
   }
   e->srv = s;
-  e->want_proto = -1; /* nothing is read until guard_init says so */
   ip_of(req->peer, e->ip, sizeof e->ip);
   e->ws = http_upgrade_ws(c, req, &relay_ws_cbs, e);
   if (!e->ws) {

@@ -139,6 +139,12 @@ async function selection() {
   send(z.v, [OPTIONS, '0', '2']);
   await closedBoth(z, 'malformed protocol selection', 'lim selecting 0');
   await expectAgent(z.a, [OPTIONS], 'lim selecting 0');
+  // Nor does a tunnel asked for with a protocol number meshd does not
+  // know (the relay's p is advisory, spec §2.2) become a desktop.
+  const n = await paired('lim', -1);
+  send(n.v, ['2', KEY(17)]);
+  await closedBoth(n, 'protocol 2 selected in the tunnel, -1 asked for', 'lim p=-1 selecting 2');
+  await expectAgent(n.a, [], 'lim p=-1 selecting 2');
   ok('a restricted viewer selecting another protocol than its URL asked, or 0: 1008 to both');
   // The terminal itself is not touched: keystrokes are not KVM commands.
   const k = await paired('vera', 1);
@@ -147,7 +153,7 @@ async function selection() {
   await expectAgent(k.a, [OPTIONS, '1', keys, KEY(17)], 'vera terminal');
   ok('the same viewer on its terminal: bytes pass untouched');
   await leave(k);
-  for (const x of [t, d, z]) x.c.close();
+  for (const x of [t, d, z, n]) x.c.close();
 }
 
 try {
