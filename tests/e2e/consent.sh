@@ -5,8 +5,10 @@
 # msgid 1), starts nothing until the local user answers in its prompt
 # window (pressed here with xdotool), then clears the line (msgid 0) and
 # starts, or refuses (msgid 2) and closes. Also: terminal consent, a
-# viewer that leaves mid-prompt (the window goes), several prompts at
-# once, the notification toast, the privacy bar's Disconnect, and an agent
+# viewer that leaves mid-prompt (the window goes), files (a command held
+# during the prompt), several prompts at once, the notification toast,
+# the privacy bar's Disconnect, the 30 s
+# timeout, the X server going away mid-prompt, and an agent
 # with no display to ask on.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -176,6 +178,18 @@ wait_for 10 sh -c '! xdotool search --name "^Remote desktop session\$"' ||
 wait_for 10 sh -c '! xdotool search --name "^Remote session\$"' ||
   fail "the toast stayed up"
 pass "notify shows a toast, the privacy bar's Disconnect closes the session"
+
+# ---- nobody answers: after the default 30 s the prompt goes and the
+# session is refused with the reason (meshd sets no consentTimeout).
+consent 16
+t0=$SECONDS
+o=$(viewer admin exec 'echo late-$((6*7))')
+took=$((SECONDS - t0))
+has "$o" '^CONSOLE 2 The local user did not answer within 30 seconds' "timeout refusal"
+hasnt "$o" 'late-42' "no shell after the timeout"
+[ $took -ge 29 ] && [ $took -le 40 ] || fail "the timeout took $took s, not about 30"
+nprompts 0 || fail "the prompt stayed up after the timeout"
+pass "an unanswered prompt refuses the session after 30 s"
 
 # ---- the X server goes away while the prompt is up: refused with a
 # reason, the agent goes on.
