@@ -40,6 +40,9 @@
  * bounds a given one is clamped to. */
 #define CONSENT_TIMEOUT_DEFAULT_S 30
 #define CONSENT_TIMEOUT_MAX_S 600
+/* The tunnel gives up on a prompt this long after its timeout, should
+ * the prompt's own timer never run (its display never opened). */
+#define CONSENT_BACKSTOP_MS 5000
 /* How long a notification toast stays up. */
 #define CONSENT_TOAST_MS 5000
 /* What a tunnel keeps of the viewer's messages while the prompt is up

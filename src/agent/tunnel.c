@@ -9,7 +9,8 @@
  * and the protocol number), CONSENT (the local user is being asked: the
  * viewer's messages are held, not handled), ACTIVE (the session owns the
  * stream). A tunnel is freed only from the WebSocket's on_close and its
- * timer's close callback, whichever comes last.
+ * timer's close callback, whichever comes last. The CONSENT state's
+ * work is in consent_tunnel.c; the record is in tunnel_priv.h.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -20,70 +21,12 @@
 #include "agent/consent.h"
 #include "agent/kvm.h"
 #include "agent/tunnel.h"
+#include "agent/tunnel_priv.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/mesh_limits.h"
 #include "crypto/hash.h"
 #include "net/ws.h"
-
-enum tunnel_state {
-  T_CONNECTING,
-  T_WAIT_START,
-  T_SELECT,
-  T_CONSENT,
-  T_ACTIVE,
-  T_CLOSED
-};
-
-/* A viewer message kept while the local user is asked. */
-struct held {
-  struct held *next;
-  enum ws_type type;
-  size_t n;
-  uint8_t p[];
-};
-
-/* Protocol numbers (spec §4.2). */
-enum {
-  P_TERM = 1,
-  P_DESKTOP = 2,
-  P_FILES = 5,
-  P_PS = 6,
-  P_USER = 8,
-  P_UPS = 9
-};
-
-struct tunnel {
-  struct agent *a;
-  struct tunnel *next;
-  struct ws *ws; /* NULL once on_close ran */
-  uv_timer_t timer;
-  int timer_open;
-  enum tunnel_state state;
-  int proto; /* 1 (terminal, also for 6/8/9), 2 or 5 once ACTIVE */
-  uint32_t rights;
-  int desktopviewonly; /* the request's desktopviewonly (spec §2.5) */
-  char *userid;
-  json_t *options; /* the viewer's options, or NULL */
-  /* Consent (spec §2.4, §4.4): the request's bits and texts. */
-  uint32_t consent;
-  char *username, *realname, *privacybartext; /* may be NULL */
-  json_t *soptions;                           /* may be NULL */
-  char display[64];          /* where the prompt, toast and bar go */
-  int pending_proto;         /* the protocol waiting for the user's answer */
-  struct consent_plan *plan; /* while asking */
-  struct consent_ui *prompt, *toast, *bar; /* owned */
-  struct held *held, **held_tail;
-  size_t held_n, held_bytes;
-  int held_paused; /* the hold is full: the relay is not read */
-  uint8_t ctrl_hash[MESH_HASH_LEN];
-  uint8_t tls_hash[MESH_HASH_LEN];
-  int has_tls_hash;
-  struct term *term;
-  struct fsess *files;
-  struct kvm *kvm;
-  char name[96];
-};
 
 /* ------------------------------------------------ pure helpers */
 
@@ -275,39 +218,8 @@ void tunnel_ctrl(struct tunnel *t, json_t *j) {
 
 /* ------------------------------------------------ protocol selection */
 
-static void on_active_message(struct tunnel *t, enum ws_type type,
-                              const uint8_t *p, size_t n);
-
-/* {ctrlChannel, type:'console', msgid, msg}; a NULL msg is sent as null,
- * as the stock agent clears the viewer's line with msgid 0 (§4.4). */
-static void send_console(struct tunnel *t, int msgid, const char *msg) {
-  tunnel_send_json(t, WS_TEXT,
-                   json_pack("{s:s, s:s, s:i, s:s?}", "ctrlChannel", "102938",
-                             "type", "console", "msgid", msgid, "msg", msg));
-}
-
-static void on_bar_disconnect(struct consent_ui *u, void *data) {
-  struct tunnel *t = data;
-  (void)u;
-  const char *why = "The local user disconnected the session";
-  log_info("event=consent_bar_disconnect %s", t->name);
-  send_console(t, 2, why);
-  tunnel_close(t, 1000, why);
-}
-
-/* The toast and privacy bar of a session that just started. */
-static void show_notices(struct tunnel *t, const struct consent_plan *pl) {
-  if (pl->notify &&
-      consent_ui_toast(t->a->loop, t->display, pl, &t->toast) != 0)
-    log_warn("event=consent_toast_failed %s", t->name);
-  if (pl->privacy_bar && consent_ui_bar(t->a->loop, t->display, pl,
-                                        on_bar_disconnect, t, &t->bar) != 0)
-    log_warn("event=consent_bar_failed %s", t->name);
-}
-
-/* Starts protocol proto (rights and consent already settled). */
-static void start_protocol(struct tunnel *t, long proto,
-                           const struct consent_plan *pl) {
+void tunnel__start(struct tunnel *t, long proto,
+                   const struct consent_plan *pl) {
   const char *why = NULL;
   char text[40];
   int r = 0;
@@ -347,132 +259,7 @@ static void start_protocol(struct tunnel *t, long proto,
            : t->proto == P_DESKTOP ? "desktop"
                                    : "terminal");
   report_sessions(t->a, t->proto);
-  show_notices(t, pl);
-}
-
-static void free_held(struct tunnel *t) {
-  while (t->held) {
-    struct held *h = t->held;
-    t->held = h->next;
-    free(h);
-  }
-  t->held_tail = &t->held;
-  t->held_n = t->held_bytes = 0;
-}
-
-/* A message while the user is asked: keep-alive and close are answered
- * now (the viewer may give up waiting); the rest waits for the answer. */
-static void hold_message(struct tunnel *t, enum ws_type type, const uint8_t *p,
-                         size_t n) {
-  if (type == WS_TEXT && n > 0 && p[0] == '{') {
-    json_t *j = n <= MESH_FILES_MAX_COMMAND
-                    ? json_loadb((const char *)p, n, 0, NULL)
-                    : NULL;
-    const char *ty = json_string_value(json_object_get(j, "type"));
-    int now =
-        json_object_get(j, "ctrlChannel") && ty &&
-        (!strcmp(ty, "ping") || !strcmp(ty, "rtt") || !strcmp(ty, "close"));
-    if (now) tunnel_ctrl(t, j);
-    json_decref(j);
-    if (now) return;
-  }
-  struct held *h = malloc(sizeof *h + n);
-  if (!h) {
-    tunnel_refuse(t, "out of memory");
-    return;
-  }
-  h->next = NULL;
-  h->type = type;
-  h->n = n;
-  memcpy(h->p, p, n);
-  *t->held_tail = h;
-  t->held_tail = &h->next;
-  t->held_n++;
-  t->held_bytes += n;
-  /* Full: stop reading the relay until the user answers; the viewer's
-   * messages wait in the socket (back-pressure, as spec §4.4 pauses). */
-  if (!t->held_paused && (t->held_n >= CONSENT_HOLD_MAX_MESSAGES ||
-                          t->held_bytes >= CONSENT_HOLD_MAX_BYTES)) {
-    t->held_paused = 1;
-    tunnel_pause(t);
-  }
-}
-
-static void on_answer(struct consent_ui *u, int allowed, const char *reason,
-                      void *data) {
-  struct tunnel *t = data;
-  (void)u;
-  t->prompt = NULL;
-  struct consent_plan *pl = t->plan;
-  t->plan = NULL;
-  if (t->state != T_CONSENT) { /* closing already */
-    free(pl);
-    return;
-  }
-  if (!allowed) {
-    log_info("event=consent_denied %s reason=\"%s\"", t->name, reason);
-    tunnel_refuse(t, reason);
-    free(pl);
-    return;
-  }
-  log_info("event=consent_granted %s", t->name);
-  send_console(t, 0, NULL);
-  start_protocol(t, t->pending_proto, pl);
-  free(pl);
-  if (t->held_paused) {
-    t->held_paused = 0;
-    tunnel_resume(t);
-  }
-  /* What the viewer sent meanwhile, in order, as if it came now. */
-  while (t->held && t->state == T_ACTIVE) {
-    struct held *h = t->held;
-    t->held = h->next;
-    if (!t->held) t->held_tail = &t->held;
-    on_active_message(t, h->type, h->p, h->n);
-    free(h);
-  }
-  free_held(t);
-}
-
-/* Settles consent for proto (spec §4.4) and starts it, now or once the
- * local user allows it. */
-static void consent_then_start(struct tunnel *t, long proto) {
-  struct consent_plan *pl = calloc(1, sizeof *pl);
-  if (!pl) {
-    tunnel_refuse(t, "out of memory");
-    return;
-  }
-  uint32_t bits = t->consent;
-  /* The display is looked for only when something is to be shown. */
-  int have_display =
-      (bits & 0x7fu) && consent_ui_display(t->display, sizeof t->display) == 0;
-  consent_plan(bits, (int)proto, t->soptions, have_display, t->username,
-               t->realname, t->privacybartext, pl);
-  if (pl->deny) {
-    log_info("event=consent_denied %s reason=\"%s\"", t->name, pl->deny);
-    tunnel_refuse(t, pl->deny);
-    free(pl);
-    return;
-  }
-  if (!pl->prompt) {
-    start_protocol(t, proto, pl);
-    free(pl);
-    return;
-  }
-  send_console(t, 1, CONSENT_WAITING_TEXT);
-  if (consent_ui_prompt(t->a->loop, t->display, pl, on_answer, t, &t->prompt) !=
-      0) {
-    tunnel_refuse(t, "cannot show the access request to the local user");
-    free(pl);
-    return;
-  }
-  log_info("event=consent_asked %s display=%s timeout=%d", t->name, t->display,
-           pl->timeout_s);
-  t->plan = pl;
-  t->pending_proto = (int)proto;
-  t->state = T_CONSENT;
-  /* The prompt has its own deadline. */
-  uv_timer_stop(&t->timer);
+  consent_show_notices(t, pl);
 }
 
 static void select_protocol(struct tunnel *t, const uint8_t *p, size_t n) {
@@ -495,7 +282,7 @@ static void select_protocol(struct tunnel *t, const uint8_t *p, size_t n) {
     tunnel_refuse(t, text);
     return;
   }
-  consent_then_start(t, proto);
+  consent_gate(t, proto);
 }
 
 /* A text message while selecting: options/control JSON or the protocol. */
@@ -541,8 +328,8 @@ static void on_term_message(struct tunnel *t, enum ws_type type,
   json_decref(j);
 }
 
-static void on_active_message(struct tunnel *t, enum ws_type type,
-                              const uint8_t *p, size_t n) {
+void tunnel__active_message(struct tunnel *t, enum ws_type type,
+                            const uint8_t *p, size_t n) {
   if (t->term)
     on_term_message(t, type, p, n);
   else if (t->files)
@@ -596,10 +383,10 @@ static void on_message(struct ws *w, enum ws_type type, const uint8_t *p,
       if (type == WS_TEXT) on_select(t, p, n);
       break;
     case T_CONSENT:
-      hold_message(t, type, p, n);
+      consent_hold(t, type, p, n);
       break;
     case T_ACTIVE:
-      on_active_message(t, type, p, n);
+      tunnel__active_message(t, type, p, n);
       break;
     default:
       break;
@@ -622,7 +409,7 @@ static void tunnel_free(struct tunnel *t) {
   json_decref(t->soptions);
   json_decref(t->options);
   free(t->plan);
-  free_held(t);
+  consent_free_held(t);
   free(t);
 }
 
@@ -670,11 +457,12 @@ static void on_close(struct ws *w, int code, const char *reason, void *data) {
     tunnel_free(t);
 }
 
-static void on_deadline(uv_timer_t *h) {
+void tunnel__deadline(uv_timer_t *h) {
   struct tunnel *t = h->data;
   if (t->state == T_CONNECTING || t->state == T_WAIT_START ||
       t->state == T_SELECT)
     tunnel_refuse(t, "no protocol selected in time");
+  if (t->state == T_CONSENT) consent_expired(t);
 }
 
 static const struct ws_cbs tunnel_ws_cbs = {
@@ -781,7 +569,7 @@ void tunnel_request(struct agent *a, json_t *cmd) {
   uv_timer_init(a->loop, &t->timer);
   t->timer.data = t;
   t->timer_open = 1;
-  uv_timer_start(&t->timer, on_deadline, MESH_TUNNEL_START_MS, 0);
+  uv_timer_start(&t->timer, tunnel__deadline, MESH_TUNNEL_START_MS, 0);
   t->next = a->tunnels;
   a->tunnels = t;
   a->n_tunnels++;
