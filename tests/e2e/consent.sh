@@ -8,8 +8,8 @@
 # viewer that leaves mid-prompt (the window goes), files (a command held
 # during the prompt), several prompts at once, the notification toast,
 # the privacy bar's Disconnect, the 30 s
-# timeout, the X server going away mid-prompt, and an agent
-# with no display to ask on.
+# timeout, the X server going away mid-prompt, an agent with no display
+# to ask on, and an X server that never answers (the backstop).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sessions_setup.bash"
@@ -222,5 +222,44 @@ consent 2 # notify only: nothing to ask, nowhere to show it
 o=$(viewer admin exec 'echo notify-$((6*7))')
 has "$o" 'notify-42' "notify alone does not refuse"
 pass "without a display a prompt is refused with a clear reason"
+
+# ---- an X server that takes the connection and never answers: the
+# prompt never comes up (XOpenDisplay waits on the thread pool, not on the
+# loop); the tunnel's backstop refuses a little after the timeout, and the
+# agent keeps serving meanwhile.
+for n in $(seq 190 199); do
+  [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ] || break
+done
+mkdir -p /tmp/.X11-unix
+trap 'rm -f "/tmp/.X11-unix/X$n"; cleanup' EXIT
+node -e "require('net').createServer(() => {}).listen('/tmp/.X11-unix/X$n')" &
+HUNG_PID=$!
+PIDS+=("$HUNG_PID")
+wait_for 5 test -S "/tmp/.X11-unix/X$n" || fail "no fake X server"
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID" || fail "meshagent exit status $?"
+wait_for 30 is_offline "$D" || fail "meshagent did not go offline"
+(cd "$A" && exec env DISPLAY=":$n" ./meshagent run >>agent.log 2>&1) &
+AGENT_PID=$!
+PIDS+=("$AGENT_PID")
+wait_for 30 is_online "$D" || fail "meshagent did not come back"
+consent 16
+t0=$SECONDS
+viewer admin exec 'echo hung-$((6*7))' >"$WORK/h1.out" &
+VPID=$!
+wait_for 10 grep -q '^CONSOLE 1' "$WORK/h1.out" || fail "no msgid 1: $(cat "$WORK/h1.out")"
+consent 0
+o=$(viewer admin exec 'echo meanwhile-$((6*7))')
+has "$o" 'meanwhile-42' "the agent serves others while a prompt hangs"
+wait "$VPID" || true
+took=$((SECONDS - t0))
+# The prompt's own timer never started: the 5 s backstop's doing.
+[ $took -ge 34 ] || fail "refused after $took s, before the backstop"
+o=$(cat "$WORK/h1.out")
+has "$o" '^CONSOLE 2 The local user did not answer within 30 seconds' "backstop refusal"
+hasnt "$o" 'hung-42' "no shell without an answer"
+kill "$HUNG_PID" # XOpenDisplay on the pool fails now; the agent can stop
+rm -f "/tmp/.X11-unix/X$n"
+pass "a prompt that never comes up is refused by the backstop after the timeout"
 
 sessions_finish
