@@ -39,6 +39,9 @@ struct agent_config {
   char *mesh_name, *agent_name, *tag;
   uint32_t caps_extra; /* AgentCapabilities */
   uint64_t idle_ms;    /* controlChannelIdleTimeout */
+  /* LocalConsent: consent bits (spec §9.2) this machine's owner adds to
+   * every session, whatever the server asks. */
+  uint32_t local_consent;
   /* ServerProduct=meshd: the server is meshd, so JavaScript cores and
    * self-update are enabled. Without it (a stock server) the agent stays
    * core-less and answers 48 zero bytes to command 12, so a stock server

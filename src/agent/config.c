@@ -122,6 +122,9 @@ int agent_config_load(const char *path, struct agent_config *c) {
   long secs = idle ? atol(idle) : 0;
   c->idle_ms = (secs > 0 ? (uint64_t)secs * 1000 : MESH_AGENT_PING_MS);
   free(idle);
+  char *consent = dup_value(m, "LocalConsent");
+  c->local_consent = consent ? (uint32_t)strtoul(consent, NULL, 0) & 0x7fu : 0;
+  free(consent);
   char *product = dup_value(m, "ServerProduct");
   c->server_is_meshd = product && strcmp(product, "meshd") == 0;
   free(product);

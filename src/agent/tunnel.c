@@ -521,12 +521,13 @@ void tunnel_request(struct agent *a, json_t *cmd) {
   t->a = a;
   t->held_tail = &t->held;
   t->rights = (uint32_t)json_integer_value(rights);
-  /* Consent comes from the server's request only (the viewer can add to
-   * it in its options, never take away). */
+  /* Consent comes from the server's request and the .msh's LocalConsent
+   * (the viewer can add to it in its options, never take away). */
   json_t *consent = json_object_get(cmd, "consent");
-  t->consent = json_is_integer(consent)
-                   ? (uint32_t)json_integer_value(consent) & 0x7fu
-                   : 0;
+  t->consent =
+      (json_is_integer(consent) ? (uint32_t)json_integer_value(consent) & 0x7fu
+                                : 0) |
+      a->cfg.local_consent;
   t->username = dup_str(cmd, "username");
   t->realname = dup_str(cmd, "realname");
   t->privacybartext = dup_str(cmd, "privacybartext");

@@ -9,7 +9,7 @@
 # during the prompt), several prompts at once, the notification toast,
 # the privacy bar's Disconnect, the 30 s
 # timeout, the X server going away mid-prompt, an agent with no display
-# to ask on, and an X server that never answers (the backstop).
+# to ask on (and the .msh's LocalConsent), and an X server that never answers (the backstop).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sessions_setup.bash"
@@ -207,21 +207,25 @@ pass "an X server that goes away mid-prompt refuses the session; the agent goes 
 
 # ---- no display to ask on (a Wayland-only session: the desktop's
 # display rule finds none): refused with a reason, unless nothing asks.
+# The prompt bit comes from the agent's own .msh (LocalConsent) this
+# time: the machine's owner asks for it whatever the group says.
 kill -TERM "$AGENT_PID"
 wait "$AGENT_PID" || fail "meshagent exit status $?"
 wait_for 30 is_offline "$D" || fail "meshagent did not go offline"
+echo 'LocalConsent=0x10' >>"$A/meshagent.msh"
 (cd "$A" && exec env -u DISPLAY WAYLAND_DISPLAY=wayland-9 ./meshagent run >>agent.log 2>&1) &
 AGENT_PID=$!
 PIDS+=("$AGENT_PID")
 wait_for 30 is_online "$D" || fail "meshagent did not come back"
-consent 16
+consent 0
 o=$(viewer admin exec 'echo nodisplay-$((6*7))')
-has "$o" '^CONSOLE 2 No local user to grant access' "refused without a display"
+has "$o" '^CONSOLE 2 No local user to grant access' "refused without a display (LocalConsent)"
 hasnt "$o" 'nodisplay-42' "no shell without consent"
-consent 2 # notify only: nothing to ask, nowhere to show it
-o=$(viewer admin exec 'echo notify-$((6*7))')
-has "$o" 'notify-42' "notify alone does not refuse"
-pass "without a display a prompt is refused with a clear reason"
+consent 4 # files notify only: nothing to ask, nowhere to show it
+o=$(viewer admin --p 5 raw 't:{"action":"ls","reqid":3,"path":"/"}' w:800)
+has "$o" '"reqid":3' "notify alone does not refuse"
+sed -i '/^LocalConsent=/d' "$A/meshagent.msh"
+pass "without a display a prompt (here the .msh's LocalConsent) is refused with a clear reason"
 
 # ---- an X server that takes the connection and never answers: the
 # prompt never comes up (XOpenDisplay waits on the thread pool, not on the
