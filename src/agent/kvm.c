@@ -36,9 +36,10 @@ struct kvm {
   int paused;
   int refresh; /* the next frame resends the screen size and every tile */
   int reopen;  /* attempts so far to reach a display that went away */
-  /* The display id to capture: 0 (the default) until the first frame
-   * says which one it took, then that one or the viewer's SET_DISPLAY
-   * (want_set: not taken by a frame yet). */
+  /* The display id to capture: 0 for the default (the one monitor, or
+   * all of them; it follows the monitors), or the viewer's SET_DISPLAY
+   * (want_set: not taken by a frame yet); a pick that a frame could not
+   * honour goes back to 0. */
   uint16_t want;
   int want_set;
   /* What the last frame captured and the size the viewer was sent, to
@@ -141,7 +142,9 @@ static void after_work_cb(uv_work_t *w, int status) {
   }
   k->reopen = 0;
   kvmx_view(k->x, &k->view);
-  if (!k->want_set) k->want = k->view.display;
+  /* A pick that the frame could not honour (its monitor went away) goes
+   * back to the default. */
+  if (!k->want_set && k->want != k->view.display) k->want = 0;
   size_t start = 0;
   for (size_t i = 0; i < k->out.n && k->t; i++) {
     if (tunnel_send(k->t, WS_BINARY, k->out.data + start,
@@ -228,7 +231,8 @@ static void set_display(struct kvm *k, uint16_t id) {
     uint8_t m[6];
     log_info("event=desktop_display %s id=%u result=unknown", tunnel_name(k->t),
              (unsigned)id);
-    if (k->x) tunnel_send(k->t, WS_BINARY, m, kvm_put_set_display(m, k->want));
+    if (k->x)
+      tunnel_send(k->t, WS_BINARY, m, kvm_put_set_display(m, k->view.display));
     return;
   }
   if (id == k->want) return;

@@ -86,7 +86,7 @@ int kvmx_displays_update(struct kvm_x11 *x, uint16_t want, int gw, int gh,
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   int changed = 0;
-  if (x->randr && (force || !x->display || want != x->display ||
+  if (x->randr && (force || !x->display || (want && want != x->display) ||
                    ms_since(&x->polled, &now) >= KVMX_POLL_MS)) {
     struct kvm_monitor mon[KVMX_MAX_MONITORS];
     int n = list_monitors(x, gw, gh, mon);
@@ -99,7 +99,8 @@ int kvmx_displays_update(struct kvm_x11 *x, uint16_t want, int gw, int gh,
       changed = 1;
     }
   }
-  /* An id that is not (or no longer) there means the default. */
+  /* 0, or an id that is not (or no longer) there, means the default,
+   * which follows the monitors: the one there is, or all of them. */
   if (want != KVM_ALL_DISPLAYS && (want < 1 || want > x->nmon))
     want = x->nmon == 1 ? 1 : KVM_ALL_DISPLAYS;
   if (want != x->display) changed = 1;

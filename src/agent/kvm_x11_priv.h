@@ -69,7 +69,8 @@ int kvmx_out_add(struct kvm_out *o, const uint8_t *h, size_t hn,
  * dlopen; without it the whole screen is the only display). */
 void kvmx_displays_open(struct kvm_x11 *x);
 /* Lists the monitors again (at most every few hundred ms unless force)
- * and resolves the wanted display id against them for a gw x gh root:
+ * and resolves the wanted display id (0: the default) against them for
+ * a gw x gh root:
  * the rectangle to capture goes to *r (x, y, w, h). Returns 1 when the
  * monitors or the captured id changed since the last call (the display
  * commands must be sent), 0 if not, or a negative code. */

@@ -2,10 +2,13 @@
 // virtual X server (Xvfb): the root window (black: xsetroot -solid does
 // not reach Xvfb's frame buffer without a window manager, as seen here)
 // and an xev window (white) show on the canvas at their places, and a
-// click and typing on the canvas reach xev as X events.
+// click and typing on the canvas reach xev as X events. With two RandR
+// monitors (tests/e2e/desktop_monitors), the Display picker shows them,
+// picking the second shows only it, and a click lands offset into it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import {
@@ -19,6 +22,7 @@ let browser;
 let agent;
 let display;
 let xevLog = '';
+let deskPage; // the first test's page, its desktop session still open
 
 function run(cmd, args, env) {
   const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -98,5 +102,47 @@ test('desktop: the Xvfb screen on the canvas; typing reaches an X client', async
     `Q and z in xev:\n${xevLog.slice(-2000)}`);
   assert.match(xevLog, /ButtonPress[\s\S]*button 1,/);
   await page.locator('#desk-stats', { hasText: /fps · \d+ KB\/s · 800×600/ }).waitFor();
+  assert.deepEqual(seen.errors, []);
+  deskPage = { page, seen };
+});
+
+test('desktop: two monitors in the Display picker; the second shown alone', async () => {
+  assert.ok(deskPage, 'the first test left its desktop session open');
+  const { page, seen } = deskPage;
+  const helper = join(dirname(process.env.MESHD), 'desktop_monitors');
+  assert.ok(existsSync(helper), `no ${helper}`);
+  assert.ok(await page.locator('#desk-display').isHidden(), 'one display: no picker');
+
+  // Monitors made while the session is open are followed.
+  let monLog = '';
+  const mon = run(helper, ['A:400x600+0+0:output', 'B:400x600+400+0'], { DISPLAY: display });
+  mon.stdout.setEncoding('utf8');
+  mon.stdout.on('data', (c) => { monLog += c; });
+  await until(() => monLog.includes('set 2'), 'the monitors');
+  await page.locator('#desk-display').waitFor({ timeout: LIVE_MS });
+  assert.deepEqual(await page.locator('#desk-display option').allTextContents(),
+    ['Display 1 (400×600)', 'Display 2 (400×600)', 'All displays']);
+  assert.equal(await page.inputValue('#desk-display'), '65535');
+
+  await page.selectOption('#desk-display', '2');
+  await page.waitForFunction(() => {
+    const c = document.querySelector('#desk-canvas');
+    return c.width === 400 && c.height === 600;
+  }, null, { timeout: LIVE_MS });
+  // xev (400..700, 300..500 on the screen) is at 0..300, 300..500 here.
+  await until(async () => near(await pixel(page, 150, 400), [255, 255, 255]) &&
+    near(await pixel(page, 350, 100), [0, 0, 0]), 'monitor 2 alone', LIVE_MS);
+  const box = await page.locator('#desk-canvas').boundingBox();
+  xevLog = '';
+  await page.mouse.click(box.x + (150 * box.width) / 400, box.y + (400 * box.height) / 600);
+  await until(() => /ButtonPress[\s\S]*root:\(5[45]\d,\s*(39\d|40\d)\)/.test(xevLog),
+    `a click near 550,400 in xev:\n${xevLog.slice(-1000)}`);
+  await page.locator('#desk-stats', { hasText: /· 400×600/ }).waitFor();
+
+  // The monitors go: one display again, the whole screen, no picker.
+  mon.kill();
+  await page.waitForFunction(() => document.querySelector('#desk-canvas').width === 800,
+    null, { timeout: LIVE_MS });
+  await page.locator('#desk-display').waitFor({ state: 'hidden' });
   assert.deepEqual(seen.errors, []);
 });
