@@ -15,6 +15,7 @@
 
 #include "agent.h"
 #include "agent/core.h"
+#include "agent/kvm.h"
 #include "agent/tunnel.h"
 #include "agent/update.h"
 #include "base/enc.h"
@@ -143,12 +144,18 @@ static void cc_connected(void *data, int skipped) {
   agent_update_authenticated(a);
   /* A stock server learns what a device offers from its core's coreinfo
    * (its web app shows the Desktop, Terminal and Files tabs only for these
-   * bits; the AuthInfo bits of a known device are not updated). Against
-   * meshd a core sends its own. */
-  if (!a->cfg.server_is_meshd)
-    agent_send_json(a,
-                    json_pack("{s:s, s:i}", "action", "coreinfo", "caps",
-                              CC_CAP_DESKTOP | CC_CAP_TERMINAL | CC_CAP_FILES));
+   * bits; the AuthInfo bits of a known device are not updated). The
+   * desktop is offered only when there is an X display to capture, as the
+   * stock core does. Against meshd a core sends its own. */
+  if (!a->cfg.server_is_meshd) {
+    char display[128];
+    const char *why;
+    int caps = CC_CAP_TERMINAL | CC_CAP_FILES;
+    if (kvm_find_display(display, sizeof display, &why) == 0)
+      caps |= CC_CAP_DESKTOP;
+    agent_send_json(
+        a, json_pack("{s:s, s:i}", "action", "coreinfo", "caps", caps));
+  }
 }
 
 static const struct cc_agent_ops agent_cc_ops = {

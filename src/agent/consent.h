@@ -136,11 +136,6 @@ typedef void (*consent_answer_cb)(struct consent_ui *u, int allowed,
 /* The privacy bar's Disconnect was clicked; the bar stays until closed. */
 typedef void (*consent_disconnect_cb)(struct consent_ui *u, void *data);
 
-/* The X display to draw on, as the desktop session finds it (kvm.h's
- * kvmx_pick_display); sets XAUTHORITY as it does when needed. Writes the
- * name into out and returns 0, or a negative code when there is none. */
-int consent_ui_display(char *out, size_t cap);
-
 /* Opens the prompt for plan p on display. The answer comes through cb.
  * Returns 0 with *out, or a negative code (nothing started). */
 int consent_ui_prompt(uv_loop_t *loop, const char *display,

@@ -11,6 +11,7 @@
 
 #include "agent.h"
 #include "agent/consent.h"
+#include "agent/kvm.h"
 #include "agent/tunnel_priv.h"
 #include "base/log.h"
 #include "base/mesh_limits.h"
@@ -137,8 +138,9 @@ void consent_gate(struct tunnel *t, long proto) {
   }
   uint32_t bits = t->consent;
   /* The display is looked for only when something is to be shown. */
-  int have_display =
-      (bits & 0x7fu) && consent_ui_display(t->display, sizeof t->display) == 0;
+  const char *why;
+  int have_display = (bits & 0x7fu) &&
+                     kvm_find_display(t->display, sizeof t->display, &why) == 0;
   consent_plan(bits, (int)proto, t->soptions, have_display, t->username,
                t->realname, t->privacybartext, pl);
   if (pl->deny) {

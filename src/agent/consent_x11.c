@@ -20,17 +20,15 @@
  */
 #include <X11/Xatom.h>
 #include <X11/Xlib.h>
-#include <X11/Xlibint.h> /* _XDefaultError, _XDefaultIOError */
 #include <X11/Xutil.h>
 #include <X11/keysym.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <limits.h>
 
 #include "agent/consent.h"
-#include "agent/kvm.h"
+#include "agent/x11_errors.h"
 #include "base/err.h"
 #include "base/log.h"
 
@@ -68,49 +66,12 @@ struct consent_ui {
   int shown_left; /* the countdown last drawn */
 };
 
-/* ------------------------------------------------ Xlib error handlers */
+/* ------------------------------------------------ Xlib errors */
 
-/* Xlib's handlers are per process. Its defaults exit on any error, which
- * must not happen to the agent for a window it only shows; the desktop
- * session (kvm_x11.c) installs tolerant ones of its own and depends on
- * its protocol-error handler seeing its errors, so ours are installed
- * only where Xlib's defaults are still in place. */
-static int ui_x_error(Display *d, XErrorEvent *e) {
-  (void)d;
-  log_debug("event=consent_x_error code=%d request=%d", e->error_code,
-            e->request_code);
-  return 0;
-}
-
-static int ui_io_error(Display *d) {
-  (void)d;
-  return 0;
-}
-
+/* The X server went away (x11_errors.h): the window's owner is told. */
 static void ui_io_exit(Display *d, void *data) {
   (void)d;
   ((struct consent_ui *)data)->lost = 1;
-}
-
-static void install_handlers(void) {
-  XErrorHandler e = XSetErrorHandler(ui_x_error);
-  if (e != ui_x_error && e != _XDefaultError) XSetErrorHandler(e);
-  XIOErrorHandler io = XSetIOErrorHandler(ui_io_error);
-  if (io != ui_io_error && io != _XDefaultIOError) XSetIOErrorHandler(io);
-}
-
-/* ------------------------------------------------ display */
-
-int consent_ui_display(char *out, size_t cap) {
-  char xauth[PATH_MAX];
-  const char *why = NULL;
-  int r = kvmx_pick_display(getenv("DISPLAY"), getenv("WAYLAND_DISPLAY"),
-                            "/tmp/.X11-unix", out, cap, xauth,
-                            getenv("XAUTHORITY") ? 0 : sizeof xauth, &why);
-  if (r) return r;
-  /* As the desktop session does: Xlib reads it when a display opens. */
-  if (!getenv("XAUTHORITY") && xauth[0]) setenv("XAUTHORITY", xauth, 1);
-  return 0;
 }
 
 /* ------------------------------------------------ teardown */
@@ -455,7 +416,7 @@ static int ui_new(uv_loop_t *loop, enum ui_kind kind, const char *display,
   u->plan = *p;
   u->owned = 1;
   snprintf(u->display, sizeof u->display, "%s", display);
-  install_handlers();
+  x11_errors_install();
   u->work.data = u;
   u->opening = 1;
   if (uv_queue_work(loop, &u->work, open_work, after_open) != 0) {

@@ -179,24 +179,29 @@ static void try_frame(struct kvm *k) {
   }
 }
 
-int kvm_start(struct tunnel *t, int input, struct kvm **out, const char **why) {
+int kvm_find_display(char *out, size_t cap, const char **why) {
   char xauth[PATH_MAX];
+  int r = kvmx_pick_display(getenv("DISPLAY"), getenv("WAYLAND_DISPLAY"),
+                            "/tmp/.X11-unix", out, cap, xauth,
+                            getenv("XAUTHORITY") ? 0 : sizeof xauth, why);
+  if (r) return r;
+  /* Xlib reads XAUTHORITY when a display is opened; set it here, on the
+   * loop, before any worker opens one. */
+  if (!getenv("XAUTHORITY") && xauth[0]) setenv("XAUTHORITY", xauth, 1);
+  return 0;
+}
+
+int kvm_start(struct tunnel *t, int input, struct kvm **out, const char **why) {
   struct kvm *k = calloc(1, sizeof *k);
   if (!k) {
     *why = "out of memory";
     return MESH_E_NOMEM;
   }
-  int r =
-      kvmx_pick_display(getenv("DISPLAY"), getenv("WAYLAND_DISPLAY"),
-                        "/tmp/.X11-unix", k->display, sizeof k->display, xauth,
-                        getenv("XAUTHORITY") ? 0 : sizeof xauth, why);
+  int r = kvm_find_display(k->display, sizeof k->display, why);
   if (r) {
     free(k);
     return r;
   }
-  /* Xlib reads XAUTHORITY when the display is opened; set it here, on
-   * the loop, before any worker opens one. */
-  if (!getenv("XAUTHORITY") && xauth[0]) setenv("XAUTHORITY", xauth, 1);
   k->t = t;
   k->input = input;
   k->quality = 50;

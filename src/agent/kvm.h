@@ -53,6 +53,11 @@ int kvm_input_allowed(uint32_t rights, int desktopviewonly);
  * input connection is opened. Returns 0 with *out, or a negative code
  * with *why (static text). */
 int kvm_start(struct tunnel *t, int input, struct kvm **out, const char **why);
+/* The X display to capture or to ask the local user on, found with
+ * kvmx_pick_display() from the agent's environment; sets XAUTHORITY to
+ * the display owner's file when it was unset. Loop thread. Returns 0
+ * with the name in out, or a negative code with *why. */
+int kvm_find_display(char *out, size_t cap, const char **why);
 /* One message from the viewer (p borrowed). */
 void kvm_message(struct kvm *k, enum ws_type type, const uint8_t *p, size_t n);
 /* The tunnel's queue fell below the low-water mark: a frame may go. */

@@ -35,31 +35,14 @@
 #include <unistd.h>
 
 #include "agent/kvm_x11_priv.h"
+#include "agent/x11_errors.h"
 #include "base/err.h"
 
 #define KVMX_TILE 64
 #define KVMX_MERGE 8 /* tiles per rectangle, at most */
 
-/* Xlib reports protocol errors through one process-wide handler; the
- * default one exits. Errors are recorded for the thread that made the
- * request (capture and input run on different threads). */
-_Thread_local int kvmx_error;
-
-static int on_x_error(Display *d, XErrorEvent *e) {
-  (void)d;
-  kvmx_error = e->error_code ? e->error_code : 1;
-  return 0;
-}
-
-/* A broken connection must not end the agent: Xlib's default I/O error
- * handler and its default exit handler both call exit(). Ours return,
- * marking the session lost, which leaves the Display dead (every later
- * call on it fails at once) and the process running. */
-static int on_io_error(Display *d) {
-  (void)d;
-  return 0;
-}
-
+/* A broken connection must not end the agent (x11_errors.h): the
+ * session is marked lost. */
 static void on_io_exit(Display *d, void *data) {
   (void)d;
   *(int *)data = 1;
@@ -187,12 +170,12 @@ static void damage_start(struct kvm_x11 *x) {
   int err;
   pthread_once(&xd_once, xd_load);
   if (!xd.query || !xd.query(x->cap, &x->damage_event, &err)) return;
-  kvmx_error = 0;
+  x11_error = 0;
   /* NonEmpty: one event each time the region goes from empty to not;
    * the frame empties it again before grabbing. */
   x->damage = xd.create(x->cap, x->root, XDamageReportNonEmpty);
   XSync(x->cap, False);
-  if (kvmx_error) x->damage = 0;
+  if (x11_error) x->damage = 0;
   x->damaged = 1;
 }
 
@@ -261,13 +244,13 @@ static void shm_image(struct kvm_x11 *x) {
   }
   x->shm.shmaddr = x->img->data = addr;
   x->shm.readOnly = False;
-  kvmx_error = 0;
+  x11_error = 0;
   XShmAttach(x->cap, &x->shm);
   XSync(x->cap, False);
   /* Removed now, so the segment goes away with the last detach even if
    * the agent dies. */
   shmctl(x->shm.shmid, IPC_RMID, NULL);
-  if (kvmx_error) { /* a server that cannot attach (other host, no access) */
+  if (x11_error) { /* a server that cannot attach (other host, no access) */
     x->img->data = NULL;
     XDestroyImage(x->img);
     shmdt(addr);
@@ -290,8 +273,7 @@ struct kvm_x11 *kvmx_open(const char *display, int with_input, char *err,
     snprintf(err, err_len, "out of memory");
     return NULL;
   }
-  XSetErrorHandler(on_x_error);
-  XSetIOErrorHandler(on_io_error);
+  x11_errors_install();
   x->cap = open_one(display, &x->lost);
   if (!x->cap) {
     snprintf(err, err_len, "cannot open X display %s", display);
@@ -382,9 +364,9 @@ static int is_bgrx(const XImage *im) {
 /* Gets the screen into x->img; 0 or a negative code. */
 static int grab(struct kvm_x11 *x) {
   if (x->shm_ok) {
-    kvmx_error = 0;
+    x11_error = 0;
     if (!XShmGetImage(x->cap, x->root, x->img, x->rx, x->ry, AllPlanes) ||
-        kvmx_error)
+        x11_error)
       return MESH_E_IO;
     return 0;
   }

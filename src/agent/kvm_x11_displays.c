@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "agent/kvm_x11_priv.h"
+#include "agent/x11_errors.h"
 #include "base/err.h"
 
 #define KVMX_POLL_MS 250
@@ -61,9 +62,9 @@ static long ms_since(const struct timespec *a, const struct timespec *b) {
 static int list_monitors(struct kvm_x11 *x, int gw, int gh,
                          struct kvm_monitor *mon) {
   int n = 0, k = 0;
-  kvmx_error = 0;
+  x11_error = 0;
   XRRMonitorInfo *m = xr.get(x->cap, x->root, True, &n);
-  if (!m || kvmx_error) {
+  if (!m || x11_error) {
     if (m) xr.free_monitors(m);
     return -1;
   }

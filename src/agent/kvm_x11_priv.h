@@ -57,10 +57,6 @@ struct kvm_x11 {
   int keys, keys_sent;
 };
 
-/* The last X protocol error on this thread (0 when none), recorded by
- * the process-wide handler kvm_x11.c installs. */
-extern _Thread_local int kvmx_error;
-
 /* Appends one message made of a header and a body; 0 or MESH_E_NOMEM. */
 int kvmx_out_add(struct kvm_out *o, const uint8_t *h, size_t hn,
                  const uint8_t *b, size_t bn);
