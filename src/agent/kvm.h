@@ -79,13 +79,31 @@ struct kvm_out {
 void kvm_out_reset(struct kvm_out *o);
 void kvm_out_cleanup(struct kvm_out *o);
 
-/* Picks the X display to capture (spec §7.4): $DISPLAY when set; a
- * Wayland-only session ($WAYLAND_DISPLAY without $DISPLAY) is refused;
- * otherwise the lowest X<N> socket in sockdir (/tmp/.X11-unix) as ":N".
- * display/wayland are the environment values (NULL when unset). Writes
- * the display name into out; when the socket's owner has a
- * ~/.Xauthority and xauth_cap > 0, its path into xauth (else ""). Returns
- * 0 or a negative code with *why. */
+/* Picks the X display to capture and the cookie file that opens it
+ * (spec §7.4; kvm_x11_find.c). The display: $DISPLAY when set; a
+ * Wayland-only session ($WAYLAND_DISPLAY without $DISPLAY, or an X<N>
+ * socket served by Xwayland) is refused; otherwise among the X<N>
+ * sockets in sockdir the one whose X server is on the active VT, else
+ * one whose server was given -auth, else the lowest, as ":N". display and
+ * wayland are the environment values (NULL when unset). When xauth_cap >
+ * 0 the cookie file goes into xauth ("" when none was found): the X
+ * server's "-auth FILE", else XAUTHORITY of a process whose DISPLAY is
+ * that display (the socket owner's first), else the socket owner's
+ * ~/.Xauthority. Only a regular file (not a symlink) owned by root or by
+ * the process that named it is taken. Reads at most KVMX_PROC_MAX /proc
+ * entries per pass and never blocks on them. Returns 0 or a negative
+ * code with *why (static text). */
+struct kvmx_places {
+  const char *sockdir; /* /tmp/.X11-unix */
+  const char *procdir; /* /proc */
+  const char *vtfile;  /* /sys/class/tty/tty0/active ("tty2") */
+  const char *home;    /* the socket owner's home; NULL: from passwd */
+};
+#define KVMX_PROC_MAX 4096
+int kvmx_find_display(const struct kvmx_places *pl, const char *display,
+                      const char *wayland, char *out, size_t cap, char *xauth,
+                      size_t xauth_cap, const char **why);
+/* kvmx_find_display() on the real system with sockdir for the sockets. */
 int kvmx_pick_display(const char *display, const char *wayland,
                       const char *sockdir, char *out, size_t cap, char *xauth,
                       size_t xauth_cap, const char **why);

@@ -20,17 +20,13 @@
 #include <X11/extensions/XShm.h>
 #include <X11/extensions/XTest.h>
 #include <X11/extensions/Xdamage.h>
-#include <dirent.h>
 #include <dlfcn.h>
-#include <limits.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
-#include <sys/stat.h>
 #include <turbojpeg.h>
 #include <unistd.h>
 
@@ -82,63 +78,6 @@ int kvmx_out_add(struct kvm_out *o, const uint8_t *h, size_t hn,
   if (bn) memcpy(o->data + o->len + hn, b, bn);
   o->len += hn + bn;
   o->ends[o->n++] = o->len;
-  return 0;
-}
-
-/* ------------------------------------------------ display discovery */
-
-int kvmx_pick_display(const char *display, const char *wayland,
-                      const char *sockdir, char *out, size_t cap, char *xauth,
-                      size_t xauth_cap, const char **why) {
-  if (xauth_cap) xauth[0] = 0;
-  if (display && *display) {
-    if (strlen(display) >= cap) {
-      *why = "DISPLAY is too long";
-      return MESH_E_INVALID;
-    }
-    memcpy(out, display, strlen(display) + 1);
-    return 0;
-  }
-  if (wayland && *wayland) {
-    *why =
-        "Wayland sessions are not supported: log in to an X11 (Xorg) "
-        "session to share this desktop";
-    return MESH_E_INVALID;
-  }
-  DIR *d = opendir(sockdir);
-  long best = -1;
-  uid_t owner = 0;
-  struct dirent *e;
-  while (d && (e = readdir(d))) {
-    const char *s = e->d_name;
-    if (s[0] != 'X' || !s[1] || strspn(s + 1, "0123456789") != strlen(s + 1) ||
-        strlen(s) > 8)
-      continue;
-    long n = strtol(s + 1, NULL, 10);
-    char path[PATH_MAX];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%s", sockdir, s);
-    if (stat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
-    if (best < 0 || n < best) {
-      best = n;
-      owner = st.st_uid;
-    }
-  }
-  if (d) closedir(d);
-  if (best < 0) {
-    *why = "no X display found (DISPLAY unset, no X server socket)";
-    return MESH_E_NOT_FOUND;
-  }
-  snprintf(out, cap, ":%ld", best);
-  /* An X server started for a user (startx) is owned by them; their
-   * ~/.Xauthority lets us in. A display manager's root-owned server keeps
-   * its cookie elsewhere: then XAUTHORITY must come from the environment. */
-  struct passwd *pw = owner ? getpwuid(owner) : NULL;
-  if (pw && xauth_cap) {
-    struct stat st;
-    snprintf(xauth, xauth_cap, "%s/.Xauthority", pw->pw_dir);
-    if (stat(xauth, &st) != 0) xauth[0] = 0;
-  }
   return 0;
 }
 
