@@ -138,8 +138,10 @@ static void each_pid(const char *procdir,
     seen++;
     char dir[PATH_MAX];
     struct stat st;
-    snprintf(dir, sizeof dir, "%s/%s", procdir, e->d_name);
-    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    if (snprintf(dir, sizeof dir, "%s/%s", procdir, e->d_name) >=
+            (int)sizeof dir ||
+        lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+      continue;
     if (fn(arg, dir, st.st_uid)) break;
   }
   closedir(d);
@@ -158,7 +160,8 @@ struct servers {
 static int see_server(void *arg, const char *dir, uid_t uid) {
   struct servers *sv = arg;
   char path[PATH_MAX], buf[ARGS_MAX];
-  snprintf(path, sizeof path, "%s/cmdline", dir);
+  if (snprintf(path, sizeof path, "%s/cmdline", dir) >= (int)sizeof path)
+    return 0;
   ssize_t n = read_small(path, buf, sizeof buf);
   if (n <= 0) return 0;
   int truncated = (size_t)n + 1 >= sizeof buf;
@@ -214,7 +217,8 @@ static int see_client(void *arg, const char *dir, uid_t uid) {
   struct client_search *c = arg;
   char path[PATH_MAX];
   static char buf[ENV_MAX]; /* loop thread only; too big for its stack */
-  snprintf(path, sizeof path, "%s/environ", dir);
+  if (snprintf(path, sizeof path, "%s/environ", dir) >= (int)sizeof path)
+    return 0;
   ssize_t n = read_small(path, buf, sizeof buf);
   if (n <= 0) return 0;
   int truncated = (size_t)n + 1 >= sizeof buf;
@@ -258,8 +262,10 @@ static int pick_socket(const struct kvmx_places *pl, const struct servers *sv,
       continue;
     char path[PATH_MAX];
     struct stat st;
-    snprintf(path, sizeof path, "%s/%s", pl->sockdir, s);
-    if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    if (snprintf(path, sizeof path, "%s/%s", pl->sockdir, s) >=
+            (int)sizeof path ||
+        lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode))
+      continue;
     int num = atoi(s + 1);
     const struct xserver *x = server_of(sv, num);
     int rank = !x ? 0 : (active && x->vt == active) ? 2 : x->auth ? 1 : 0;
@@ -324,8 +330,10 @@ int kvmx_find_display(const struct kvmx_places *pl, const char *display,
     if (disp < 0) return 0; /* remote: Xlib's own defaults */
     char path[PATH_MAX];
     struct stat st;
-    snprintf(path, sizeof path, "%s/X%d", pl->sockdir, disp);
-    if (lstat(path, &st) == 0) owner = st.st_uid;
+    if (snprintf(path, sizeof path, "%s/X%d", pl->sockdir, disp) <
+            (int)sizeof path &&
+        lstat(path, &st) == 0)
+      owner = st.st_uid;
   } else {
     if (pick_socket(pl, &sv, &disp, &owner) != 0) {
       *why = "no X display found (DISPLAY unset, no X server socket)";

@@ -6,6 +6,9 @@
 #   folder on first use), or fail.
 # desktop_xvfb WxH: starts Xvfb on a free display number; sets XDISP,
 #   XVFB_PID and exports DISPLAY for the agent started afterwards.
+# desktop_xvfb_auth FILE WxH: the same with access control: a fresh
+#   MIT-MAGIC-COOKIE-1 for the display in FILE (xauth), passed to Xvfb as
+#   -auth FILE, as display managers do; XAUTHORITY is unset.
 # dview USER STEP...: one desktop_viewer.mjs session as USER.
 # near OUTPUT X Y R G B WHAT: the PIXEL line for X,Y is within 24 of RGB.
 DV=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/desktop_viewer.mjs
@@ -59,6 +62,32 @@ desktop_xvfb_on() {
   XDISP=:$1
   wait_for 10 eval 'test -s "$ready" || ! kill -0 "$XVFB_PID"'
   test -s "$ready"
+}
+
+desktop_xvfb_auth() {
+  command -v xauth >/dev/null || fail "xauth is missing (scripts/setup-deps.sh)"
+  local n ready cookie
+  cookie=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+  for n in $(seq 90 140); do
+    [ -e "/tmp/.X$n-lock" ] &&
+      kill -0 "$(tr -d ' ' <"/tmp/.X$n-lock" 2>/dev/null)" 2>/dev/null && continue
+    rm -f "$1"
+    xauth -q -f "$1" add ":$n" . "$cookie" || fail "xauth add"
+    ready=$WORK/xvfb.$n.ready
+    rm -f "$ready"
+    Xvfb ":$n" -auth "$1" -screen 0 "${2}x24" -nolisten tcp -displayfd 3 \
+      3>"$ready" >>"$WORK/xvfb.log" 2>&1 &
+    XVFB_PID=$!
+    PIDS+=("$XVFB_PID")
+    XDISP=:$n
+    wait_for 10 eval 'test -s "$ready" || ! kill -0 "$XVFB_PID"'
+    if test -s "$ready"; then
+      export DISPLAY=$XDISP
+      unset WAYLAND_DISPLAY XAUTHORITY
+      return 0
+    fi
+  done
+  fail "could not start Xvfb with -auth"
 }
 
 dview() {
