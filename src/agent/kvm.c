@@ -180,14 +180,24 @@ static void try_frame(struct kvm *k) {
 }
 
 int kvm_find_display(char *out, size_t cap, const char **why) {
+  /* An XAUTHORITY the agent was started with is the owner's choice and
+   * kept; one found here is looked for again each time, since the cookie
+   * changes with every login (an agent started at boot first finds the
+   * greeter's). */
+  static int given = -1;
+  if (given < 0) given = getenv("XAUTHORITY") != NULL;
   char xauth[PATH_MAX];
   int r = kvmx_pick_display(getenv("DISPLAY"), getenv("WAYLAND_DISPLAY"),
                             "/tmp/.X11-unix", out, cap, xauth,
-                            getenv("XAUTHORITY") ? 0 : sizeof xauth, why);
+                            given ? 0 : sizeof xauth, why);
   if (r) return r;
   /* Xlib reads XAUTHORITY when a display is opened; set it here, on the
-   * loop, before any worker opens one. */
-  if (!getenv("XAUTHORITY") && xauth[0]) setenv("XAUTHORITY", xauth, 1);
+   * loop, before a worker opens this display. A worker opening one
+   * meanwhile reads the old value or the new (glibc swaps the entry's
+   * pointer and never frees the old string). */
+  const char *now = getenv("XAUTHORITY");
+  if (!given && xauth[0] && (!now || strcmp(now, xauth) != 0))
+    setenv("XAUTHORITY", xauth, 1);
   return 0;
 }
 

@@ -54,9 +54,10 @@ int kvm_input_allowed(uint32_t rights, int desktopviewonly);
  * with *why (static text). */
 int kvm_start(struct tunnel *t, int input, struct kvm **out, const char **why);
 /* The X display to capture or to ask the local user on, found with
- * kvmx_pick_display() from the agent's environment; sets XAUTHORITY to
- * the display owner's file when it was unset. Loop thread. Returns 0
- * with the name in out, or a negative code with *why. */
+ * kvmx_pick_display() from the agent's environment. Unless the agent was
+ * started with XAUTHORITY, sets it to the cookie file found for that
+ * display, again on every call (each login makes a new one). Loop
+ * thread. Returns 0 with the name in out, or a negative code with *why. */
 int kvm_find_display(char *out, size_t cap, const char **why);
 /* One message from the viewer (p borrowed). */
 void kvm_message(struct kvm *k, enum ws_type type, const uint8_t *p, size_t n);
