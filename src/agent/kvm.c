@@ -25,8 +25,12 @@ struct kvm {
   uv_timer_t timer;
   int timer_open;
   uv_work_t work;
-  int busy;  /* a frame is on the thread pool */
-  int input; /* enum kvm_input_mode */
+  int busy;          /* a frame is on the thread pool */
+  uint64_t frame_at; /* uv_now() when the last frame was queued */
+  uint64_t sent_at;  /* frame_at of the last frame that sent anything */
+  int changed;       /* the watch saw a change while a frame was out */
+  uv_poll_t *watch;  /* polls the display's watch connection, if any */
+  int input;         /* enum kvm_input_mode */
   char display[128];
   struct kvm_x11 *x; /* set by the first frame's after-work */
   /* Settings from the viewer (spec §7.2 COMPRESSION, FRAME_RATE). */
@@ -69,9 +73,11 @@ int kvm_input_allowed(uint32_t rights, int desktopviewonly) {
 #define KVM_REOPEN_MS 200
 
 static void try_frame(struct kvm *k);
+static void watch_stop(struct kvm *k);
 
 static void maybe_free(struct kvm *k) {
   if (k->t || k->busy || k->timer_open) return;
+  watch_stop(k);
   kvmx_close(k->x);
   kvm_out_cleanup(&k->out);
   free(k);
@@ -87,6 +93,64 @@ static void on_timer(uv_timer_t *h) { try_frame(h->data); }
 
 static void schedule(struct kvm *k, unsigned ms) {
   if (k->t && k->timer_open) uv_timer_start(&k->timer, on_timer, ms, 0);
+}
+
+/* ------------------------------------------------ the watch connection */
+
+/* Frames are taken every interval_ms while anything may change; when the
+ * display has a watch connection (kvm.h), a change after a quiet spell
+ * also starts a frame at once, still no sooner than interval_ms after the
+ * last one. Without it the interval alone paces frames. */
+
+static void free_handle(uv_handle_t *h) { free(h); }
+
+/* How long a change is left to settle before it is captured: drawing
+ * comes in bursts (a window repaints in many requests), and a frame
+ * taken at the first one would show it half done until the next. */
+#define KVM_SETTLE_MS 4
+
+/* A frame for a change: KVM_SETTLE_MS from now, or interval_ms after the
+ * last one that sent something began if that is later (frames that found
+ * nothing do not count: they only looked). */
+static void schedule_soon(struct kvm *k) {
+  uint64_t since = uv_now(tunnel_loop(k->t)) - k->sent_at;
+  uint64_t wait = since >= k->interval_ms ? 0 : k->interval_ms - since;
+  schedule(k, (unsigned)(wait > KVM_SETTLE_MS ? wait : KVM_SETTLE_MS));
+}
+
+static void watch_stop(struct kvm *k) {
+  if (!k->watch) return;
+  uv_close((uv_handle_t *)k->watch, free_handle);
+  k->watch = NULL;
+}
+
+static void on_watch(uv_poll_t *p, int status, int events) {
+  (void)events;
+  struct kvm *k = p->data;
+  int changed = status < 0 ? -1 : kvmx_watch_read(k->x);
+  if (changed < 0) { /* lost: the frames find out and reopen */
+    watch_stop(k);
+    return;
+  }
+  if (!changed || !k->t || k->paused) return;
+  if (k->busy)
+    k->changed = 1; /* the frame's end schedules the next one */
+  else
+    schedule_soon(k);
+}
+
+static void watch_start(struct kvm *k) {
+  int fd = kvmx_watch_fd(k->x);
+  if (k->watch || fd < 0) return;
+  uv_poll_t *p = malloc(sizeof *p);
+  if (!p) return;
+  if (uv_poll_init(tunnel_loop(k->t), p, fd) != 0) {
+    free(p);
+    return;
+  }
+  p->data = k;
+  k->watch = p;
+  uv_poll_start(p, UV_READABLE, on_watch);
 }
 
 /* Thread pool: open the display the first time, then capture one frame. */
@@ -129,6 +193,7 @@ static void after_work_cb(uv_work_t *w, int status) {
     if (!k->reopen)
       log_info("event=desktop_reconnect %s reason=\"%s\"", tunnel_name(k->t),
                k->err);
+    watch_stop(k);
     kvmx_close(k->x);
     k->x = k->job_x = NULL;
     k->refresh = 1;
@@ -141,10 +206,12 @@ static void after_work_cb(uv_work_t *w, int status) {
     return;
   }
   k->reopen = 0;
+  watch_start(k);
   kvmx_view(k->x, &k->view);
   /* A pick that the frame could not honour (its monitor went away) goes
    * back to the default. */
   if (!k->want_set && k->want != k->view.display) k->want = 0;
+  if (k->out.n) k->sent_at = k->frame_at;
   size_t start = 0;
   for (size_t i = 0; i < k->out.n && k->t; i++) {
     if (tunnel_send(k->t, WS_BINARY, k->out.data + start,
@@ -152,7 +219,12 @@ static void after_work_cb(uv_work_t *w, int status) {
       return; /* closing: the detach follows */
     start = k->out.ends[i];
   }
-  schedule(k, k->interval_ms);
+  if (k->changed) {
+    k->changed = 0;
+    schedule_soon(k);
+  } else {
+    schedule(k, k->interval_ms);
+  }
 }
 
 static void try_frame(struct kvm *k) {
@@ -172,6 +244,9 @@ static void try_frame(struct kvm *k) {
   k->want_set = 0;
   k->refresh = 0;
   k->busy = 1;
+  k->frame_at = uv_now(tunnel_loop(k->t));
+  /* Changes from now on wake the loop again (one wake-up per frame). */
+  if (k->x) kvmx_watch_rearm(k->x);
   k->work.data = k;
   if (uv_queue_work(tunnel_loop(k->t), &k->work, work_cb, after_work_cb)) {
     k->busy = 0;
@@ -351,5 +426,6 @@ void kvm_drain(struct kvm *k) { try_frame(k); }
 
 void kvm_detach(struct kvm *k) {
   k->t = NULL;
+  watch_stop(k);
   if (k->timer_open) uv_close((uv_handle_t *)&k->timer, on_timer_closed);
 }

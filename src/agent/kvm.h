@@ -149,6 +149,18 @@ size_t kvmx_put_displays(const struct kvmx_view *v, uint8_t *out, size_t cap);
 void kvmx_input(struct kvm_x11 *x, const struct kvm_input *in);
 void kvmx_close(struct kvm_x11 *x);
 
+/* The watch connection: when the server has DAMAGE, kvmx_open opens a
+ * second connection whose socket the loop polls, so that a change after
+ * a quiet spell is captured at once rather than at the next frame tick.
+ * All three on the loop thread. kvmx_watch_fd: its socket, or -1 (none,
+ * or lost). kvmx_watch_read: reads what came in; 1 when the screen
+ * changed since the last kvmx_watch_rearm, 0 when not, -1 when the
+ * connection is lost (stop polling it). kvmx_watch_rearm: asks for the
+ * next change (at most one wake-up per frame). */
+int kvmx_watch_fd(const struct kvm_x11 *x);
+int kvmx_watch_read(struct kvm_x11 *x);
+void kvmx_watch_rearm(struct kvm_x11 *x);
+
 /* The viewer's cursor id (spec §7.2 MOUSE_CURSOR) for an X cursor name
  * (cursor font or theme name); 0, the arrow, for NULL or an unknown one
  * (kvm_x11_state.c). */

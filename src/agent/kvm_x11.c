@@ -205,6 +205,45 @@ static Display *open_one(const char *display, int *lost) {
   return d;
 }
 
+/* Opens the watch connection (kvm.h) once the capture connection has
+ * DAMAGE. Worker thread, inside kvmx_open; a failure only leaves frames
+ * at their fixed interval. */
+static void watch_open(struct kvm_x11 *x, const char *display) {
+  int event, err;
+  x->watch = open_one(display, &x->watch_lost);
+  if (!x->watch || !xd.query(x->watch, &event, &err)) goto fail;
+  x11_error = 0;
+  x->watch_damage =
+      xd.create(x->watch, DefaultRootWindow(x->watch), XDamageReportNonEmpty);
+  XSync(x->watch, False);
+  if (!x11_error && !x->watch_lost) return;
+fail:
+  if (x->watch) XCloseDisplay(x->watch);
+  x->watch = NULL;
+  x->watch_damage = 0;
+}
+
+int kvmx_watch_fd(const struct kvm_x11 *x) {
+  return x->watch && !x->watch_lost ? ConnectionNumber(x->watch) : -1;
+}
+
+int kvmx_watch_read(struct kvm_x11 *x) {
+  int changed = 0;
+  /* Only DAMAGE is asked for on this connection: any event is one. */
+  while (x->watch && !x->watch_lost && XPending(x->watch)) {
+    XEvent e;
+    XNextEvent(x->watch, &e);
+    changed = 1;
+  }
+  return !x->watch || x->watch_lost ? -1 : changed;
+}
+
+void kvmx_watch_rearm(struct kvm_x11 *x) {
+  if (!x->watch || x->watch_lost) return;
+  xd.subtract(x->watch, x->watch_damage, None, None);
+  XFlush(x->watch);
+}
+
 struct kvm_x11 *kvmx_open(const char *display, int with_input, char *err,
                           size_t err_len) {
   struct kvm_x11 *x = calloc(1, sizeof *x);
@@ -226,6 +265,7 @@ struct kvm_x11 *kvmx_open(const char *display, int with_input, char *err,
   }
   x->root = RootWindow(x->cap, scr);
   damage_start(x);
+  if (x->damage) watch_open(x, display);
   kvmx_displays_open(x);
   kvmx_state_open(x);
   x->tj = tjInitCompress();
@@ -254,6 +294,7 @@ void kvmx_close(struct kvm_x11 *x) {
   if (x->damage && x->cap && !x->lost) xd.destroy(x->cap, x->damage);
   if (x->cap) XCloseDisplay(x->cap);
   if (x->in) XCloseDisplay(x->in);
+  if (x->watch) XCloseDisplay(x->watch);
   if (x->tj) tjDestroy(x->tj);
   tjFree(x->jpeg);
   free(x);

@@ -39,6 +39,11 @@ struct kvm_x11 {
   Damage damage;
   int damage_event; /* the extension's event base */
   int damaged;      /* damage reported since the last frame */
+  /* The watch connection (kvmx_watch_*): its own DAMAGE on the root
+   * window, read on the loop; NULL without the extension. */
+  Display *watch;
+  Damage watch_damage;
+  int watch_lost;
   tjhandle tj;
   uint8_t *jpeg; /* libturbojpeg's output buffer, reused */
   unsigned long jpeg_cap;
