@@ -93,11 +93,5 @@ has "$o" '^DISPLAY_INFO 1:0,0,1600x600$' "the screen's own monitor"
 near "$o" 100 100 192 32 32 "the whole screen after the monitors went"
 pass "monitors redrawn and removed under an open session are followed"
 
-# The agent stops cleanly; under ASan this is where leaks would show.
-kill -TERM "$AGENT_PID"
-st=0
-wait "$AGENT_PID" || st=$?
-[ $st -eq 0 ] || fail "agent exited with $st"
-! grep -qE 'Sanitizer|runtime error' "$A/agent.log" ||
-  fail "sanitizer report: $(grep -E -A5 'Sanitizer|runtime error' "$A/agent.log" | head -20)"
+stop_agent_clean
 pass "the agent stops cleanly"

@@ -34,10 +34,5 @@ got=$(grep '^KEYSTATE' <<<"$o" | cut -d' ' -f2 | tr '\n' ' ')
 [ "$got" = "0 4 0 " ] || fail "key states $got, wanted 0 4 0: $o"
 pass "KEYSTATE at the start and after Caps Lock is toggled twice"
 
-kill -TERM "$AGENT_PID"
-st=0
-wait "$AGENT_PID" || st=$?
-[ $st -eq 0 ] || fail "agent exited with $st"
-! grep -qE 'Sanitizer|runtime error' "$A/agent.log" ||
-  fail "sanitizer report: $(grep -E -A5 'Sanitizer|runtime error' "$A/agent.log" | head -20)"
+stop_agent_clean
 pass "the agent stops cleanly"

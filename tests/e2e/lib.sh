@@ -103,6 +103,15 @@ new_session() {
 
 # sql DATA STATEMENT: runs one statement on meshd's database (the server
 # may be running: the database is in WAL mode).
+# stop_agent_clean: stops meshagent ($AGENT_PID, its folder $A) with
+# SIGTERM; it must exit 0 and its log hold no sanitizer report (under ASan
+# this is where leaks show).
+stop_agent_clean() {
+  kill -TERM "$AGENT_PID"
+  wait "$AGENT_PID" || fail "meshagent exit status $?"
+  ! grep -q "Sanitizer\|runtime error:" "$A/agent.log" ||
+    fail "sanitizer report: $(grep -A5 'Sanitizer\|runtime error:' "$A/agent.log" | head -n 20)"
+}
 sql() { sqlite3 -cmd '.timeout 5000' "$1/meshd.db" "$2"; }
 
 # ---- /control.ashx helpers (tests/e2e/wsclient.mjs). Set URL first:

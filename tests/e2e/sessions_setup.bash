@@ -56,11 +56,10 @@ alive() {
 # reported at exit).
 sessions_finish() {
   alive
-  kill -TERM "$AGENT_PID"
-  wait "$AGENT_PID" || fail "meshagent exit status $?"
+  stop_agent_clean
   kill -TERM "$MESHD_PID"
   wait "$MESHD_PID" || fail "meshd exit status $?"
-  ! grep -q "Sanitizer\|runtime error:" "$D.log" "$A/agent.log" ||
-    fail "sanitizer report: $(grep -h -A5 'Sanitizer\|runtime error:' "$D.log" "$A/agent.log" | head -n 30)"
+  ! grep -q "Sanitizer\|runtime error:" "$D.log" ||
+    fail "sanitizer report: $(grep -A5 'Sanitizer\|runtime error:' "$D.log" | head -n 30)"
   pass "meshd and meshagent were still running and stopped cleanly, no sanitizer report"
 }

@@ -65,10 +65,5 @@ wait_for 5 grep -q 'keysym 0x[0-9a-f]*, Control_L)' "$WORK/xev.log" ||
 grep -q 'keysym 0x[0-9a-f]*, F1)' "$WORK/xev.log" || fail "a full-rights F1 did not reach xev"
 pass "the same keys from a full-rights viewer reach X"
 
-kill -TERM "$AGENT_PID"
-st=0
-wait "$AGENT_PID" || st=$?
-[ $st -eq 0 ] || fail "agent exited with $st"
-! grep -qE 'Sanitizer|runtime error' "$A/agent.log" ||
-  fail "sanitizer report: $(grep -E -A5 'Sanitizer|runtime error' "$A/agent.log" | head -20)"
+stop_agent_clean
 pass "the agent stops cleanly"
