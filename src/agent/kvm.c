@@ -189,10 +189,15 @@ static void after_work_cb(uv_work_t *w, int status) {
   if (status == 0 && k->job_rc == MESH_E_IO && (k->x || k->reopen) &&
       k->reopen < KVM_REOPEN_TRIES) {
     /* The X server went away (restarted with another size, a new login):
-     * start over on the same display, which sends its new size. */
+     * start over, on the display found now (a new login may bring another
+     * one, and has a new cookie), which sends its new size. */
     if (!k->reopen)
       log_info("event=desktop_reconnect %s reason=\"%s\"", tunnel_name(k->t),
                k->err);
+    const char *why;
+    char display[sizeof k->display];
+    if (kvm_find_display(display, sizeof display, &why) == 0)
+      memcpy(k->display, display, sizeof display);
     watch_stop(k);
     kvmx_close(k->x);
     k->x = k->job_x = NULL;
