@@ -9,9 +9,9 @@
  * damage since the last one: an idle screen costs one round trip per
  * frame interval. What changed is then found as without it, by hashing
  * 64x64 tiles against the previous frame (one pass over a 1080p frame
- * costs a few milliseconds, off the loop). Changed tiles are merged along a row
- * into rectangles up to KVMX_MERGE tiles wide, each JPEG-encoded straight out
- * of the shared-memory image. The captured rectangle is the display the
+ * costs a few milliseconds, off the loop). Changed tiles are merged into
+ * rectangles (kvm_tiles.c), each JPEG-encoded straight out of the
+ * shared-memory image. The captured rectangle is the display the
  * viewer picked (kvm_x11_displays.c); the cursor shape and lock keys come
  * from kvm_x11_state.c; input is in kvm_x11_input.c.
  */
@@ -35,7 +35,6 @@
 #include "base/err.h"
 
 #define KVMX_TILE 64
-#define KVMX_MERGE 8 /* tiles per rectangle, at most */
 
 /* A broken connection must not end the agent (x11_errors.h): the
  * session is marked lost. */
@@ -157,9 +156,12 @@ static void free_image(struct kvm_x11 *x) {
   }
   free(x->rgb);
   free(x->hash);
+  free(x->row);
+  kvmt_free(&x->plan);
   free(x->scaled);
   x->rgb = NULL;
   x->hash = NULL;
+  x->row = NULL;
   x->scaled = NULL;
 }
 
@@ -438,12 +440,20 @@ static int follow_size(struct kvm_x11 *x, unsigned scale, uint16_t want,
   x->sw = kvm_scaled(x->w, scale);
   x->sh = kvm_scaled(x->h, scale);
   free(x->hash);
+  free(x->row);
+  kvmt_free(&x->plan);
   free(x->scaled);
   x->scaled = NULL;
+  x->row = NULL;
   x->tw = (x->sw + KVMX_TILE - 1) / KVMX_TILE;
   x->th = (x->sh + KVMX_TILE - 1) / KVMX_TILE;
   x->hash = calloc((size_t)x->tw * (size_t)x->th, sizeof *x->hash);
-  if (!x->hash) return MESH_E_NOMEM;
+  x->row = malloc((size_t)x->tw);
+  if (!x->hash || !x->row || kvmt_init(&x->plan, x->tw) != 0) {
+    free(x->hash); /* a frame needs all three: the next one starts over */
+    x->hash = NULL;
+    return MESH_E_NOMEM;
+  }
   if (scale < KVM_SCALE_FULL &&
       !(x->scaled = malloc((size_t)x->sw * (size_t)x->sh * 4)))
     return MESH_E_NOMEM;
@@ -463,6 +473,25 @@ static int encode_rect(struct kvm_x11 *x, const uint8_t *base, size_t pitch,
   size_t hn = kvm_put_picture_header(hdr, (uint16_t)px, (uint16_t)py, size);
   if (!hn) return MESH_E_TOO_LARGE;
   return kvmx_out_add(out, hdr, hn, x->jpeg, size);
+}
+
+/* One frame's encoding state, for kvm_tiles' callback. */
+struct frame_job {
+  struct kvm_x11 *x;
+  const uint8_t *base;
+  size_t pitch;
+  int quality;
+  struct kvm_out *out;
+};
+
+/* Encodes the rectangle of tiles r (clipped to the screen). */
+static int encode_tiles(void *ctx, const struct kvmt_rect *r) {
+  struct frame_job *j = ctx;
+  int px = r->tx * KVMX_TILE, py = r->ty * KVMX_TILE;
+  int w = r->tw * KVMX_TILE, h = r->th * KVMX_TILE;
+  if (px + w > j->x->sw) w = j->x->sw - px;
+  if (py + h > j->x->sh) h = j->x->sh - py;
+  return encode_rect(j->x, j->base, j->pitch, px, py, w, h, j->quality, j->out);
 }
 
 void kvmx_view(const struct kvm_x11 *x, struct kvmx_view *v) {
@@ -521,32 +550,24 @@ int kvmx_frame(struct kvm_x11 *x, int quality, unsigned scale, uint16_t display,
     base = x->scaled;
     pitch = (size_t)x->sw * 4;
   }
+  struct frame_job job = {x, base, pitch, quality, out};
+  kvmt_reset(&x->plan);
   for (int ty = 0; ty < x->th; ty++) {
     int py = ty * KVMX_TILE;
     int h = x->sh - py < KVMX_TILE ? x->sh - py : KVMX_TILE;
-    int run = -1; /* first tile of the current run of changed tiles */
-    for (int tx = 0; tx <= x->tw; tx++) {
-      int changed = 0;
-      if (tx < x->tw) {
-        int px = tx * KVMX_TILE;
-        int w = x->sw - px < KVMX_TILE ? x->sw - px : KVMX_TILE;
-        uint64_t hv =
-            tile_hash(base + (size_t)py * pitch + (size_t)px * 4, pitch, w, h);
-        uint64_t *old = &x->hash[(size_t)ty * (size_t)x->tw + (size_t)tx];
-        changed = full || hv != *old;
-        *old = hv;
-      }
-      if (changed && run < 0) run = tx;
-      /* A run ends at an unchanged tile, the row's end or the width cap. */
-      if (run >= 0 && (!changed || tx - run == KVMX_MERGE)) {
-        int px = run * KVMX_TILE, end = tx * KVMX_TILE;
-        if (end > x->sw) end = x->sw;
-        r = encode_rect(x, base, pitch, px, py, end - px, h, quality, out);
-        if (r) goto fail;
-        run = changed ? tx : -1;
-      }
+    for (int tx = 0; tx < x->tw; tx++) {
+      int px = tx * KVMX_TILE;
+      int w = x->sw - px < KVMX_TILE ? x->sw - px : KVMX_TILE;
+      uint64_t hv =
+          tile_hash(base + (size_t)py * pitch + (size_t)px * 4, pitch, w, h);
+      uint64_t *old = &x->hash[(size_t)ty * (size_t)x->tw + (size_t)tx];
+      x->row[tx] = full || hv != *old;
+      *old = hv;
     }
+    if ((r = kvmt_row(&x->plan, ty, x->row, encode_tiles, &job)) != 0)
+      goto fail;
   }
+  if ((r = kvmt_finish(&x->plan, encode_tiles, &job)) != 0) goto fail;
   return 0;
 fail:
   /* Xlib leaves a display that hit an I/O error locked by the thread that

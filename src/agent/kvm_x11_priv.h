@@ -14,6 +14,7 @@
 #include <turbojpeg.h>
 
 #include "agent/kvm.h"
+#include "agent/kvm_tiles.h"
 
 struct kvm_x11 {
   Display *cap; /* capture: worker threads, one at a time */
@@ -34,7 +35,9 @@ struct kvm_x11 {
   XImage *img;
   uint8_t *rgb;   /* BGRX copy when the image is not 32-bit BGRX */
   uint64_t *hash; /* per tile, previous frame */
-  int tw, th;     /* tiles across and down */
+  uint8_t *row;   /* per tile of the row being hashed: changed */
+  struct kvmt_plan plan;
+  int tw, th; /* tiles across and down */
   /* DAMAGE on the root window; 0 without the extension. */
   Damage damage;
   int damage_event; /* the extension's event base */
