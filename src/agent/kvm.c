@@ -61,10 +61,15 @@ struct kvm {
 
 int kvm_input_allowed(uint32_t rights, int desktopviewonly) {
   if (desktopviewonly) return KVM_INPUT_NONE;
-  if (rights == TUNNEL_RIGHTS_FULL) return KVM_INPUT_FULL;
-  if (!(rights & TUNNEL_RIGHT_REMOTECONTROL) || (rights & KVM_RIGHT_VIEWONLY))
-    return KVM_INPUT_NONE;
-  return rights & KVM_RIGHT_LIMITEDINPUT ? KVM_INPUT_LIMITED : KVM_INPUT_FULL;
+  /* The mode meshd's relay filters with, for the same rights. */
+  switch (kvm_filter_mode_for(rights)) {
+    case KVM_FILTER_VIEW_ONLY:
+      return KVM_INPUT_NONE;
+    case KVM_FILTER_LIMITED:
+      return KVM_INPUT_LIMITED;
+    default:
+      return KVM_INPUT_FULL;
+  }
 }
 
 /* A display that goes away is looked for again this many times, this far

@@ -28,10 +28,6 @@
 struct tunnel;
 struct kvm;
 
-/* REMOTEVIEWONLY (spec §9.1): desktop without input. */
-#define KVM_RIGHT_VIEWONLY 0x00000100u
-/* DESKLIMITEDINPUT (spec §9.1): the mouse and plain typing only. */
-#define KVM_RIGHT_LIMITEDINPUT 0x00001000u
 struct kvm_x11;
 
 /* ------------------------------------------------ kvm.c, for tunnel.c */

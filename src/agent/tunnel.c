@@ -103,24 +103,24 @@ int tunnel_parse_hash(const char *hex, uint8_t out[48]) {
 }
 
 const char *tunnel_rights_refusal(int proto, uint32_t r) {
-  int full = r == TUNNEL_RIGHTS_FULL;
+  int full = r == MESH_RIGHT_ADMIN;
   switch (proto) {
     case P_TERM:
     case P_PS:
     case P_USER:
     case P_UPS:
-      if (!(r & TUNNEL_RIGHT_REMOTECONTROL) ||
-          (!full && (r & TUNNEL_RIGHT_NOTERMINAL)))
+      if (!(r & MESH_RIGHT_REMOTECONTROL) ||
+          (!full && (r & MESH_RIGHT_NOTERMINAL)))
         return "no terminal rights on this device";
       return NULL;
     case P_FILES:
-      if (!(r & TUNNEL_RIGHT_REMOTECONTROL) ||
-          (!full && (r & TUNNEL_RIGHT_NOFILES)))
+      if (!(r & MESH_RIGHT_REMOTECONTROL) ||
+          (!full && (r & MESH_RIGHT_NOFILES)))
         return "no file rights on this device";
       return NULL;
     case P_DESKTOP:
-      if ((!(r & TUNNEL_RIGHT_REMOTECONTROL) && !(r & KVM_RIGHT_VIEWONLY)) ||
-          (!full && (r & TUNNEL_RIGHT_NODESKTOP)))
+      if ((!(r & MESH_RIGHT_REMOTECONTROL) && !(r & MESH_RIGHT_VIEWONLY)) ||
+          (!full && (r & MESH_RIGHT_NODESKTOP)))
         return "no remote desktop rights on this device";
       return NULL;
     default:

@@ -20,18 +20,12 @@
 #include <uv.h>
 
 #include "net/ws_session.h" /* enum ws_type */
+#include "proto/rights.h"
 
 struct agent;
 struct tunnel;
 struct term;
 struct fsess;
-
-/* Rights bits the agent checks (spec §9.1). */
-#define TUNNEL_RIGHT_REMOTECONTROL 0x00000008u
-#define TUNNEL_RIGHT_NOTERMINAL 0x00000200u
-#define TUNNEL_RIGHT_NOFILES 0x00000400u
-#define TUNNEL_RIGHT_NODESKTOP 0x00010000u
-#define TUNNEL_RIGHTS_FULL 0xFFFFFFFFu
 
 /* ------------------------------------------------ tunnel.c, for conn.c */
 

@@ -7,17 +7,13 @@
 #include <string.h>
 
 #include "base/err.h"
-
-#define RIGHTS_FULL 0xFFFFFFFFu
-#define RIGHT_REMOTECONTROL 8u
-#define RIGHT_VIEWONLY 256u
-#define RIGHT_LIMITED_INPUT 4096u
+#include "proto/rights.h"
 
 enum kvm_filter_mode kvm_filter_mode_for(uint32_t rights) {
-  if (rights == RIGHTS_FULL) return KVM_FILTER_OFF;
-  if (!(rights & RIGHT_REMOTECONTROL) || (rights & RIGHT_VIEWONLY))
+  if (rights == MESH_RIGHT_ADMIN) return KVM_FILTER_OFF;
+  if (!(rights & MESH_RIGHT_REMOTECONTROL) || (rights & MESH_RIGHT_VIEWONLY))
     return KVM_FILTER_VIEW_ONLY;
-  if (rights & RIGHT_LIMITED_INPUT) return KVM_FILTER_LIMITED;
+  if (rights & MESH_RIGHT_LIMITEDINPUT) return KVM_FILTER_LIMITED;
   return KVM_FILTER_OFF;
 }
 

@@ -39,13 +39,10 @@
 #include "net/http_srv.h"
 #include "net/ws.h"
 #include "proto/kvm_filter.h"
+#include "proto/rights.h"
 #include "recording.h"
 #include "relay_table.h"
 #include "relay_token.h"
-
-/* Device rights the relay reads (spec §9.1). */
-#define RIGHTS_FULL 0xFFFFFFFFu
-#define RIGHT_NODESKTOP 65536u
 
 /* Tunnels whose deadline passed are looked for this often. */
 #define RELAY_SWEEP_MS 500
@@ -129,16 +126,17 @@ static const char *mode_name(enum kvm_filter_mode m) {
 }
 
 int relay_rights_ok(uint32_t rights, int proto) {
-  if (rights == 0xFFFFFFFFu) return 1;
-  /* Desktop: REMOTECONTROL, or REMOTEVIEWONLY (256) for a session whose
-   * input the agent drops; NODESKTOP (65536) refuses (spec §2.4, §4.3). */
-  if (proto == 2) return (rights & (8u | 256u)) && !(rights & 65536u);
-  if (!(rights & 8u)) return 0; /* REMOTECONTROL */
+  if (rights == MESH_RIGHT_ADMIN) return 1;
+  /* Desktop: REMOTECONTROL, or VIEWONLY for a session whose input is
+   * dropped (here and by the agent); NODESKTOP refuses (spec §2.4, §4.3). */
+  if (proto == 2)
+    return (rights & (MESH_RIGHT_REMOTECONTROL | MESH_RIGHT_VIEWONLY)) &&
+           !(rights & MESH_RIGHT_NODESKTOP);
+  if (!(rights & MESH_RIGHT_REMOTECONTROL)) return 0;
   if ((proto == 1 || proto == 6 || proto == 8 || proto == 9) &&
-      (rights & 512u)) /* NOTERMINAL */
+      (rights & MESH_RIGHT_NOTERMINAL))
     return 0;
-  if ((proto == 4 || proto == 5) && (rights & 1024u)) /* NOFILES */
-    return 0;
+  if ((proto == 4 || proto == 5) && (rights & MESH_RIGHT_NOFILES)) return 0;
   return 1;
 }
 
@@ -300,8 +298,8 @@ static const char *join_error(int r) {
  * joining to a tunnel registered for protocol reg_proto. */
 static void guard_init(struct relay_end *e, uint32_t rights, int reg_proto) {
   e->mode = kvm_filter_mode_for(rights);
-  if (rights == RIGHTS_FULL) return;
-  if (e->mode != KVM_FILTER_OFF || (rights & RIGHT_NODESKTOP)) {
+  if (rights == MESH_RIGHT_ADMIN) return;
+  if (e->mode != KVM_FILTER_OFF || (rights & MESH_RIGHT_NODESKTOP)) {
     e->selecting = 1;
     e->want_proto = e->proto >= 0 ? e->proto : reg_proto;
   }

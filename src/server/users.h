@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "crypto/totp.h"
+#include "proto/rights.h"
 #include "store.h"
 
 /* Site rights (SITERIGHT bits, docs/user-api.md §4.2). */
@@ -27,13 +28,7 @@
 #define SITE_ALL_EVENTS 0x800u
 #define SITE_ADMIN 0xFFFFFFFFu
 
-/* Device group rights (MESHRIGHT bits, docs/user-api.md §4.1). */
-#define MESH_RIGHT_EDIT_GROUP 0x1u
-#define MESH_RIGHT_MANAGE_USERS 0x2u
-#define MESH_RIGHT_MANAGE_DEVICES 0x4u
-#define MESH_RIGHT_UNINSTALL 0x8000u
-#define MESH_RIGHT_DEVICE_DETAILS 0x100000u
-#define MESH_RIGHT_ADMIN 0xFFFFFFFFu
+/* Device group rights: proto/rights.h. */
 
 /* The longest user name, e-mail and real name accepted. */
 #define USER_MAX_NAME 64

@@ -76,31 +76,31 @@ static void picks_the_display(void **state) {
 
 static void input_only_with_control_rights(void **state) {
   (void)state;
-  assert_int_equal(kvm_input_allowed(TUNNEL_RIGHTS_FULL, 0), KVM_INPUT_FULL);
-  assert_int_equal(kvm_input_allowed(TUNNEL_RIGHT_REMOTECONTROL, 0),
+  assert_int_equal(kvm_input_allowed(MESH_RIGHT_ADMIN, 0), KVM_INPUT_FULL);
+  assert_int_equal(kvm_input_allowed(MESH_RIGHT_REMOTECONTROL, 0),
                    KVM_INPUT_FULL);
-  assert_int_equal(kvm_input_allowed(KVM_RIGHT_VIEWONLY, 0), KVM_INPUT_NONE);
+  assert_int_equal(kvm_input_allowed(MESH_RIGHT_VIEWONLY, 0), KVM_INPUT_NONE);
   assert_int_equal(
-      kvm_input_allowed(TUNNEL_RIGHT_REMOTECONTROL | KVM_RIGHT_VIEWONLY, 0),
+      kvm_input_allowed(MESH_RIGHT_REMOTECONTROL | MESH_RIGHT_VIEWONLY, 0),
       KVM_INPUT_NONE);
   /* DESKLIMITEDINPUT narrows REMOTECONTROL; alone it grants nothing, and
    * view-only beats it. */
   assert_int_equal(
-      kvm_input_allowed(TUNNEL_RIGHT_REMOTECONTROL | KVM_RIGHT_LIMITEDINPUT, 0),
+      kvm_input_allowed(MESH_RIGHT_REMOTECONTROL | MESH_RIGHT_LIMITEDINPUT, 0),
       KVM_INPUT_LIMITED);
-  assert_int_equal(kvm_input_allowed(KVM_RIGHT_LIMITEDINPUT, 0),
+  assert_int_equal(kvm_input_allowed(MESH_RIGHT_LIMITEDINPUT, 0),
                    KVM_INPUT_NONE);
   assert_int_equal(
-      kvm_input_allowed(TUNNEL_RIGHT_REMOTECONTROL | KVM_RIGHT_LIMITEDINPUT |
-                            KVM_RIGHT_VIEWONLY,
+      kvm_input_allowed(MESH_RIGHT_REMOTECONTROL | MESH_RIGHT_LIMITEDINPUT |
+                            MESH_RIGHT_VIEWONLY,
                         0),
       KVM_INPUT_NONE);
   /* desktopviewonly from the server beats every right. */
-  assert_int_equal(kvm_input_allowed(TUNNEL_RIGHTS_FULL, 1), KVM_INPUT_NONE);
-  assert_int_equal(kvm_input_allowed(TUNNEL_RIGHT_REMOTECONTROL, 1),
+  assert_int_equal(kvm_input_allowed(MESH_RIGHT_ADMIN, 1), KVM_INPUT_NONE);
+  assert_int_equal(kvm_input_allowed(MESH_RIGHT_REMOTECONTROL, 1),
                    KVM_INPUT_NONE);
   assert_int_equal(
-      kvm_input_allowed(TUNNEL_RIGHT_REMOTECONTROL | KVM_RIGHT_LIMITEDINPUT, 1),
+      kvm_input_allowed(MESH_RIGHT_REMOTECONTROL | MESH_RIGHT_LIMITEDINPUT, 1),
       KVM_INPUT_NONE);
 }
 
@@ -131,18 +131,18 @@ static void answers_get_displays(void **state) {
 
 static void desktop_rights_at_selection(void **state) {
   (void)state;
-  assert_null(tunnel_rights_refusal(2, TUNNEL_RIGHTS_FULL));
-  assert_null(tunnel_rights_refusal(2, TUNNEL_RIGHT_REMOTECONTROL));
-  assert_null(tunnel_rights_refusal(2, KVM_RIGHT_VIEWONLY));
+  assert_null(tunnel_rights_refusal(2, MESH_RIGHT_ADMIN));
+  assert_null(tunnel_rights_refusal(2, MESH_RIGHT_REMOTECONTROL));
+  assert_null(tunnel_rights_refusal(2, MESH_RIGHT_VIEWONLY));
   assert_non_null(tunnel_rights_refusal(2, 0));
   assert_non_null(tunnel_rights_refusal(2, 4 | 1));
   assert_non_null(tunnel_rights_refusal(
-      2, TUNNEL_RIGHT_REMOTECONTROL | TUNNEL_RIGHT_NODESKTOP));
+      2, MESH_RIGHT_REMOTECONTROL | MESH_RIGHT_NODESKTOP));
   assert_non_null(
-      tunnel_rights_refusal(2, KVM_RIGHT_VIEWONLY | TUNNEL_RIGHT_NODESKTOP));
+      tunnel_rights_refusal(2, MESH_RIGHT_VIEWONLY | MESH_RIGHT_NODESKTOP));
   /* View-only opens no terminal or files session either. */
-  assert_non_null(tunnel_rights_refusal(1, KVM_RIGHT_VIEWONLY));
-  assert_non_null(tunnel_rights_refusal(5, KVM_RIGHT_VIEWONLY));
+  assert_non_null(tunnel_rights_refusal(1, MESH_RIGHT_VIEWONLY));
+  assert_non_null(tunnel_rights_refusal(5, MESH_RIGHT_VIEWONLY));
 }
 
 static void maps_virtual_keys(void **state) {

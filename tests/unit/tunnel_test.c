@@ -101,23 +101,23 @@ static void parses_servertlshash(void **state) {
 
 static void judges_rights(void **state) {
   (void)state;
-  const uint32_t RC = TUNNEL_RIGHT_REMOTECONTROL;
+  const uint32_t RC = MESH_RIGHT_REMOTECONTROL;
   /* Terminal: 1, 6, 8, 9. */
   for (int p = 1; p <= 9; p++) {
     if (p != 1 && p != 6 && p != 8 && p != 9) continue;
     assert_null(tunnel_rights_refusal(p, RC));
-    assert_null(tunnel_rights_refusal(p, TUNNEL_RIGHTS_FULL));
+    assert_null(tunnel_rights_refusal(p, MESH_RIGHT_ADMIN));
     assert_non_null(tunnel_rights_refusal(p, 0));
     assert_non_null(tunnel_rights_refusal(p, 0x100)); /* view only */
-    assert_non_null(tunnel_rights_refusal(p, RC | TUNNEL_RIGHT_NOTERMINAL));
-    assert_null(tunnel_rights_refusal(p, RC | TUNNEL_RIGHT_NOFILES));
+    assert_non_null(tunnel_rights_refusal(p, RC | MESH_RIGHT_NOTERMINAL));
+    assert_null(tunnel_rights_refusal(p, RC | MESH_RIGHT_NOFILES));
   }
   assert_null(tunnel_rights_refusal(5, RC));
-  assert_null(tunnel_rights_refusal(5, RC | TUNNEL_RIGHT_NOTERMINAL));
-  assert_non_null(tunnel_rights_refusal(5, RC | TUNNEL_RIGHT_NOFILES));
-  assert_non_null(tunnel_rights_refusal(5, TUNNEL_RIGHT_NOFILES));
-  assert_null(tunnel_rights_refusal(5, TUNNEL_RIGHTS_FULL));
-  assert_string_equal(tunnel_rights_refusal(1, RC | TUNNEL_RIGHT_NOTERMINAL),
+  assert_null(tunnel_rights_refusal(5, RC | MESH_RIGHT_NOTERMINAL));
+  assert_non_null(tunnel_rights_refusal(5, RC | MESH_RIGHT_NOFILES));
+  assert_non_null(tunnel_rights_refusal(5, MESH_RIGHT_NOFILES));
+  assert_null(tunnel_rights_refusal(5, MESH_RIGHT_ADMIN));
+  assert_string_equal(tunnel_rights_refusal(1, RC | MESH_RIGHT_NOTERMINAL),
                       "no terminal rights on this device");
 }
 
