@@ -14,8 +14,8 @@
 #define MESH_RIGHT_VIEWONLY 0x100u    /* desktop without input */
 #define MESH_RIGHT_NOTERMINAL 0x200u
 #define MESH_RIGHT_NOFILES 0x400u
-#define MESH_RIGHT_LIMITEDINPUT 0x1000u /* desktop: no modifiers, no Fn keys \
-                                         */
+/* Desktop with the mouse and plain typing only (no modifiers, no Fn). */
+#define MESH_RIGHT_LIMITEDINPUT 0x1000u
 #define MESH_RIGHT_UNINSTALL 0x8000u
 #define MESH_RIGHT_NODESKTOP 0x10000u
 #define MESH_RIGHT_DEVICE_DETAILS 0x100000u
