@@ -14,23 +14,14 @@
 #include "agent/kvm.h"
 #include "agent/tunnel_priv.h"
 #include "base/log.h"
-#include "base/mesh_limits.h"
 #include "net/ws.h"
-
-/* {ctrlChannel, type:'console', msgid, msg}; a NULL msg is sent as null,
- * as the stock agent clears the viewer's line with msgid 0 (§4.4). */
-static void send_console(struct tunnel *t, int msgid, const char *msg) {
-  tunnel_send_json(t, WS_TEXT,
-                   json_pack("{s:s, s:s, s:i, s:s?}", "ctrlChannel", "102938",
-                             "type", "console", "msgid", msgid, "msg", msg));
-}
 
 static void on_bar_disconnect(struct consent_ui *u, void *data) {
   struct tunnel *t = data;
   (void)u;
   const char *why = "The local user disconnected the session";
   log_info("event=consent_bar_disconnect %s", t->name);
-  send_console(t, 2, why);
+  tunnel__console(t, 2, why);
   tunnel_close(t, 1000, why);
 }
 
@@ -59,9 +50,7 @@ void consent_free_held(struct tunnel *t) {
 void consent_hold(struct tunnel *t, enum ws_type type, const uint8_t *p,
                   size_t n) {
   if (type == WS_TEXT && n > 0 && p[0] == '{') {
-    json_t *j = n <= MESH_FILES_MAX_COMMAND
-                    ? json_loadb((const char *)p, n, 0, NULL)
-                    : NULL;
+    json_t *j = tunnel__json(p, n);
     const char *ty = json_string_value(json_object_get(j, "type"));
     int now =
         json_object_get(j, "ctrlChannel") && ty &&
@@ -110,7 +99,7 @@ static void on_answer(struct consent_ui *u, int allowed, const char *reason,
     return;
   }
   log_info("event=consent_granted %s", t->name);
-  send_console(t, 0, NULL);
+  tunnel__console(t, 0, NULL);
   tunnel__start(t, t->pending_proto, pl);
   free(pl);
   if (t->held_paused) {
@@ -154,7 +143,7 @@ void consent_gate(struct tunnel *t, long proto) {
     free(pl);
     return;
   }
-  send_console(t, 1, CONSENT_WAITING_TEXT);
+  tunnel__console(t, 1, CONSENT_WAITING_TEXT);
   if (consent_ui_prompt(t->a->loop, t->display, pl, on_answer, t, &t->prompt) !=
       0) {
     tunnel_refuse(t, "cannot show the access request to the local user");

@@ -169,11 +169,20 @@ void tunnel_close(struct tunnel *t, uint16_t code, const char *reason) {
   if (t->ws) ws_close(t->ws, code, reason);
 }
 
+void tunnel__console(struct tunnel *t, int msgid, const char *msg) {
+  tunnel_send_json(t, WS_TEXT,
+                   json_pack("{s:s, s:s, s:i, s:s?}", "ctrlChannel", "102938",
+                             "type", "console", "msgid", msgid, "msg", msg));
+}
+
+json_t *tunnel__json(const uint8_t *p, size_t n) {
+  return n <= MESH_FILES_MAX_COMMAND ? json_loadb((const char *)p, n, 0, NULL)
+                                     : NULL;
+}
+
 void tunnel_refuse(struct tunnel *t, const char *text) {
   log_warn("event=tunnel_refused %s reason=\"%s\"", t->name, text);
-  tunnel_send_json(t, WS_TEXT,
-                   json_pack("{s:s, s:s, s:i, s:s}", "ctrlChannel", "102938",
-                             "type", "console", "msgid", 2, "msg", text));
+  tunnel__console(t, 2, text);
   tunnel_close(t, 1008, text);
 }
 
@@ -288,9 +297,7 @@ static void select_protocol(struct tunnel *t, const uint8_t *p, size_t n) {
 /* A text message while selecting: options/control JSON or the protocol. */
 static void on_select(struct tunnel *t, const uint8_t *p, size_t n) {
   if (n > 0 && p[0] == '{') {
-    json_t *j = n <= MESH_FILES_MAX_COMMAND
-                    ? json_loadb((const char *)p, n, 0, NULL)
-                    : NULL;
+    json_t *j = tunnel__json(p, n);
     if (!json_is_object(j)) {
       json_decref(j);
       tunnel_refuse(t, "malformed options or control message");
@@ -321,9 +328,7 @@ static void on_term_message(struct tunnel *t, enum ws_type type,
     term_input(t->term, p, n);
     return;
   }
-  json_t *j = n <= MESH_FILES_MAX_COMMAND
-                  ? json_loadb((const char *)p, n, 0, NULL)
-                  : NULL;
+  json_t *j = tunnel__json(p, n);
   if (json_is_object(j)) tunnel_ctrl(t, j);
   json_decref(j);
 }

@@ -86,6 +86,12 @@ void tunnel__active_message(struct tunnel *t, enum ws_type type,
                             const uint8_t *p, size_t n);
 /* The tunnel's timer callback (start deadline, prompt backstop). */
 void tunnel__deadline(uv_timer_t *h);
+/* Sends the viewer a console line (ctrl channel, spec §3.1): msgid 1
+ * waiting, 2 refused, 0 with msg NULL (sent as null) clears it. */
+void tunnel__console(struct tunnel *t, int msgid, const char *msg);
+/* A viewer's JSON text message (p borrowed) up to the command size
+ * limit, or NULL; the caller checks its type and frees it. */
+json_t *tunnel__json(const uint8_t *p, size_t n);
 
 /* ------------------------------------------------ consent_tunnel.c */
 
