@@ -71,6 +71,7 @@ static struct {
   enum mode mode;
   struct sim *sims;
   int count, concurrency, next, in_flight, done, failed, open;
+  int jobs;  /* signs/verifies on the thread pool, not yet called back */
   int phase; /* 0 first connect, 1 reconnect */
   uint64_t phase_start;
   double lat_sum, lat_max;
@@ -246,8 +247,19 @@ struct ticket {
   unsigned gen;
 };
 
+/* A crypto job's ticket; counted so a misbehaving run can wait for its
+ * worker threads before exiting (exiting while OpenSSL is busy on one
+ * crashes in its exit handlers, losing the unflushed report). */
+static struct ticket *ticket_new(struct sim *s) {
+  struct ticket *t = malloc(sizeof *t);
+  *t = (struct ticket){s, s->gen};
+  g.jobs++;
+  return t;
+}
+
 static struct sim *take(struct ticket *t) {
   struct sim *s = t->s;
+  g.jobs--;
   int live = s->ws && s->gen == t->gen;
   free(t);
   return live ? s : NULL;
@@ -285,9 +297,8 @@ static void on_signed(int st, const uint8_t *sig, size_t len, void *data) {
 
 static void cc_sign(void *data, const uint8_t msg[CC_SIGNED_LEN]) {
   struct sim *s = data;
-  struct ticket *t = malloc(sizeof *t);
-  *t = (struct ticket){s, s->gen};
-  crypto_job_sign(g.loop, s->id.key, msg, CC_SIGNED_LEN, on_signed, t);
+  crypto_job_sign(g.loop, s->id.key, msg, CC_SIGNED_LEN, on_signed,
+                  ticket_new(s));
 }
 
 static void on_verified(int st, const uint8_t kh[CC_HASH_LEN], void *data) {
@@ -300,10 +311,8 @@ static void on_verified(int st, const uint8_t kh[CC_HASH_LEN], void *data) {
 static void cc_verify(void *data, const uint8_t *c, size_t cl,
                       const uint8_t *sig, size_t sl,
                       const uint8_t msg[CC_SIGNED_LEN]) {
-  struct sim *s = data;
-  struct ticket *t = malloc(sizeof *t);
-  *t = (struct ticket){s, s->gen};
-  crypto_job_verify(g.loop, c, cl, sig, sl, msg, CC_SIGNED_LEN, on_verified, t);
+  crypto_job_verify(g.loop, c, cl, sig, sl, msg, CC_SIGNED_LEN, on_verified,
+                    ticket_new(data));
 }
 
 static void cc_pin(void *data, const uint8_t h[CC_HASH_LEN]) {
@@ -471,6 +480,10 @@ static void run_for(uint64_t ms) {
   uv_run(g.loop, UV_RUN_DEFAULT);
 }
 
+static void drain_jobs(void) {
+  while (g.jobs > 0) uv_run(g.loop, UV_RUN_ONCE);
+}
+
 static void close_all(void) {
   for (int i = 0; i < g.count; i++)
     if (g.sims[i].ws) ws_close(g.sims[i].ws, 1000, "bench reconnect");
@@ -517,6 +530,7 @@ static int misbehave(void) {
   g.sims[0].gen++;
   launch(&g.sims[0]);
   run_for(15000);
+  drain_jobs();
   if (g.sims[0].ws) {
     fprintf(stderr, "agentsim: server %s (%s)\n",
             g.open ? "ACCEPTED the agent" : "kept the connection open",
@@ -607,5 +621,6 @@ int main(int argc, char **argv) {
       connected, procs, rss0, rss1,
       connected && rss0 >= 0 ? (double)(rss1 - rss0) / connected : -1);
   close_all();
+  drain_jobs();
   return g.failed ? 1 : 0;
 }
