@@ -10,6 +10,7 @@ PKGS=(
   duktape-dev libffi-dev
   libx11-dev libxext-dev libxtst-dev libturbojpeg0-dev libxdamage-dev
   libxrandr-dev libxfixes-dev
+  libusrsctp-dev
   xvfb xauth x11-utils x11-xserver-utils xdotool
   curl ca-certificates procps
 )
