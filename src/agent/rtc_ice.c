@@ -28,10 +28,6 @@
 #include "crypto/rand.h"
 #include "proto/stun.h"
 
-#define PACE_MS 50 /* Ta: one new check per tick (RFC 8445 §14.2) */
-#define RTO_MS 250 /* first retransmission timeout of a check */
-#define RTO_MAX_MS 4000
-#define MAX_TX 7 /* transmissions of one check before the pair fails */
 #define MAX_UFRAG 256
 #define MAX_PWD 256
 /* PRIORITY of our checks: what a peer-reflexive candidate learned from
@@ -71,6 +67,7 @@ struct rtc_ice {
   rtc_ice_state_cb on_state;
   void *data;
   uint64_t connect_ms, consent_ms, last_consent;
+  unsigned rto_ms;
 
   char ufrag[RTC_ICE_UFRAG_LEN + 1];
   char pwd[RTC_ICE_PWD_LEN + 1];
@@ -210,7 +207,7 @@ static void start_check(struct rtc_ice *ice, struct pair *pr) {
   pr->state = P_IN_PROGRESS;
   pr->triggered = false;
   pr->tx = 1;
-  pr->rto = RTO_MS;
+  pr->rto = ice->rto_ms;
   pr->next_ms = uv_now(ice->loop) + pr->rto;
   send_check(ice, pr);
 }
@@ -230,7 +227,7 @@ static void on_pace(uv_timer_t *t);
 static void kick_pacing(struct rtc_ice *ice) {
   if (ice->closing || ice->failed || !ice->have_remote) return;
   if (!uv_is_active((uv_handle_t *)&ice->pace))
-    uv_timer_start(&ice->pace, on_pace, 0, PACE_MS);
+    uv_timer_start(&ice->pace, on_pace, 0, RTC_ICE_PACE_MS);
 }
 
 /* One tick: due retransmissions, then one new check, triggered ones
@@ -244,12 +241,12 @@ static void on_pace(uv_timer_t *t) {
   for (size_t i = 0; i < ice->n_pairs; i++) {
     struct pair *pr = &ice->pairs[i];
     if (pr->state != P_IN_PROGRESS || now < pr->next_ms) continue;
-    if (pr->tx >= MAX_TX) {
+    if (pr->tx >= RTC_ICE_MAX_TX) {
       pr->state = P_FAILED;
       continue;
     }
     pr->tx++;
-    pr->rto = pr->rto * 2 > RTO_MAX_MS ? RTO_MAX_MS : pr->rto * 2;
+    pr->rto = pr->rto * 2 > 16 * ice->rto_ms ? 16 * ice->rto_ms : pr->rto * 2;
     pr->next_ms = now + pr->rto;
     send_check(ice, pr);
   }
@@ -651,6 +648,7 @@ int rtc_ice_new(uv_loop_t *loop, const struct rtc_ice_config *cfg,
   ice->data = cfg->data;
   ice->connect_ms = cfg->connect_ms ? cfg->connect_ms : RTC_ICE_CONNECT_MS;
   ice->consent_ms = cfg->consent_ms ? cfg->consent_ms : RTC_ICE_CONSENT_MS;
+  ice->rto_ms = cfg->rto_ms ? cfg->rto_ms : RTC_ICE_RTO_MS;
   ice->selected = ice->last_rx = -1;
   int r;
   if ((r = random_ice_chars(ice->ufrag, RTC_ICE_UFRAG_LEN)) != 0 ||

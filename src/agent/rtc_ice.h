@@ -32,6 +32,12 @@
  * about every 5 s). */
 #define RTC_ICE_CONNECT_MS 30000
 #define RTC_ICE_CONSENT_MS 30000
+/* Checks: a new one every RTC_ICE_PACE_MS (Ta, RFC 8445 §14.2), each
+ * retransmitted after RTC_ICE_RTO_MS, doubling, RTC_ICE_MAX_TX times in
+ * all (about 16 s with the defaults). */
+#define RTC_ICE_PACE_MS 50
+#define RTC_ICE_RTO_MS 250
+#define RTC_ICE_MAX_TX 7
 
 struct rtc_ice;
 
@@ -57,6 +63,10 @@ struct rtc_ice_config {
   /* Deadlines in ms; 0 takes RTC_ICE_CONNECT_MS / RTC_ICE_CONSENT_MS. */
   uint64_t connect_ms;
   uint64_t consent_ms;
+  /* First retransmission timeout of a check in ms; 0 takes
+   * RTC_ICE_RTO_MS. It doubles up to 16 times itself; after
+   * RTC_ICE_MAX_TX transmissions and one more timeout the pair fails. */
+  unsigned rto_ms;
   /* The host addresses to offer (borrowed, copied, at most
    * RTC_ICE_MAX_LOCAL), or NULL to take the non-internal IPv4 interface
    * addresses (127.0.0.1 when there is none). */

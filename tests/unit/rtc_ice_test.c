@@ -258,12 +258,19 @@ static void on_drive(uv_timer_t *h) {
     send_check(&t->peer, t->use_candidate ? CK_USE : 0);
 }
 
-static void start(uint64_t connect_ms, uint64_t consent_ms) {
+static void start_rto(uint64_t connect_ms, uint64_t consent_ms,
+                      unsigned rto_ms) {
   memset(&T, 0, sizeof T);
   assert_int_equal(uv_loop_init(&T.loop), 0);
   struct in_addr lo = {htonl(INADDR_LOOPBACK)};
-  struct rtc_ice_config cfg = {on_packet,  on_state, &T, connect_ms,
-                               consent_ms, &lo,      1};
+  struct rtc_ice_config cfg = {.on_packet = on_packet,
+                               .on_state = on_state,
+                               .data = &T,
+                               .connect_ms = connect_ms,
+                               .consent_ms = consent_ms,
+                               .rto_ms = rto_ms,
+                               .host_addrs = &lo,
+                               .n_host_addrs = 1};
   assert_int_equal(rtc_ice_new(&T.loop, &cfg, &T.ice), 0);
   struct rtc_ice_candidate c[RTC_ICE_MAX_LOCAL];
   assert_int_equal(rtc_ice_local_candidates(T.ice, c, RTC_ICE_MAX_LOCAL), 1);
@@ -276,6 +283,10 @@ static void start(uint64_t connect_ms, uint64_t consent_ms) {
   assert_int_equal(uv_timer_init(&T.loop, &T.drive), 0);
   T.drive.data = &T;
   uv_timer_start(&T.drive, on_drive, 20, 20);
+}
+
+static void start(uint64_t connect_ms, uint64_t consent_ms) {
+  start_rto(connect_ms, consent_ms, 0);
 }
 
 /* Runs the loop until *flag becomes nonzero or ms pass. */
@@ -474,6 +485,50 @@ static void test_own_checks_and_role_conflict(void **state) {
   finish();
 }
 
+/* An unanswered check is sent RTC_ICE_MAX_TX times, the timeout doubling,
+ * then the pair fails and nothing more is sent to it; a check from the
+ * peer later brings it back (a triggered check). */
+static void test_check_gives_up(void **state) {
+  (void)state;
+  start_rto(0, 0, 10); /* sends at 0 10 30 70 150 310 470, fails at 630 */
+  T.peer.answer = ANSWER_NONE;
+  set_remote_peer(true);
+  run_for(200);
+  assert_true(T.peer.checks >= 4 && T.peer.checks < RTC_ICE_MAX_TX);
+  run_for(1000);
+  assert_int_equal(T.peer.checks, RTC_ICE_MAX_TX);
+  assert_int_equal(T.peer.distinct_tids, 1);
+  assert_int_equal(T.peer.bad_checks, 0);
+  struct rtc_ice_stats st;
+  rtc_ice_get_stats(T.ice, &st);
+  assert_int_equal(st.tx_checks, RTC_ICE_MAX_TX);
+  T.peer.answer = ANSWER_OK;
+  T.send_checks = T.use_candidate = true;
+  run_until(&T.connected, 2000);
+  assert_int_equal(T.connected, 1);
+  assert_int_equal(T.peer.distinct_tids, 2);
+  finish();
+}
+
+/* A check that comes before the offer's credentials is answered (only
+ * the local half of USERNAME can be checked); the module's own check to
+ * it goes out once the credentials are set. */
+static void test_check_before_remote(void **state) {
+  (void)state;
+  start(0, 0);
+  T.peer.answer = ANSWER_OK;
+  send_check(&T.peer, 0);
+  run_until(&T.peer.successes, 1000);
+  assert_int_equal(T.peer.successes, 1);
+  run_for(100);
+  assert_int_equal(T.peer.checks, 0);
+  set_remote_peer(false);
+  run_until(&T.peer.checks, 1000);
+  assert_int_equal(T.peer.checks, 1);
+  assert_int_equal(T.peer.bad_checks, 0);
+  finish();
+}
+
 static void test_consent(void **state) {
   (void)state;
   start(0, 300);
@@ -588,7 +643,7 @@ static void test_interfaces(void **state) {
   uv_loop_t loop;
   assert_int_equal(uv_loop_init(&loop), 0);
   struct rtc_ice *ice;
-  struct rtc_ice_config cfg = {NULL, on_state, NULL, 0, 0, NULL, 0};
+  struct rtc_ice_config cfg = {.on_state = on_state};
   assert_int_equal(rtc_ice_new(&loop, &cfg, &ice), 0);
   struct rtc_ice_candidate c[RTC_ICE_MAX_LOCAL];
   size_t n = rtc_ice_local_candidates(ice, c, RTC_ICE_MAX_LOCAL);
@@ -614,6 +669,8 @@ int main(void) {
       cmocka_unit_test(test_bad_checks),
       cmocka_unit_test(test_prflx),
       cmocka_unit_test(test_own_checks_and_role_conflict),
+      cmocka_unit_test(test_check_gives_up),
+      cmocka_unit_test(test_check_before_remote),
       cmocka_unit_test(test_consent),
       cmocka_unit_test(test_connect_timeout_close_in_callback),
       cmocka_unit_test(test_close_on_connected),
