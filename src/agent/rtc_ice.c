@@ -46,8 +46,7 @@ struct pair {
   bool nominated;
   bool authenticated; /* the browser sent a valid check from here */
   uint8_t tid[STUN_TID_LEN];
-  uint8_t old_tid[STUN_TID_LEN]; /* a cancelled check still answered */
-  bool has_old;
+  bool hurried;     /* a retransmission was pulled in by a browser check */
   unsigned tx;      /* transmissions of the current check */
   unsigned rto;     /* its current retransmission timeout */
   uint64_t next_ms; /* when to retransmit or give up */
@@ -206,6 +205,7 @@ static void start_check(struct rtc_ice *ice, struct pair *pr) {
   if (rand_bytes(pr->tid, STUN_TID_LEN) != 0) return;
   pr->state = P_IN_PROGRESS;
   pr->triggered = false;
+  pr->hurried = false;
   pr->tx = 1;
   pr->rto = ice->rto_ms;
   pr->next_ms = uv_now(ice->loop) + pr->rto;
@@ -448,14 +448,20 @@ static void on_request(struct rtc_ice *ice, const uint8_t *p, size_t n,
   pr->authenticated = true;
   if (ice->selected >= 0 && pr == &ice->pairs[ice->selected])
     ice->last_consent = uv_now(ice->loop);
-  /* Triggered check (§7.3.1.4): not for a pair that already succeeded;
-   * an in-progress check is cancelled (its answer still counts) and
-   * started afresh. */
-  if (pr->state != P_SUCCEEDED) {
-    if (pr->state == P_IN_PROGRESS) {
-      memcpy(pr->old_tid, pr->tid, STUN_TID_LEN);
-      pr->has_old = true;
+  /* Triggered check (§7.3.1.4), not for a pair that already succeeded.
+   * The RFC cancels an in-progress check and starts a new transaction;
+   * that transaction is kept here instead, so an answer to any of its
+   * retransmissions counts however often the browser checks (Chrome
+   * every ~50 ms, faster than a long round trip, would otherwise cancel
+   * every check before its answer came). The path is known open now, so
+   * its next retransmission goes out at once, once per transaction. */
+  if (pr->state == P_IN_PROGRESS) {
+    if (!pr->hurried) {
+      pr->hurried = true;
+      pr->next_ms = uv_now(ice->loop);
+      kick_pacing(ice);
     }
+  } else if (pr->state != P_SUCCEEDED) {
     pr->state = P_WAITING;
     pr->triggered = true;
     kick_pacing(ice);
@@ -469,9 +475,7 @@ static void on_response(struct rtc_ice *ice, const uint8_t *p, size_t n,
   struct pair *pr = NULL;
   for (size_t i = 0; i < ice->n_pairs && !pr; i++) {
     struct pair *q = &ice->pairs[i];
-    if ((q->state == P_IN_PROGRESS &&
-         memcmp(q->tid, m->tid, STUN_TID_LEN) == 0) ||
-        (q->has_old && memcmp(q->old_tid, m->tid, STUN_TID_LEN) == 0))
+    if (q->state == P_IN_PROGRESS && memcmp(q->tid, m->tid, STUN_TID_LEN) == 0)
       pr = q;
   }
   /* Unknown transactions and unauthenticated responses are dropped
@@ -482,7 +486,6 @@ static void on_response(struct rtc_ice *ice, const uint8_t *p, size_t n,
     ice->stats.rx_dropped++;
     return;
   }
-  pr->has_old = false;
   /* A response from elsewhere than the check went to fails the check
    * (§7.2.5.2.1), as does one we cannot understand. */
   if (!same_addr(&pr->addr, from) || m->n_unknown > 0) {

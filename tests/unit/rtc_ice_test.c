@@ -490,11 +490,12 @@ static void test_own_checks_and_role_conflict(void **state) {
  * peer later brings it back (a triggered check). */
 static void test_check_gives_up(void **state) {
   (void)state;
-  start_rto(0, 0, 10); /* sends at 0 10 30 70 150 310 470, fails at 630 */
+  /* On the 50 ms ticks: sends at 0 50 100 150 250 450 650, fails at 850. */
+  start_rto(0, 0, 10);
   T.peer.answer = ANSWER_NONE;
   set_remote_peer(true);
   run_for(200);
-  assert_true(T.peer.checks >= 4 && T.peer.checks < RTC_ICE_MAX_TX);
+  assert_true(T.peer.checks >= 2 && T.peer.checks < RTC_ICE_MAX_TX);
   run_for(1000);
   assert_int_equal(T.peer.checks, RTC_ICE_MAX_TX);
   assert_int_equal(T.peer.distinct_tids, 1);
@@ -507,6 +508,27 @@ static void test_check_gives_up(void **state) {
   run_until(&T.connected, 2000);
   assert_int_equal(T.connected, 1);
   assert_int_equal(T.peer.distinct_tids, 2);
+  finish();
+}
+
+/* A browser check while the module's check to it waits for a long
+ * retransmission timeout brings that retransmission forward, in the same
+ * transaction, once. */
+static void test_check_hurried(void **state) {
+  (void)state;
+  start_rto(0, 0, 200); /* sends at 0 200 600, then 1400 */
+  T.peer.answer = ANSWER_NONE;
+  set_remote_peer(true);
+  run_for(800);
+  assert_int_equal(T.peer.checks, 3);
+  send_check(&T.peer, 0);
+  run_for(150);
+  assert_int_equal(T.peer.checks, 4);
+  send_check(&T.peer, 0);
+  run_for(300);
+  assert_int_equal(T.peer.checks, 4);
+  assert_int_equal(T.peer.distinct_tids, 1);
+  assert_int_equal(T.peer.bad_checks, 0);
   finish();
 }
 
@@ -670,6 +692,7 @@ int main(void) {
       cmocka_unit_test(test_prflx),
       cmocka_unit_test(test_own_checks_and_role_conflict),
       cmocka_unit_test(test_check_gives_up),
+      cmocka_unit_test(test_check_hurried),
       cmocka_unit_test(test_check_before_remote),
       cmocka_unit_test(test_consent),
       cmocka_unit_test(test_connect_timeout_close_in_callback),
