@@ -87,9 +87,9 @@ struct rtc_ice {
   int last_rx;  /* pair the last accepted datagram came from, or -1 */
   struct rtc_ice_stats stats;
   /* The receive buffer: libuv reads every datagram into it, so the hot
-   * path allocates nothing. One larger than STUN_MAX_MESSAGE would be
-   * truncated (UV_UDP_PARTIAL) and dropped. */
-  uint8_t rx[STUN_MAX_MESSAGE];
+   * path allocates nothing. A larger datagram arrives truncated
+   * (UV_UDP_PARTIAL) and is dropped. */
+  uint8_t rx[RTC_ICE_MAX_DATAGRAM];
 };
 
 static const char ICE_CHARS[] =

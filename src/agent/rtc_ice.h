@@ -26,6 +26,9 @@
 #define RTC_ICE_PWD_LEN 32
 #define RTC_ICE_MAX_LOCAL 8   /* host candidates offered */
 #define RTC_ICE_MAX_REMOTE 16 /* remote candidates, offered and learned */
+/* The largest datagram received; browsers keep DTLS datagrams near 1200
+ * bytes (path MTU), STUN checks near 100. Larger ones are dropped. */
+#define RTC_ICE_MAX_DATAGRAM 8192
 /* Default deadlines: nothing connected within RTC_ICE_CONNECT_MS, or,
  * once connected, no valid check from the browser on the selected pair
  * for RTC_ICE_CONSENT_MS (consent freshness, RFC 7675; Chrome checks

@@ -365,10 +365,18 @@ static void test_connect_and_data(void **state) {
   static const uint8_t rtp[] = {0x80, 0, 0, 0};
   send_raw(&T.peer, rtp, sizeof rtp);
   send_raw(&T.other, hello, sizeof hello);
+  /* Nor one larger than RTC_ICE_MAX_DATAGRAM; one exactly that big is. */
+  static uint8_t big[RTC_ICE_MAX_DATAGRAM + 1];
+  memset(big, 23, sizeof big);
+  send_raw(&T.peer, big, sizeof big);
   run_for(150);
   assert_int_equal(T.packets, 1);
   rtc_ice_get_stats(T.ice, &st1);
-  assert_int_equal(st1.rx_dropped, st0.rx_dropped + 2);
+  assert_int_equal(st1.rx_dropped, st0.rx_dropped + 3);
+  send_raw(&T.peer, big, RTC_ICE_MAX_DATAGRAM);
+  run_for(100);
+  assert_int_equal(T.packets, 2);
+  assert_int_equal(T.packet[0], 23);
   finish();
 }
 
