@@ -374,11 +374,42 @@ int rtc_dtls_new(uv_loop_t *loop, const uint8_t peer_fp[RTC_DTLS_FP_LEN],
   return 0;
 }
 
+/* Whether OpenSSL may see this datagram. OpenSSL 3.0 ends the whole
+ * connection (SSL_ERROR_SYSCALL, empty error queue) on an encrypted
+ * record too short to hold the cipher's nonce and tag, so anyone able to
+ * put a 14-byte datagram on the path could cut a session; such records,
+ * and encrypted ones before a cipher is chosen, are dropped here. A
+ * datagram whose records do not tile it exactly is dropped too: OpenSSL
+ * would discard it anyway. */
+static int datagram_ok(const struct rtc_dtls *d, const uint8_t *p, size_t n) {
+  while (n > 0) {
+    if (n < 13) return 0;
+    size_t len = (size_t)p[11] << 8 | p[12];
+    int epoch = p[3] << 8 | p[4];
+    if (len > n - 13) return 0;
+    if (epoch != 0) {
+      const SSL_CIPHER *c = SSL_get_current_cipher(d->ssl);
+      size_t min;
+      if (!c) return 0;
+      if (SSL_CIPHER_get_cipher_nid(c) == NID_chacha20_poly1305)
+        min = 16; /* tag */
+      else if (SSL_CIPHER_is_aead(c))
+        min = 24; /* explicit nonce and tag */
+      else
+        min = 48; /* IV and a block holding MAC and padding */
+      if (len < min) return 0;
+    }
+    p += 13 + len;
+    n -= 13 + len;
+  }
+  return 1;
+}
+
 int rtc_dtls_input(struct rtc_dtls *d, const uint8_t *p, size_t n) {
   if (!d || d->freeing || d->closed) return MESH_E_CLOSED;
   if (d->in_ssl) return MESH_E_PROTO_STATE;
   /* RFC 7983 demultiplexing: DTLS records start with 20..63. */
-  if (!p || n == 0 || p[0] < 20 || p[0] > 63) return 0;
+  if (!p || n == 0 || p[0] < 20 || p[0] > 63 || !datagram_ok(d, p, n)) return 0;
   d->in_p = p;
   d->in_n = n;
   int r = pump(d);
