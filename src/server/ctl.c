@@ -145,9 +145,7 @@ static void on_password(int status, const char *user_id, void *data) {
 static void sign_in_password(struct ctl_session *cs, const char *header) {
   struct srv *s = cs->srv;
   char *user = NULL, *pass = NULL, *token = NULL;
-  snprintf(cs->login_addr, sizeof cs->login_addr, "%s", cs->peer);
-  char *colon = strrchr(cs->login_addr, ':');
-  if (colon) *colon = 0;
+  ctl_peer_ip(cs, cs->login_addr, sizeof cs->login_addr);
   if (auth_parse_meshauth(header, &user, &pass, &token) != 0) {
     refuse(cs, "noauth", "noauth-2c");
     return;
@@ -271,7 +269,7 @@ void srv_ctl_accept(struct srv *s, struct http_conn *c,
 
 void ctl_result(struct ctl_session *cs, json_t *req, const char *action,
                 const char *text) {
-  const char *rid = json_string_value(json_object_get(req, "responseid"));
+  const char *rid = ctl_str_of(req, "responseid");
   if (!rid) return;
   json_t *j = json_pack("{s:s, s:s, s:s}", "action", action, "responseid", rid,
                         "result", text);

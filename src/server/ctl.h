@@ -77,29 +77,83 @@ void ctl_session_unref(struct ctl_session *cs);
 /* ctl_cmds.c: the command table. */
 void ctl_hello(struct ctl_session *cs);
 void ctl_dispatch(struct ctl_session *cs, json_t *req);
+/* A command handler: checks cs's rights and answers req (borrowed) on cs.
+ * Loop thread; a handler may queue work that holds a session reference. */
+typedef void ctl_cmd_fn(struct ctl_session *cs, json_t *req);
+
+/* ctl_cmds.c: argument helpers shared by the command files. All borrow
+ * their arguments; none keeps a pointer. */
+#define CTL_GROUP_ID_LEN 64 /* B64MC of 48 bytes */
+/* req[key] when it is a string (borrowed from req), else NULL. */
+const char *ctl_str_of(json_t *req, const char *key);
+/* Nonzero if key is present with a type other than a string. */
+int ctl_not_str(json_t *req, const char *key);
+/* "kind//ID" or "ID" -> "ID" into out (kind is "mesh" or "node"): 0, or
+ * MESH_E_INVALID for NULL, empty, a '/' or cap bytes or more. */
+int ctl_bare_id(const char *in, const char *kind, char *out, size_t cap);
+/* A user id as typed ("bob" or "user//bob") -> "user//bob" into out: 0,
+ * or MESH_E_INVALID. */
+int ctl_user_arg(const char *in, char *out, size_t cap);
+/* Nonzero if name is a shown name: 1..max bytes, no control characters. */
+int ctl_name_ok(const char *name, size_t max);
+/* Nonzero if cs's user is a full site administrator. */
+int ctl_is_admin(const struct ctl_session *cs);
+/* cs's user's rights in a group (bare id); 0 when not a member. */
+uint32_t ctl_rights_in(struct ctl_session *cs, const char *group_id);
+/* cs's peer address without its port, into out (cap bytes). */
+void ctl_peer_ip(const struct ctl_session *cs, char *out, size_t cap);
+
+/* ctl_accounts.c: users, adduser, edituser, deleteuser (§7). */
+ctl_cmd_fn ctl_cmd_users, ctl_cmd_adduser, ctl_cmd_edituser, ctl_cmd_deleteuser;
+
+/* ctl_groups.c: device groups (§7). */
+ctl_cmd_fn ctl_cmd_meshes, ctl_cmd_createmesh, ctl_cmd_deletemesh,
+    ctl_cmd_editmesh, ctl_cmd_addmeshuser, ctl_cmd_removemeshuser;
+/* Resolves the group named by req[id_key] (an id) or req[name_key] (a
+ * name among the caller's groups) into *g (the caller cleans it up with
+ * store_group_cleanup). Returns 0; or -1 after answering action with
+ * bad_id (or "Duplicate device groups found") when there is no such
+ * group or the caller is not a member. */
+int ctl_find_group(struct ctl_session *cs, json_t *req, const char *action,
+                   const char *id_key, const char *name_key, const char *bad_id,
+                   struct store_group *g);
+
+/* ctl_devices.c: devices (§7). */
+ctl_cmd_fn ctl_cmd_nodes, ctl_cmd_getnetworkinfo, ctl_cmd_lastconnect,
+    ctl_cmd_getsysinfo, ctl_cmd_changedevice, ctl_cmd_removedevices;
+/* What the store says of one device. */
+struct ctl_node {
+  int found;
+  char group[CTL_GROUP_ID_LEN + 8]; /* bare group id */
+  int64_t last_connect;             /* seconds, 0 = never */
+  char peer[64];                    /* address it last connected from */
+};
+/* Fills *o for the device with bare id `id` (o->found 0 when unknown). */
+void ctl_node_lookup(struct srv *s, const char *id, struct ctl_node *o);
+/* Finds the device named by req.nodeid that cs's user may see with the
+ * rights need (a member of its group, with every bit of need): 0 with *o
+ * filled and its bare id in id (cap bytes), else -1 (nothing sent). */
+int ctl_find_node(struct ctl_session *cs, json_t *req, uint32_t need, char *id,
+                  size_t cap, struct ctl_node *o);
+
 /* ctl_otp.c: enrolling a second factor (docs/user-api.md §7.x). */
-void ctl_cmd_otp_setup(struct ctl_session *cs, json_t *req);
-void ctl_cmd_otp_confirm(struct ctl_session *cs, json_t *req);
-void ctl_cmd_otp_remove(struct ctl_session *cs, json_t *req);
+ctl_cmd_fn ctl_cmd_otp_setup, ctl_cmd_otp_confirm, ctl_cmd_otp_remove;
 /* ctl_passwd.c: a user changes their own password (§7.19). */
-void ctl_cmd_changepassword(struct ctl_session *cs, json_t *req);
+ctl_cmd_fn ctl_cmd_changepassword;
 /* ctl_settings.c: server settings (§7.22) and install commands (§7.23). */
-void ctl_cmd_getserversettings(struct ctl_session *cs, json_t *req);
-void ctl_cmd_setserversettings(struct ctl_session *cs, json_t *req);
-void ctl_cmd_installcommand(struct ctl_session *cs, json_t *req);
+ctl_cmd_fn ctl_cmd_getserversettings, ctl_cmd_setserversettings,
+    ctl_cmd_installcommand;
 /* Sends the serverinfo message (also part of ctl_hello). */
 void ctl_send_serverinfo(struct ctl_session *cs);
 /* Nonzero while the server requires a second factor and cs's user has
  * none: the session may only enrol one (and read who it is). */
 int ctl_must_enrol(const struct ctl_session *cs);
 /* ctl_relay.c: relay sessions (§7.20 authcookie, §7.21 msg/tunnel). */
-void ctl_cmd_authcookie(struct ctl_session *cs, json_t *req);
-void ctl_cmd_msg(struct ctl_session *cs, json_t *req);
+ctl_cmd_fn ctl_cmd_authcookie, ctl_cmd_msg;
 /* recording_api.c: a device's terminal recordings (§7.24). */
-void ctl_cmd_recordings(struct ctl_session *cs, json_t *req);
+ctl_cmd_fn ctl_cmd_recordings;
 /* ctl_cores.c: a device's JavaScript core (§7.25). */
-void ctl_cmd_setcore(struct ctl_session *cs, json_t *req);
-void ctl_cmd_coreinfo(struct ctl_session *cs, json_t *req);
+ctl_cmd_fn ctl_cmd_setcore, ctl_cmd_coreinfo;
 
 /* Object builders shared by commands and events (new references). */
 json_t *ctl_user_json(struct srv *s, const struct user *u);

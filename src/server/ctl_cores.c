@@ -16,33 +16,6 @@
 #include "cores.h"
 #include "ctl.h"
 
-struct node_group {
-  int found;
-  char group[97];
-};
-
-static void take_group(const struct store_device *d, void *data) {
-  struct node_group *f = data;
-  f->found = 1;
-  snprintf(f->group, sizeof f->group, "%s", d->group_id);
-}
-
-/* The bare id of req.nodeid and its group, if the caller is a member of
- * that group with the rights need. Returns 0, or -1. */
-static int node_of(struct ctl_session *cs, json_t *req, uint32_t need,
-                   char id[80], struct node_group *f) {
-  const char *nodeid = json_string_value(json_object_get(req, "nodeid"));
-  memset(f, 0, sizeof *f);
-  if (nodeid && strncmp(nodeid, "node//", 6) == 0) nodeid += 6;
-  if (!nodeid || !*nodeid || strlen(nodeid) >= 80 || strchr(nodeid, '/'))
-    return -1;
-  snprintf(id, 80, "%s", nodeid);
-  store_devices_each(cs->srv->store, NULL, id, take_group, f);
-  uint32_t r =
-      f->found ? members_rights(cs->srv->store, f->group, cs->user.id) : 0;
-  return r && (r & need) == need ? 0 : -1;
-}
-
 static void reply(struct ctl_session *cs, json_t *req, const char *action,
                   const char *result) {
   json_t *j = json_pack("{s:s, s:s}", "action", action, "result", result);
@@ -53,15 +26,15 @@ static void reply(struct ctl_session *cs, json_t *req, const char *action,
 
 void ctl_cmd_setcore(struct ctl_session *cs, json_t *req) {
   char id[80];
-  struct node_group f;
-  const char *core = json_string_value(json_object_get(req, "core"));
-  if (node_of(cs, req, MESH_RIGHT_MANAGE_DEVICES, id, &f) != 0)
+  struct ctl_node f;
+  const char *core = ctl_str_of(req, "core");
+  if (ctl_find_node(cs, req, MESH_RIGHT_MANAGE_DEVICES, id, sizeof id, &f) != 0)
     return reply(cs, req, "setcore", "Invalid device id");
   if (!core || !*core) return reply(cs, req, "setcore", "Invalid core");
   const char *mode = strcmp(core, "default") == 0 ? "default"
                      : strcmp(core, "none") == 0  ? "none"
                                                   : "custom";
-  if (strcmp(mode, "custom") == 0 && cs->user.siteadmin != SITE_ADMIN)
+  if (strcmp(mode, "custom") == 0 && !ctl_is_admin(cs))
     return reply(cs, req, "setcore", "Permission denied");
   if (strlen(core) > CORES_MAX_JS)
     return reply(cs, req, "setcore", "Core too large");
@@ -85,8 +58,8 @@ void ctl_cmd_setcore(struct ctl_session *cs, json_t *req) {
 
 void ctl_cmd_coreinfo(struct ctl_session *cs, json_t *req) {
   char id[80];
-  struct node_group f;
-  if (node_of(cs, req, 0, id, &f) != 0)
+  struct ctl_node f;
+  if (ctl_find_node(cs, req, 0, id, sizeof id, &f) != 0)
     return reply(cs, req, "coreinfo", "Invalid device id");
   json_t *j = cores_info(cs->srv, id);
   if (!j) return reply(cs, req, "coreinfo", "Server busy");

@@ -37,7 +37,7 @@ static const char *otp_token(struct ctl_session *cs, json_t *req,
     ctl_result(cs, req, action, "too many wrong codes; try again later");
     return NULL;
   }
-  const char *t = json_string_value(json_object_get(req, "token"));
+  const char *t = ctl_str_of(req, "token");
   return t ? t : "";
 }
 

@@ -120,8 +120,8 @@ static void passwd_done(uv_work_t *w, int st) {
 
 void ctl_cmd_changepassword(struct ctl_session *cs, json_t *req) {
   struct srv *s = cs->srv;
-  const char *oldpass = json_string_value(json_object_get(req, "oldpass"));
-  const char *newpass = json_string_value(json_object_get(req, "newpass"));
+  const char *oldpass = ctl_str_of(req, "oldpass");
+  const char *newpass = ctl_str_of(req, "newpass");
   struct passwd_job *j = NULL;
   size_t n = newpass ? strlen(newpass) : 0;
   if (!newpass || n < AUTH_MIN_PASSWORD || n > AUTH_MAX_PASSWORD ||
@@ -139,9 +139,7 @@ void ctl_cmd_changepassword(struct ctl_session *cs, json_t *req) {
     goto out;
   }
   auth_throttle_key(cs->user.name, j->key, sizeof j->key);
-  snprintf(j->addr, sizeof j->addr, "%s", cs->peer);
-  char *colon = strrchr(j->addr, ':');
-  if (colon) *colon = 0;
+  ctl_peer_ip(cs, j->addr, sizeof j->addr);
   if (auth_throttle_check(s->throttle, j->key, j->addr, time(NULL)) != 0) {
     ctl_result(cs, req, "changepassword", "Too many attempts");
     goto out;

@@ -42,17 +42,11 @@ static void msg_result(struct ctl_session *cs, json_t *req, const char *text) {
   send_reply(cs, req, json_pack("{s:s, s:s}", "action", "msg", "result", text));
 }
 
-static void peer_ip(const struct ctl_session *cs, char *out, size_t cap) {
-  snprintf(out, cap, "%s", cs->peer);
-  char *colon = strrchr(out, ':');
-  if (colon) *colon = 0;
-}
-
 void ctl_cmd_authcookie(struct ctl_session *cs, json_t *req) {
   struct srv *s = cs->srv;
   char ip[64], cookie[MESH_RELAY_MAX_TOKEN + 1], rcookie[sizeof cookie];
   int64_t now = (int64_t)time(NULL);
-  peer_ip(cs, ip, sizeof ip);
+  ctl_peer_ip(cs, ip, sizeof ip);
   int r = relay_token_make(s->keys.cookie_key, RELAY_TOKEN_COOKIE, cs->user.id,
                            ip, now, cookie, sizeof cookie);
   if (r == 0)
@@ -72,17 +66,6 @@ void ctl_cmd_authcookie(struct ctl_session *cs, json_t *req) {
   OPENSSL_cleanse(rcookie, sizeof rcookie);
 }
 
-struct node_find {
-  int found;
-  char group[RELAY_NODE_MAX];
-};
-
-static void take_group(const struct store_device *d, void *data) {
-  struct node_find *f = data;
-  f->found = 1;
-  snprintf(f->group, sizeof f->group, "%s", d->group_id);
-}
-
 /* The checks of spec §2.4 and docs/sessions.md §1/§3 on a tunnel
  * request. Fills the node id, tunnel id and protocol; returns NULL or
  * the result text to refuse with. */
@@ -92,15 +75,11 @@ static const char *check_tunnel(struct ctl_session *cs, json_t *req,
                                 char id[MESH_RELAY_MAX_ID + 2], int *proto,
                                 uint32_t *rights) {
   struct srv *s = cs->srv;
-  const char *nodeid = json_string_value(json_object_get(req, "nodeid"));
-  const char *value = json_string_value(json_object_get(req, "value"));
+  const char *value = ctl_str_of(req, "value");
   json_t *usage = json_object_get(req, "usage");
   char buf[MESH_RELAY_MAX_TOKEN + 1], uid[RELAY_USER_MAX];
-  if (!nodeid) return "Invalid nodeid";
-  if (strncmp(nodeid, "node//", 6) == 0) nodeid += 6;
-  if (!*nodeid || strchr(nodeid, '/') || strlen(nodeid) >= RELAY_NODE_MAX)
+  if (ctl_bare_id(ctl_str_of(req, "nodeid"), "node", node, RELAY_NODE_MAX))
     return "Invalid nodeid";
-  memcpy(node, nodeid, strlen(nodeid) + 1);
   if (!value ||
       strncmp(value, RELAY_VALUE_PREFIX, strlen(RELAY_VALUE_PREFIX)) ||
       strlen(value) > MESH_HTTP_MAX_URL)
@@ -132,14 +111,14 @@ static const char *check_tunnel(struct ctl_session *cs, json_t *req,
   OPENSSL_cleanse(buf, sizeof buf);
   if (r == MESH_E_TIMEOUT) return "Expired rauth";
   if (r != 0 || strcmp(uid, cs->user.id) != 0) return "Invalid rauth";
-  struct node_find f = {0};
-  store_devices_each(s->store, NULL, node, take_group, &f);
-  if (!f.found) return "Access denied";
-  memcpy(group, f.group, strlen(f.group) + 1);
+  struct ctl_node o;
+  ctl_node_lookup(s, node, &o);
+  if (!o.found || strlen(o.group) >= RELAY_NODE_MAX) return "Access denied";
+  memcpy(group, o.group, strlen(o.group) + 1);
   /* Group membership decides, for administrators too, as for every other
    * device command (a site administrator is not a member of every group,
    * as in the stock server). */
-  *rights = members_rights(s->store, group, cs->user.id);
+  *rights = ctl_rights_in(cs, group);
   if (!*rights || !relay_rights_ok(*rights, p)) return "Access denied";
   return NULL;
 }
@@ -154,7 +133,7 @@ static json_t *agent_request(struct ctl_session *cs, json_t *req,
   struct srv *s = cs->srv;
   char hash[2 * CC_HASH_LEN + 1], ip[64], sid[RELAY_USER_MAX + 80];
   enc_hex(s->keys.web_cert_hash, CC_HASH_LEN, hash, 0);
-  peer_ip(cs, ip, sizeof ip);
+  ctl_peer_ip(cs, ip, sizeof ip);
   /* meshd has no per-connection session ids yet: the user and the
    * tunnel name the request well enough for the agent's console replies. */
   snprintf(sid, sizeof sid, "%s/%s", cs->user.id, id);
@@ -211,7 +190,7 @@ static void cmd_tunnel(struct ctl_session *cs, json_t *req) {
 }
 
 void ctl_cmd_msg(struct ctl_session *cs, json_t *req) {
-  const char *type = json_string_value(json_object_get(req, "type"));
+  const char *type = ctl_str_of(req, "type");
   if (type && strcmp(type, "tunnel") == 0) return cmd_tunnel(cs, req);
   msg_result(cs, req, "Unsupported message type");
 }

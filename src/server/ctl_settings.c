@@ -26,7 +26,7 @@
 #include "settings.h"
 
 static int admin_only(struct ctl_session *cs, json_t *req, const char *action) {
-  if (cs->user.siteadmin == SITE_ADMIN) return 1;
+  if (ctl_is_admin(cs)) return 1;
   ctl_result(cs, req, action, "Access denied");
   return 0;
 }
@@ -87,12 +87,12 @@ void ctl_cmd_setserversettings(struct ctl_session *cs, json_t *req) {
 void ctl_cmd_installcommand(struct ctl_session *cs, json_t *req) {
   static const char action[] = "installcommand";
   struct srv *s = cs->srv;
-  const char *mid = json_string_value(json_object_get(req, "meshid"));
+  const char *mid = ctl_str_of(req, "meshid");
   char gid[80], token[SEAL_TOKEN_LEN(SEAL_MAX_PLAIN) + 1];
   if (!mid || strncmp(mid, "mesh//", 6) != 0 || strlen(mid + 6) >= sizeof gid)
     return ctl_result(cs, req, action, "Invalid meshid");
   snprintf(gid, sizeof gid, "%s", mid + 6);
-  uint32_t rights = members_rights(s->store, gid, cs->user.id);
+  uint32_t rights = ctl_rights_in(cs, gid);
   if (!(rights & MESH_RIGHT_MANAGE_DEVICES))
     return ctl_result(cs, req, action, "Access denied");
   if (!msh_host_ok(cs->host))

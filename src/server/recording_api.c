@@ -21,30 +21,18 @@
 #include "recording.h"
 #include "relay.h"
 
-struct node_group {
-  int found;
-  char group[RELAY_NODE_MAX];
-};
-
-static void take_group(const struct store_device *d, void *data) {
-  struct node_group *f = data;
-  f->found = 1;
-  snprintf(f->group, sizeof f->group, "%s", d->group_id);
-}
-
 static int may_view(struct srv *s, const struct user *u, const char *group) {
   return relay_rights_ok(members_rights(s->store, group, u->id), 1);
 }
 
 void ctl_cmd_recordings(struct ctl_session *cs, json_t *req) {
   struct srv *s = cs->srv;
-  const char *nodeid = json_string_value(json_object_get(req, "nodeid"));
-  struct node_group f = {0};
+  const char *nodeid = ctl_str_of(req, "nodeid");
+  struct ctl_node o = {0};
   json_t *list = json_array();
   if (nodeid && strncmp(nodeid, "node//", 6) == 0) nodeid += 6;
-  if (nodeid && *nodeid)
-    store_devices_each(s->store, NULL, nodeid, take_group, &f);
-  if (!f.found || !may_view(s, &cs->user, f.group)) {
+  if (nodeid && *nodeid) ctl_node_lookup(s, nodeid, &o);
+  if (!o.found || !may_view(s, &cs->user, o.group)) {
     json_t *j = json_pack("{s:s, s:s}", "action", "recordings", "result",
                           "Access denied");
     if (json_object_get(req, "responseid"))
@@ -76,8 +64,7 @@ void ctl_cmd_recordings(struct ctl_session *cs, json_t *req) {
     sqlite3_finalize(st);
   }
   json_t *j = json_pack("{s:s, s:s, s:o}", "action", "recordings", "nodeid",
-                        json_string_value(json_object_get(req, "nodeid")),
-                        "recordings", list);
+                        ctl_str_of(req, "nodeid"), "recordings", list);
   if (json_object_get(req, "responseid"))
     json_object_set(j, "responseid", json_object_get(req, "responseid"));
   ctl_send(cs, j);
