@@ -2,12 +2,13 @@
  * relay.c - /meshrelay.ashx (relay.h): the sockets of the tunnels that
  * relay_table.c keeps.
  *
- * Each accepted socket is one struct relay_end, owned here from the
- * upgrade to its on_close (where it is freed). A joined end sits in its
- * tunnel's end slot; the two ends of a tunnel point at it and at each
- * other through it. Detaching is explicit: whoever ends a tunnel clears
- * every end's `tun` and removes the tunnel from the table in one place
- * (tunnel_end), so no callback ever follows a pointer to a freed tunnel.
+ * Each accepted socket is one struct relay_end (relay_priv.h), owned here
+ * from the upgrade to its on_close (where it is freed). A joined end sits
+ * in its tunnel's end slot; the two ends of a tunnel point at it and at
+ * each other through it. Detaching is explicit: whoever ends a tunnel
+ * clears every end's `tun` and removes the tunnel from the table in one
+ * place (relay__tunnel_end), so no callback ever follows a pointer to a
+ * freed tunnel. Restricted viewers are read first: relay_guard.c.
  *
  * Back-pressure: after copying a message into the peer's socket, if the
  * peer has more than MESH_STREAM_HIGH_WATER queued, the source is paused
@@ -41,6 +42,7 @@
 #include "proto/kvm_filter.h"
 #include "proto/rights.h"
 #include "recording.h"
+#include "relay_priv.h"
 #include "relay_table.h"
 #include "relay_token.h"
 
@@ -48,37 +50,11 @@
 #define RELAY_SWEEP_MS 500
 #define RELAY_SWEEP_BATCH 64
 
-struct relay_end;
-
 struct relay {
   struct relay_table table;
   uv_timer_t sweep;
   int timer_started;
   struct relay_end *busy; /* ends that received a message lately */
-};
-
-struct relay_end {
-  struct srv *srv;
-  struct ws *ws;
-  struct relay_tunnel *tun; /* NULL until joined and after detaching */
-  enum relay_side side;
-  int held;          /* paused because the peer's queue is full */
-  int proto;         /* p of this socket's URL, or -1 */
-  uint64_t bytes_in; /* payload bytes received from this side */
-  char ip[64];
-  char user_name[RELAY_USER_MAX]; /* viewer side */
-  /* Viewer side, for a user whose rights on the device restrict the
-   * desktop (see "restricted viewers" below): whether its protocol
-   * selection is still to be read, the protocol it asked for (any value
-   * its URL held), the desktop input filter, and what it dropped. */
-  int selecting, want_proto;
-  enum kvm_filter_mode mode;
-  int filtering; /* mode applies: the desktop was selected */
-  uint64_t dropped_cmds, dropped_text, dropped_bad;
-  /* On the busy list (see the top): recent is set by each message and
-   * cleared by each sweep. */
-  int busy, recent;
-  struct relay_end *bprev, *bnext;
 };
 
 /* Puts e on the busy list, if it is not there yet, and marks it recent. */
@@ -186,10 +162,7 @@ static void relay_event(struct srv *s, struct relay_tunnel *t,
 
 /* ------------------------------------------------------------ tunnels */
 
-/* Ends tun: detaches both ends, closes the ones still open with code and
- * reason (except `except`, which is closing already), writes the end
- * event if it was paired, and forgets the id. */
-static void tunnel_end(struct srv *s, struct relay_tunnel *t,
+void relay__tunnel_end(struct srv *s, struct relay_tunnel *t,
                        struct relay_end *except, uint16_t code,
                        const char *reason) {
   struct relay_end *v = t->end[RELAY_VIEWER], *a = t->end[RELAY_AGENT];
@@ -272,125 +245,6 @@ static const char *join_error(int r) {
   }
 }
 
-/* ---------------------------------------------------- restricted viewers */
-
-/* A viewer whose rights are not full and restrict the desktop (view-only
- * or limited input, or NODESKTOP) is read by the relay instead of only
- * copied (docs/sessions.md, "Restricted viewers"):
- *  - Until the protocol is selected (spec §4.1), each message is read as
- *    the agent reads it: options/control JSON passes; the selection must
- *    be a number other than 0, and the desktop (2) exactly when the
- *    viewer's URL asked for it (whose rights were checked at join). The
- *    agent would act on any number; the server does not let a viewer
- *    that asked for a terminal switch to the desktop in-band, nor turn a
- *    desktop tunnel into something the filter would garble. Other
- *    protocols are the agent's to judge, as for every viewer.
- *  - On a desktop session with a restricted input mode, every binary
- *    message goes through kvm_filter_message, and text messages must be
- *    JSON objects that are not a WebRTC offer: an offer would move the
- *    input onto a data channel the relay never sees, and an agent that
- *    does not enforce DESKLIMITEDINPUT itself would take it all. A
- *    binary message that is not whole commands is dropped whole.
- * Any other viewer is never parsed.
- */
-
-/* Decides what the relay reads of viewer e with rights on the device,
- * joining to a tunnel registered for protocol reg_proto. */
-static void guard_init(struct relay_end *e, uint32_t rights, int reg_proto) {
-  e->mode = kvm_filter_mode_for(rights);
-  if (rights == MESH_RIGHT_ADMIN) return;
-  if (e->mode != KVM_FILTER_OFF || (rights & MESH_RIGHT_NODESKTOP)) {
-    e->selecting = 1;
-    e->want_proto = e->proto >= 0 ? e->proto : reg_proto;
-  }
-}
-
-/* Refuses the session over viewer e's input: both sides close with 1008
- * and the reason. */
-static void guard_refuse(struct relay_end *e, const char *reason) {
-  struct relay_tunnel *t = e->tun;
-  log_info("event=relay_input_refused peer=%s id=%s user=%s reason=\"%s\"",
-           ws_peer(e->ws), t->id, t->user_id, reason);
-  tunnel_end(e->srv, t, NULL, WS_CLOSE_POLICY, reason);
-}
-
-/* Whether a text message from a filtered desktop viewer may pass: a JSON
- * object whose type is not "offer". Anything the relay cannot read as
- * such is dropped; the agent ignores non-JSON text on a desktop session
- * anyway. */
-static int text_passes(const uint8_t *p, size_t n) {
-  json_t *j = json_loadb((const char *)p, n, 0, NULL);
-  int ok = json_is_object(j);
-  if (ok) {
-    const char *type = json_string_value(json_object_get(j, "type"));
-    ok = !(type && strcmp(type, "offer") == 0);
-  }
-  json_decref(j);
-  return ok;
-}
-
-/* Reads one message of a restricted viewer e (p[0..n), borrowed). Returns
- * 1 to forward *pp and *pn (which may now point at *copy, a new buffer the
- * caller frees), 0 to drop it, -1 when the session was ended. */
-static int guard_message(struct relay_end *e, enum ws_type type,
-                         const uint8_t **pp, size_t *pn, uint8_t **copy) {
-  const uint8_t *p = *pp;
-  size_t n = *pn;
-  if (e->selecting) {
-    int sel;
-    int r = kvm_filter_selection(p, n, &sel);
-    if (r == 1 && type == WS_TEXT) {
-      if (e->mode == KVM_FILTER_OFF || text_passes(p, n)) return 1;
-      e->dropped_text++;
-      return 0;
-    }
-    /* The stock agent reads a binary message as the selection too, so
-     * binary options or KVM bytes before it are refused as well. */
-    if (r != 0 || (sel == 2) != (e->want_proto == 2)) {
-      char why[96];
-      if (r == 0)
-        snprintf(why, sizeof why,
-                 "protocol %d selected in the tunnel, %d asked for", sel,
-                 e->want_proto);
-      else
-        snprintf(why, sizeof why, "malformed protocol selection");
-      guard_refuse(e, why);
-      return -1;
-    }
-    e->filtering = sel == 2 && e->mode != KVM_FILTER_OFF;
-    e->selecting = 0;
-    return 1;
-  }
-  if (!e->filtering) return 1;
-  if (type == WS_TEXT) {
-    if (text_passes(p, n)) return 1;
-    e->dropped_text++;
-    return 0;
-  }
-  size_t dropped;
-  const char *why;
-  ssize_t kept = kvm_filter_message(e->mode, p, n, NULL, &dropped, &why);
-  /* A message that is not whole commands is dropped whole, and the
-   * session goes on: the agent reads nothing at all of a view-only
-   * viewer, so it would not have ended the session either, and nothing
-   * of a message the relay could not judge reaches it. */
-  if (kept < 0) {
-    e->dropped_bad++;
-    return 0;
-  }
-  e->dropped_cmds += dropped;
-  if ((size_t)kept == n) return 1;
-  if (kept == 0) return 0;
-  /* Some kept, some dropped: the kept ones go on as one message, the
-   * way the viewer packed them. */
-  *copy = malloc((size_t)kept);
-  if (!*copy) return 0;
-  kvm_filter_message(e->mode, p, n, *copy, &dropped, &why);
-  *pp = *copy;
-  *pn = (size_t)kept;
-  return 1;
-}
-
 /* ------------------------------------------------------------ sockets */
 
 static void on_message(struct ws *w, enum ws_type type, const uint8_t *p,
@@ -409,7 +263,7 @@ static void on_message(struct ws *w, enum ws_type type, const uint8_t *p,
   uint8_t *copy = NULL;
   if (e->side == RELAY_VIEWER && (e->selecting || e->filtering)) {
     /* What is recorded is what the agent gets. */
-    int r = guard_message(e, type, &p, &n, &copy);
+    int r = relay__guard_message(e, type, &p, &n, &copy);
     if (r <= 0) return;
   }
   recording_message(e->srv, t, e->side, type, p, n);
@@ -450,9 +304,9 @@ static void on_close(struct ws *w, int code, const char *reason, void *data) {
    * viewer's reason reaches the other side as it was sent. */
   if (e->tun) {
     if (forwardable(code) && reason && reason[0])
-      tunnel_end(e->srv, e->tun, e, (uint16_t)code, reason);
+      relay__tunnel_end(e->srv, e->tun, e, (uint16_t)code, reason);
     else
-      tunnel_end(e->srv, e->tun, e, WS_CLOSE_NORMAL, "peer closed");
+      relay__tunnel_end(e->srv, e->tun, e, WS_CLOSE_NORMAL, "peer closed");
   }
   busy_unlink(e->srv->relay, e);
   free(e);
@@ -531,7 +385,7 @@ static void join_viewer(struct relay_end *e, const struct http_req *req,
     if (!relay_rights_ok(rights, t->proto) ||
         (e->proto >= 0 && !relay_rights_ok(rights, e->proto)))
       return refuse(e, "rights", "no rights for this session");
-    guard_init(e, rights, t->proto);
+    relay__guard_init(e, rights, t->proto);
   }
   int r = relay_table_join(&s->relay->table, id, RELAY_VIEWER, uid, e,
                            uv_now(s->loop), &t);
@@ -625,7 +479,7 @@ static void on_sweep(uv_timer_t *h) {
     if (list[i]->end[0] || list[i]->end[1])
       log_info("event=relay_timeout id=%s user=%s", list[i]->id,
                list[i]->user_id);
-    tunnel_end(s, list[i], NULL, WS_CLOSE_POLICY, "no peer in time");
+    relay__tunnel_end(s, list[i], NULL, WS_CLOSE_POLICY, "no peer in time");
   }
 }
 
