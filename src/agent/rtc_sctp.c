@@ -53,7 +53,14 @@ struct sndbuf_use {
   uint32_t more[2];
 };
 
-enum chan_state { CHAN_NONE, CHAN_OPEN, CHAN_CLOSING };
+/* A channel closes by resetting both directions of its stream (RFC 8831
+ * 6.7); either end may start. */
+enum chan_state {
+  CHAN_NONE,
+  CHAN_OPEN,
+  CHAN_CLOSING_LOCAL,  /* we reset ours; waiting for the peer's reset */
+  CHAN_CLOSING_REMOTE, /* the peer reset its direction; ours is resetting */
+};
 
 struct pkt {
   struct pkt *next;
@@ -83,6 +90,9 @@ struct rtc_sctp {
   uint8_t chan[RTC_SCTP_STREAMS];      /* enum chan_state */
   uint8_t chan_type[RTC_SCTP_STREAMS]; /* DCEP channel type */
   uint32_t chan_rel[RTC_SCTP_STREAMS]; /* DCEP reliability parameter */
+  /* Streams whose outgoing direction still has to be reset. */
+  uint8_t reset_wanted[RTC_SCTP_STREAMS];
+  size_t resets_wanted;
 };
 
 static struct {
@@ -300,25 +310,68 @@ size_t rtc_sctp_buffered(struct rtc_sctp *s) {
 
 /* ---- receiving ---------------------------------------------------------- */
 
-static void reset_outgoing(struct rtc_sctp *s, uint16_t sid) {
+/* Asks for the reset of our outgoing direction of every stream marked in
+ * reset_wanted, in one request. usrsctp 0.9.5 queues a request made while
+ * another is outstanding (rtc_sctp_test closes two channels back to back);
+ * older versions refuse it with EALREADY. When usrsctp refuses, the marks
+ * stay for the next stream reset event, which is when the outstanding
+ * request has been answered. */
+static void flush_resets(struct rtc_sctp *s) {
   union {
     struct sctp_reset_streams rs;
-    uint8_t raw[sizeof(struct sctp_reset_streams) + sizeof(uint16_t)];
+    uint8_t raw[sizeof(struct sctp_reset_streams) +
+                RTC_SCTP_STREAMS * sizeof(uint16_t)];
   } u;
-  memset(&u, 0, sizeof u);
+  if (!s->resets_wanted || !s->sock) return;
+  memset(&u.rs, 0, sizeof u.rs);
   u.rs.srs_assoc_id = SCTP_ALL_ASSOC;
   u.rs.srs_flags = SCTP_STREAM_RESET_OUTGOING;
-  u.rs.srs_number_streams = 1;
-  memcpy(u.raw + sizeof u.rs, &sid, sizeof sid);
-  if (!s->sock) return;
+  uint16_t n = 0;
+  for (uint16_t sid = 0; sid < RTC_SCTP_STREAMS; sid++) {
+    if (!s->reset_wanted[sid]) continue;
+    memcpy(u.raw + sizeof u.rs + n * sizeof sid, &sid, sizeof sid);
+    n++;
+  }
+  u.rs.srs_number_streams = n;
   g.in_lib++;
   int r = usrsctp_setsockopt(s->sock, IPPROTO_SCTP, SCTP_RESET_STREAMS, &u,
-                             (socklen_t)sizeof u);
+                             (socklen_t)(sizeof u.rs + n * sizeof(uint16_t)));
   int err = errno;
   g.in_lib--;
-  if (r != 0)
-    log_debug("event=sctp_reset_failed assoc=%lu stream=%u errno=%d",
-              (unsigned long)s->id, (unsigned)sid, err);
+  if (r != 0) {
+    log_debug("event=sctp_reset_deferred assoc=%lu streams=%u errno=%d",
+              (unsigned long)s->id, (unsigned)n, err);
+    return;
+  }
+  memset(s->reset_wanted, 0, sizeof s->reset_wanted);
+  s->resets_wanted = 0;
+}
+
+static void want_reset(struct rtc_sctp *s, uint16_t sid) {
+  if (!s->reset_wanted[sid]) {
+    s->reset_wanted[sid] = 1;
+    s->resets_wanted++;
+  }
+}
+
+static void channel_closed(struct rtc_sctp *s, uint16_t sid) {
+  log_info("event=sctp_channel_closed assoc=%lu stream=%u",
+           (unsigned long)s->id, (unsigned)sid);
+  if (!s->freeing && s->cbs.on_channel_closed)
+    s->cbs.on_channel_closed(s->data, sid);
+}
+
+int rtc_sctp_close_channel(struct rtc_sctp *s, uint16_t stream) {
+  if (s->freeing || s->closed || !s->sock) return MESH_E_CLOSED;
+  if (stream >= RTC_SCTP_STREAMS || s->chan[stream] != CHAN_OPEN)
+    return MESH_E_INVALID;
+  if (g.in_lib) return MESH_E_PROTO_STATE;
+  s->chan[stream] = CHAN_CLOSING_LOCAL;
+  want_reset(s, stream);
+  enter();
+  flush_resets(s);
+  leave();
+  return 0;
 }
 
 static void on_dcep(struct rtc_sctp *s, uint16_t sid, const uint8_t *p,
@@ -436,8 +489,12 @@ static void on_stream_reset(struct rtc_sctp *s, const uint8_t *p, size_t n) {
   struct sctp_stream_reset_event ev;
   if (n < sizeof ev) return;
   memcpy(&ev, p, sizeof ev);
-  if (ev.strreset_flags & (SCTP_STREAM_RESET_DENIED | SCTP_STREAM_RESET_FAILED))
+  /* Whatever this answered, no request of ours is outstanding now. */
+  if (ev.strreset_flags &
+      (SCTP_STREAM_RESET_DENIED | SCTP_STREAM_RESET_FAILED)) {
+    flush_resets(s);
     return;
+  }
   size_t end = ev.strreset_length < n ? ev.strreset_length : n;
   size_t count = end > sizeof ev ? (end - sizeof ev) / sizeof(uint16_t) : 0;
   /* An empty list means every stream. */
@@ -446,21 +503,23 @@ static void on_stream_reset(struct rtc_sctp *s, const uint8_t *p, size_t n) {
     uint16_t sid = (uint16_t)i;
     if (count) memcpy(&sid, p + sizeof ev + i * sizeof sid, sizeof sid);
     if (sid >= RTC_SCTP_STREAMS) continue;
-    if ((ev.strreset_flags & SCTP_STREAM_RESET_INCOMING_SSN) &&
-        s->chan[sid] == CHAN_OPEN) {
-      /* The peer closed its direction (RFC 8831 6.7): close ours, which
-       * also lets the stream id be used again. */
-      s->chan[sid] = CHAN_CLOSING;
-      reset_outgoing(s, sid);
-      log_info("event=sctp_channel_closed assoc=%lu stream=%u",
-               (unsigned long)s->id, (unsigned)sid);
-      if (!s->freeing && s->cbs.on_channel_closed)
-        s->cbs.on_channel_closed(s->data, sid);
+    if (ev.strreset_flags & SCTP_STREAM_RESET_INCOMING_SSN) {
+      if (s->chan[sid] == CHAN_OPEN) {
+        /* The peer closed the channel: reset our direction too, which
+         * also lets the stream id be used again. */
+        s->chan[sid] = CHAN_CLOSING_REMOTE;
+        want_reset(s, sid);
+        channel_closed(s, sid);
+      } else if (s->chan[sid] == CHAN_CLOSING_LOCAL) {
+        s->chan[sid] = CHAN_NONE; /* the peer answered our close */
+        channel_closed(s, sid);
+      }
     }
     if ((ev.strreset_flags & SCTP_STREAM_RESET_OUTGOING_SSN) &&
-        s->chan[sid] == CHAN_CLOSING)
+        s->chan[sid] == CHAN_CLOSING_REMOTE)
       s->chan[sid] = CHAN_NONE;
   }
+  flush_resets(s);
 }
 
 static void on_notification(struct rtc_sctp *s, const uint8_t *p, size_t n) {

@@ -72,8 +72,9 @@ struct rtc_sctp_cbs {
    * RTC_SCTP_HIGH_WATER buffered: the buffer fell to RTC_SCTP_LOW_WATER or
    * below. Fires once per such episode. */
   void (*on_writable)(void *data);
-  /* The peer reset the channel's stream (RTCDataChannel.close()); this
-   * module has reset its own direction too. */
+  /* The channel is closed: the peer reset its direction of the stream
+   * (RTCDataChannel.close(), or its answer to rtc_sctp_close_channel);
+   * this module resets its own direction too. */
   void (*on_channel_closed)(void *data, uint16_t stream);
   /* The association ended: the peer aborted or shut it down, it timed
    * out, or this module aborted it over bad input (reason says which).
@@ -116,6 +117,14 @@ void rtc_sctp_input(struct rtc_sctp *s, const uint8_t *packet, size_t len);
  * ended, or MESH_E_IO when usrsctp refuses otherwise. */
 int rtc_sctp_send(struct rtc_sctp *s, uint16_t stream, int binary,
                   const uint8_t *bytes, size_t len);
+
+/* Closes an open channel the way RTCDataChannel.close() does: resets this
+ * side's direction of the stream (after the messages already queued on
+ * it); on_channel_closed follows when the peer has reset its direction.
+ * Sends on the stream fail with MESH_E_INVALID from now on. Returns 0,
+ * MESH_E_INVALID (no open channel there), MESH_E_CLOSED, or
+ * MESH_E_PROTO_STATE from the send callback. */
+int rtc_sctp_close_channel(struct rtc_sctp *s, uint16_t stream);
 
 /* Bytes accepted by rtc_sctp_send and not yet acknowledged by the peer
  * (0 when there is no association). */

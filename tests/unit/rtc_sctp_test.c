@@ -23,6 +23,7 @@
 
 #include "agent/rtc_sctp.h"
 #include "base/err.h"
+#include "base/log.h"
 #include "proto/dcep.h"
 
 /* The browser's AF_CONN address: far above the small ids rtc_sctp uses,
@@ -76,6 +77,8 @@ struct fx {
 
   /* What the browser saw. */
   int b_up, b_lost, b_reset_in;
+  int b_reset_streams; /* streams the agent reset, summed over events */
+  int b_reset0_at;     /* bmsgs count when stream 0 was reset, or -1 */
   int acks;
   struct msg bmsgs[MAX_MSGS];
   int nbmsgs;
@@ -237,8 +240,18 @@ static void b_notification(struct fx *f, const uint8_t *p, size_t n) {
     if (nt.sn_assoc_change.sac_state == SCTP_COMM_UP) f->b_up = 1;
     if (nt.sn_assoc_change.sac_state == SCTP_COMM_LOST) f->b_lost = 1;
   } else if (nt.sn_header.sn_type == SCTP_STREAM_RESET_EVENT) {
-    if (nt.sn_strreset_event.strreset_flags & SCTP_STREAM_RESET_INCOMING_SSN)
+    if (nt.sn_strreset_event.strreset_flags & SCTP_STREAM_RESET_INCOMING_SSN) {
       f->b_reset_in++;
+      size_t k = (nt.sn_strreset_event.strreset_length -
+                  sizeof(struct sctp_stream_reset_event)) /
+                 2;
+      for (size_t i = 0; i < k; i++) {
+        uint16_t sid;
+        memcpy(&sid, p + sizeof(struct sctp_stream_reset_event) + 2 * i, 2);
+        if (sid == 0) f->b_reset0_at = f->nbmsgs;
+        f->b_reset_streams++;
+      }
+    }
   }
 }
 
@@ -330,6 +343,22 @@ static ssize_t b_send(struct fx *f, uint16_t sid, uint32_t ppid, const void *p,
                        SCTP_SENDV_SNDINFO, 0);
 }
 
+/* The browser resets its outgoing direction of the given streams. */
+static void b_reset(struct fx *f, const uint16_t *sids, uint16_t n) {
+  union {
+    struct sctp_reset_streams rs;
+    uint8_t raw[sizeof(struct sctp_reset_streams) + 16];
+  } u;
+  assert_true(n <= 8);
+  memset(&u, 0, sizeof u);
+  u.rs.srs_assoc_id = SCTP_ALL_ASSOC;
+  u.rs.srs_flags = SCTP_STREAM_RESET_OUTGOING;
+  u.rs.srs_number_streams = n;
+  memcpy(u.raw + sizeof u.rs, sids, 2u * n);
+  b_set(f->browser, IPPROTO_SCTP, SCTP_RESET_STREAMS, &u,
+        (socklen_t)(sizeof u.rs + 2u * n));
+}
+
 static void b_close(struct fx *f, int abort) {
   if (!f->browser) return;
   if (abort) {
@@ -399,6 +428,7 @@ static int setup(void **state) {
   struct fx *f = calloc(1, sizeof *f);
   assert_non_null(f);
   F = f;
+  f->b_reset0_at = -1;
   q_init(&f->to_agent);
   q_init(&f->to_browser);
   assert_int_equal(uv_loop_init(&f->loop), 0);
@@ -696,17 +726,8 @@ static int chan_closed(struct fx *f) {
 static void test_stream_reset(void **state) {
   struct fx *f = *state;
   open_channel(f, 0);
-  union {
-    struct sctp_reset_streams rs;
-    uint8_t raw[sizeof(struct sctp_reset_streams) + 2];
-  } u;
-  memset(&u, 0, sizeof u);
-  u.rs.srs_assoc_id = SCTP_ALL_ASSOC;
-  u.rs.srs_flags = SCTP_STREAM_RESET_OUTGOING;
-  u.rs.srs_number_streams = 1;
-  uint16_t sid = 0;
-  memcpy(u.raw + sizeof u.rs, &sid, 2);
-  b_set(f->browser, IPPROTO_SCTP, SCTP_RESET_STREAMS, &u, sizeof u);
+  const uint16_t sid = 0;
+  b_reset(f, &sid, 1);
   run_until(f, chan_closed);
   assert_int_equal(f->channel_closed, 1);
   assert_int_equal(f->chan_stream, 0);
@@ -717,6 +738,54 @@ static void test_stream_reset(void **state) {
   f->channels = 0;
   f->acks = 0;
   open_channel(f, 0);
+}
+
+static int two_resets_seen(struct fx *f) { return f->b_reset_streams >= 2; }
+static int two_closed(struct fx *f) { return f->channel_closed >= 2; }
+
+static int reset0_seen(struct fx *f) { return f->b_reset0_at >= 0; }
+static int one_closed(struct fx *f) { return f->channel_closed >= 1; }
+
+/* The agent closes two channels back to back, the second while the first
+ * reset request is outstanding: both resets reach the browser. Then a
+ * message queued just before a close arrives before the reset. */
+static void test_agent_closes_channels(void **state) {
+  struct fx *f = *state;
+  open_channel(f, 0);
+  f->channels = 0;
+  f->acks = 0;
+  open_channel(f, 2);
+  assert_int_equal(rtc_sctp_close_channel(f->agent, 0), 0);
+  assert_int_equal(rtc_sctp_close_channel(f->agent, 2), 0);
+  assert_int_equal(rtc_sctp_close_channel(f->agent, 2), MESH_E_INVALID);
+  assert_int_equal(rtc_sctp_send(f->agent, 2, 0, (const uint8_t *)"x", 1),
+                   MESH_E_INVALID);
+  run_until(f, two_resets_seen);
+  assert_int_equal(f->b_reset_streams, 2);
+  assert_int_equal(f->channel_closed, 0); /* half closed so far */
+  /* The browser answers as browsers do: it resets its direction. */
+  const uint16_t sids[] = {0, 2};
+  b_reset(f, sids, 2);
+  run_until(f, two_closed);
+  assert_int_equal(f->channel_closed, 2);
+  assert_int_equal(f->closed, 0);
+
+  /* Both ids are free again; the queued message goes before the reset. */
+  f->channels = 0;
+  f->acks = 0;
+  f->channel_closed = 0;
+  f->b_reset0_at = -1;
+  open_channel(f, 0);
+  assert_int_equal(rtc_sctp_send(f->agent, 0, 0, (const uint8_t *)"last", 4),
+                   0);
+  assert_int_equal(rtc_sctp_close_channel(f->agent, 0), 0);
+  run_until(f, reset0_seen);
+  assert_int_equal(f->nbmsgs, 1);
+  assert_memory_equal(f->bmsgs[0].data, "last", 4);
+  assert_int_equal(f->b_reset0_at, 1);
+  b_reset(f, sids, 1);
+  run_until(f, one_closed);
+  assert_int_equal(f->closed, 0);
 }
 
 static int msgs_settled(struct fx *f) {
@@ -766,6 +835,9 @@ static void test_free_in_send(void **state) {
 }
 
 int main(void) {
+  /* RTC_SCTP_DEBUG=1 shows the module's debug lines (deferred resets,
+   * dropped messages). */
+  if (getenv("RTC_SCTP_DEBUG")) log_set_level(LOG_DEBUG);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_channel_and_messages, setup,
                                       teardown),
@@ -779,6 +851,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_malformed_open, setup, teardown),
       cmocka_unit_test_setup_teardown(test_oversized_message, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_reset, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_agent_closes_channels, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_input_from_callback, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_free_in_message, setup, teardown),
