@@ -15,6 +15,8 @@
  *   - g.busy counts our public entry points on the stack. Inputs arriving
  *     while it is non-zero are queued, and frees are deferred; both are
  *     handled by flush() when the outermost entry point returns.
+ * What arrives (DCEP, messages, notifications, stream resets) is handled
+ * in rtc_sctp_chan.c.
  */
 #include "agent/rtc_sctp.h"
 
@@ -27,6 +29,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "agent/rtc_sctp_priv.h"
 #include "proto/dcep.h"
 
 /* One usrsctp_recvv reads at most this much; longer messages arrive in
@@ -53,57 +56,16 @@ struct sndbuf_use {
   uint32_t more[2];
 };
 
-/* A channel closes by resetting both directions of its stream (RFC 8831
- * 6.7); either end may start. */
-enum chan_state {
-  CHAN_NONE,
-  CHAN_OPEN,
-  CHAN_CLOSING_LOCAL,  /* we reset ours; waiting for the peer's reset */
-  CHAN_CLOSING_REMOTE, /* the peer reset its direction; ours is resetting */
-};
-
-struct pkt {
-  struct pkt *next;
-  size_t len;
-  uint8_t data[];
-};
-
-struct rtc_sctp {
-  struct rtc_sctp *next; /* the registry, g.list */
-  uintptr_t id;          /* our AF_CONN address, as an integer */
-  struct rtc_sctp_cbs cbs;
-  void *data;
-  uv_timer_t timer;
-  struct socket *sock; /* NULL once we aborted the association */
-  uint16_t rport;
-  size_t remote_max;
-  int up, closed, freeing, want_writable;
-  size_t last_buffered; /* what buffered() last saw outside usrsctp */
-  struct pkt *inq, **inq_tail;
-  size_t inq_bytes;
-  uint8_t *scratch; /* RECV_CHUNK bytes */
-  /* A message read in pieces so far. */
-  struct buf msg;
-  int msg_active;
-  uint16_t msg_sid;
-  uint32_t msg_ppid;
-  uint8_t chan[RTC_SCTP_STREAMS];      /* enum chan_state */
-  uint8_t chan_type[RTC_SCTP_STREAMS]; /* DCEP channel type */
-  uint32_t chan_rel[RTC_SCTP_STREAMS]; /* DCEP reliability parameter */
-  /* Streams whose outgoing direction still has to be reset. */
-  uint8_t reset_wanted[RTC_SCTP_STREAMS];
-  size_t resets_wanted;
-};
-
 static struct {
   int inited;
   uintptr_t next_id; /* ids below this are ours (live or gone) */
   struct rtc_sctp *list;
-  int busy;   /* our entry points on the stack */
-  int in_lib; /* usrsctp calls on the stack */
+  int busy; /* our entry points on the stack */
   uint64_t last_ms;
   int (*foreign)(void *addr, const void *packet, size_t len);
 } g = {.next_id = 1};
+
+int rtc_sctp__in_lib;
 
 static struct rtc_sctp *lookup(uintptr_t id) {
   for (struct rtc_sctp *s = g.list; s; s = s->next)
@@ -154,9 +116,9 @@ static uint64_t now_ms(void) { return uv_hrtime() / 1000000u; }
 
 static void flush(void);
 
-static void enter(void) { g.busy++; }
+void rtc_sctp__enter(void) { g.busy++; }
 
-static void leave(void) {
+void rtc_sctp__leave(void) {
   if (g.busy == 1) flush();
   g.busy--;
 }
@@ -169,14 +131,14 @@ static void close_socket(struct rtc_sctp *s) {
   if (!s->sock) return;
   /* SO_LINGER 0: usrsctp_close sends ABORT (through conn_output, so only
    * while we are still registered) and frees the association at once. */
-  g.in_lib++;
+  rtc_sctp__in_lib++;
   usrsctp_close(s->sock);
-  g.in_lib--;
+  rtc_sctp__in_lib--;
   s->sock = NULL;
   uv_timer_stop(&s->timer);
 }
 
-static void mark_closed(struct rtc_sctp *s, const char *reason) {
+void rtc_sctp__mark_closed(struct rtc_sctp *s, const char *reason) {
   if (s->closed) return;
   s->closed = 1;
   s->up = 0;
@@ -186,12 +148,12 @@ static void mark_closed(struct rtc_sctp *s, const char *reason) {
 }
 
 /* Ends the association over the peer's bad input: ABORT, then on_closed. */
-static void fail(struct rtc_sctp *s, const char *reason) {
+void rtc_sctp__fail(struct rtc_sctp *s, const char *reason) {
   if (s->closed) return;
   log_warn("event=sctp_abort assoc=%lu reason=\"%s\"", (unsigned long)s->id,
            reason);
   close_socket(s);
-  mark_closed(s, reason);
+  rtc_sctp__mark_closed(s, reason);
 }
 
 /* The real free: s is already out of the registry. */
@@ -217,7 +179,7 @@ static size_t buffered(struct rtc_sctp *s) {
   socklen_t len = sizeof u;
   /* Inside usrsctp (the send callback) its locks are held and the
    * getsockopt would take them again: answer from the last reading. */
-  if (g.in_lib) return s->last_buffered;
+  if (rtc_sctp__in_lib) return s->last_buffered;
   memset(&u, 0, sizeof u);
   if (!s->sock || usrsctp_getsockopt(s->sock, IPPROTO_SCTP, SCTP_GET_SNDBUF_USE,
                                      &u, &len) != 0)
@@ -226,10 +188,8 @@ static size_t buffered(struct rtc_sctp *s) {
   return u.total_sndbuf;
 }
 
-/* One message on sid with ppid, honouring the channel's DCEP type unless
- * control is set (DCEP itself is always ordered and reliable). */
-static int send_msg(struct rtc_sctp *s, uint16_t sid, uint32_t ppid,
-                    const uint8_t *p, size_t n, int control) {
+int rtc_sctp__send_msg(struct rtc_sctp *s, uint16_t sid, uint32_t ppid,
+                       const uint8_t *p, size_t n, int control) {
   struct sctp_sendv_spa spa;
   memset(&spa, 0, sizeof spa);
   spa.sendv_flags = SCTP_SEND_SNDINFO_VALID;
@@ -254,11 +214,11 @@ static int send_msg(struct rtc_sctp *s, uint16_t sid, uint32_t ppid,
         break;
     }
   }
-  g.in_lib++;
+  rtc_sctp__in_lib++;
   ssize_t r = usrsctp_sendv(s->sock, p, n, NULL, 0, &spa, sizeof spa,
                             SCTP_SENDV_SPA, 0);
   int err = errno;
-  g.in_lib--;
+  rtc_sctp__in_lib--;
   if (r < 0) {
     if (err == EWOULDBLOCK || err == EAGAIN) {
       s->want_writable = 1;
@@ -286,7 +246,7 @@ int rtc_sctp_send(struct rtc_sctp *s, uint16_t stream, int binary,
     return MESH_E_TOO_LARGE;
   /* From inside conn_output usrsctp holds its locks: refuse, and say when
    * to come back. */
-  if (g.in_lib) {
+  if (rtc_sctp__in_lib) {
     s->want_writable = 1;
     return MESH_E_PROTO_STATE;
   }
@@ -298,9 +258,9 @@ int rtc_sctp_send(struct rtc_sctp *s, uint16_t stream, int binary,
   } else {
     ppid = binary ? DCEP_PPID_BINARY : DCEP_PPID_STRING;
   }
-  enter();
-  int r = send_msg(s, stream, ppid, bytes, len, 0);
-  leave();
+  rtc_sctp__enter();
+  int r = rtc_sctp__send_msg(s, stream, ppid, bytes, len, 0);
+  rtc_sctp__leave();
   return r;
 }
 
@@ -308,280 +268,7 @@ size_t rtc_sctp_buffered(struct rtc_sctp *s) {
   return s->freeing ? 0 : buffered(s);
 }
 
-/* ---- receiving ---------------------------------------------------------- */
-
-/* Asks for the reset of our outgoing direction of every stream marked in
- * reset_wanted, in one request. usrsctp 0.9.5 queues a request made while
- * another is outstanding (rtc_sctp_test closes two channels back to back);
- * older versions refuse it with EALREADY. When usrsctp refuses, the marks
- * stay for the next stream reset event, which is when the outstanding
- * request has been answered. */
-static void flush_resets(struct rtc_sctp *s) {
-  union {
-    struct sctp_reset_streams rs;
-    uint8_t raw[sizeof(struct sctp_reset_streams) +
-                RTC_SCTP_STREAMS * sizeof(uint16_t)];
-  } u;
-  if (!s->resets_wanted || !s->sock) return;
-  memset(&u.rs, 0, sizeof u.rs);
-  u.rs.srs_assoc_id = SCTP_ALL_ASSOC;
-  u.rs.srs_flags = SCTP_STREAM_RESET_OUTGOING;
-  uint16_t n = 0;
-  for (uint16_t sid = 0; sid < RTC_SCTP_STREAMS; sid++) {
-    if (!s->reset_wanted[sid]) continue;
-    memcpy(u.raw + sizeof u.rs + n * sizeof sid, &sid, sizeof sid);
-    n++;
-  }
-  u.rs.srs_number_streams = n;
-  g.in_lib++;
-  int r = usrsctp_setsockopt(s->sock, IPPROTO_SCTP, SCTP_RESET_STREAMS, &u,
-                             (socklen_t)(sizeof u.rs + n * sizeof(uint16_t)));
-  int err = errno;
-  g.in_lib--;
-  if (r != 0) {
-    log_debug("event=sctp_reset_deferred assoc=%lu streams=%u errno=%d",
-              (unsigned long)s->id, (unsigned)n, err);
-    return;
-  }
-  memset(s->reset_wanted, 0, sizeof s->reset_wanted);
-  s->resets_wanted = 0;
-}
-
-static void want_reset(struct rtc_sctp *s, uint16_t sid) {
-  if (!s->reset_wanted[sid]) {
-    s->reset_wanted[sid] = 1;
-    s->resets_wanted++;
-  }
-}
-
-static void channel_closed(struct rtc_sctp *s, uint16_t sid) {
-  log_info("event=sctp_channel_closed assoc=%lu stream=%u",
-           (unsigned long)s->id, (unsigned)sid);
-  if (!s->freeing && s->cbs.on_channel_closed)
-    s->cbs.on_channel_closed(s->data, sid);
-}
-
-int rtc_sctp_close_channel(struct rtc_sctp *s, uint16_t stream) {
-  if (s->freeing || s->closed || !s->sock) return MESH_E_CLOSED;
-  if (stream >= RTC_SCTP_STREAMS || s->chan[stream] != CHAN_OPEN)
-    return MESH_E_INVALID;
-  if (g.in_lib) return MESH_E_PROTO_STATE;
-  s->chan[stream] = CHAN_CLOSING_LOCAL;
-  want_reset(s, stream);
-  enter();
-  flush_resets(s);
-  leave();
-  return 0;
-}
-
-static void on_dcep(struct rtc_sctp *s, uint16_t sid, const uint8_t *p,
-                    size_t n) {
-  struct dcep_msg m;
-  ssize_t r = dcep_parse(p, n, &m);
-  if (r < 0 || (size_t)r != n) {
-    fail(s, "malformed DCEP message");
-    return;
-  }
-  /* We never open channels, so an ACK answers nothing; RFC 8832 has no
-   * error for it, and it harms nothing. */
-  if (m.type == DCEP_MSG_ACK) return;
-  if (s->chan[sid] != CHAN_NONE) {
-    fail(s, "DATA_CHANNEL_OPEN on a stream in use");
-    return;
-  }
-  if (memchr(m.open.label, 0, m.open.label_len) ||
-      memchr(m.open.protocol, 0, m.open.protocol_len)) {
-    fail(s, "NUL byte in a data channel label or protocol");
-    return;
-  }
-  char *label = malloc(m.open.label_len + m.open.protocol_len + 2);
-  if (!label) {
-    fail(s, "out of memory");
-    return;
-  }
-  char *proto = label + m.open.label_len + 1;
-  memcpy(label, m.open.label, m.open.label_len);
-  label[m.open.label_len] = 0;
-  memcpy(proto, m.open.protocol, m.open.protocol_len);
-  proto[m.open.protocol_len] = 0;
-
-  s->chan[sid] = CHAN_OPEN;
-  s->chan_type[sid] = m.open.channel_type;
-  s->chan_rel[sid] = m.open.reliability;
-  /* ACK first, so whatever on_channel sends follows it on the stream. */
-  static const uint8_t ack = DCEP_MSG_ACK;
-  int rc = send_msg(s, sid, DCEP_PPID_CONTROL, &ack, 1, 1);
-  if (rc != 0) {
-    free(label);
-    fail(s, "could not send DATA_CHANNEL_ACK");
-    return;
-  }
-  log_info("event=sctp_channel assoc=%lu stream=%u type=%u",
-           (unsigned long)s->id, (unsigned)sid, (unsigned)m.open.channel_type);
-  if (!s->freeing && s->cbs.on_channel)
-    s->cbs.on_channel(s->data, sid, label, proto);
-  free(label);
-}
-
-/* A whole message. */
-static void deliver(struct rtc_sctp *s, uint16_t sid, uint32_t ppid,
-                    const uint8_t *p, size_t n) {
-  if (sid >= RTC_SCTP_STREAMS) return; /* beyond what INIT allowed */
-  if (ppid == DCEP_PPID_CONTROL) {
-    on_dcep(s, sid, p, n);
-    return;
-  }
-  int binary, empty;
-  switch (ppid) {
-    case DCEP_PPID_STRING:
-    case DCEP_PPID_BINARY:
-    case DCEP_PPID_STRING_EMPTY:
-    case DCEP_PPID_BINARY_EMPTY:
-      binary = ppid == DCEP_PPID_BINARY || ppid == DCEP_PPID_BINARY_EMPTY;
-      empty = ppid == DCEP_PPID_STRING_EMPTY || ppid == DCEP_PPID_BINARY_EMPTY;
-      break;
-    default:
-      /* Deprecated partial PPIDs (52, 54) and anything unknown. */
-      log_debug("event=sctp_drop assoc=%lu stream=%u ppid=%lu",
-                (unsigned long)s->id, (unsigned)sid, (unsigned long)ppid);
-      return;
-  }
-  if (s->chan[sid] != CHAN_OPEN) {
-    log_debug("event=sctp_drop assoc=%lu stream=%u reason=\"no channel\"",
-              (unsigned long)s->id, (unsigned)sid);
-    return;
-  }
-  if (s->cbs.on_message)
-    s->cbs.on_message(s->data, sid, binary, p, empty ? 0 : n);
-}
-
-/* A piece of a data message; eor marks its last piece. */
-static void on_data(struct rtc_sctp *s, const struct sctp_rcvinfo *ri,
-                    const uint8_t *p, size_t n, int eor) {
-  uint32_t ppid = ntohl(ri->rcv_ppid);
-  if (!s->msg_active && eor) {
-    deliver(s, ri->rcv_sid, ppid, p, n); /* the common case: no copy */
-    return;
-  }
-  if (!s->msg_active) {
-    s->msg_active = 1;
-    s->msg_sid = ri->rcv_sid;
-    s->msg_ppid = ppid;
-    buf_reset(&s->msg);
-  } else if (ri->rcv_sid != s->msg_sid) {
-    /* Without I-DATA interleaving SCTP finishes one partial delivery
-     * before the next; anything else is a bug we refuse to guess about. */
-    fail(s, "interleaved partial messages");
-    return;
-  }
-  int rc = buf_put(&s->msg, p, n);
-  if (rc != 0) {
-    fail(s, rc == MESH_E_NOMEM ? "out of memory"
-                               : "message larger than 262144 bytes");
-    return;
-  }
-  if (!eor) return;
-  s->msg_active = 0;
-  deliver(s, s->msg_sid, s->msg_ppid, s->msg.data, s->msg.len);
-}
-
-static void on_stream_reset(struct rtc_sctp *s, const uint8_t *p, size_t n) {
-  struct sctp_stream_reset_event ev;
-  if (n < sizeof ev) return;
-  memcpy(&ev, p, sizeof ev);
-  /* Whatever this answered, no request of ours is outstanding now. */
-  if (ev.strreset_flags &
-      (SCTP_STREAM_RESET_DENIED | SCTP_STREAM_RESET_FAILED)) {
-    flush_resets(s);
-    return;
-  }
-  size_t end = ev.strreset_length < n ? ev.strreset_length : n;
-  size_t count = end > sizeof ev ? (end - sizeof ev) / sizeof(uint16_t) : 0;
-  /* An empty list means every stream. */
-  size_t total = count ? count : RTC_SCTP_STREAMS;
-  for (size_t i = 0; i < total && !s->freeing; i++) {
-    uint16_t sid = (uint16_t)i;
-    if (count) memcpy(&sid, p + sizeof ev + i * sizeof sid, sizeof sid);
-    if (sid >= RTC_SCTP_STREAMS) continue;
-    if (ev.strreset_flags & SCTP_STREAM_RESET_INCOMING_SSN) {
-      if (s->chan[sid] == CHAN_OPEN) {
-        /* The peer closed the channel: reset our direction too, which
-         * also lets the stream id be used again. */
-        s->chan[sid] = CHAN_CLOSING_REMOTE;
-        want_reset(s, sid);
-        channel_closed(s, sid);
-      } else if (s->chan[sid] == CHAN_CLOSING_LOCAL) {
-        s->chan[sid] = CHAN_NONE; /* the peer answered our close */
-        channel_closed(s, sid);
-      }
-    }
-    if ((ev.strreset_flags & SCTP_STREAM_RESET_OUTGOING_SSN) &&
-        s->chan[sid] == CHAN_CLOSING_REMOTE)
-      s->chan[sid] = CHAN_NONE;
-  }
-  flush_resets(s);
-}
-
-static void on_notification(struct rtc_sctp *s, const uint8_t *p, size_t n) {
-  struct sctp_tlv h;
-  if (n < sizeof h) return;
-  memcpy(&h, p, sizeof h);
-  switch (h.sn_type) {
-    case SCTP_ASSOC_CHANGE: {
-      struct sctp_assoc_change ac;
-      if (n < sizeof ac) return;
-      memcpy(&ac, p, sizeof ac);
-      switch (ac.sac_state) {
-        case SCTP_COMM_UP:
-          if (!s->closed) {
-            s->up = 1;
-            log_info("event=sctp_up assoc=%lu in=%u out=%u",
-                     (unsigned long)s->id, (unsigned)ac.sac_inbound_streams,
-                     (unsigned)ac.sac_outbound_streams);
-          }
-          break;
-        case SCTP_COMM_LOST:
-          mark_closed(s, "association lost (aborted by the peer or timed out)");
-          break;
-        case SCTP_RESTART:
-          mark_closed(s, "peer restarted the association");
-          break;
-        case SCTP_SHUTDOWN_COMP:
-          mark_closed(s, "association shut down");
-          break;
-        case SCTP_CANT_STR_ASSOC:
-          mark_closed(s, "association could not be set up");
-          break;
-        default:
-          break;
-      }
-      break;
-    }
-    case SCTP_SHUTDOWN_EVENT:
-      mark_closed(s, "peer shut down the association");
-      break;
-    case SCTP_STREAM_RESET_EVENT:
-      on_stream_reset(s, p, n);
-      break;
-    case SCTP_PARTIAL_DELIVERY_EVENT:
-      /* The rest of the partly read message will never come. */
-      s->msg_active = 0;
-      buf_reset(&s->msg);
-      break;
-    case SCTP_REMOTE_ERROR: {
-      struct sctp_remote_error re;
-      if (n < sizeof re) return;
-      memcpy(&re, p, sizeof re);
-      /* Peer-made and repeatable: not worth more than a debug line. */
-      log_debug("event=sctp_remote_error assoc=%lu cause=%u",
-                (unsigned long)s->id, (unsigned)ntohs(re.sre_error));
-      break;
-    }
-    default:
-      break;
-  }
-}
-
+/* ---- reading ------------------------------------------------------------ */
 /* Reads everything usrsctp has for s. */
 static void drain(struct rtc_sctp *s) {
   while (s->sock && !s->freeing) {
@@ -591,19 +278,19 @@ static void drain(struct rtc_sctp *s) {
     unsigned int infotype = 0;
     int flags = 0;
     memset(&ri, 0, sizeof ri);
-    g.in_lib++;
+    rtc_sctp__in_lib++;
     ssize_t n =
         usrsctp_recvv(s->sock, s->scratch, RECV_CHUNK, (struct sockaddr *)&from,
                       &fromlen, &ri, &rilen, &infotype, &flags);
-    g.in_lib--;
+    rtc_sctp__in_lib--;
     if (n <= 0) break; /* EWOULDBLOCK, or 0 after a shutdown */
     if (flags & MSG_NOTIFICATION) {
       /* Notifications are small; one that does not fit is not ours. */
-      if (flags & MSG_EOR) on_notification(s, s->scratch, (size_t)n);
+      if (flags & MSG_EOR) rtc_sctp__on_notification(s, s->scratch, (size_t)n);
       continue;
     }
     if (infotype != SCTP_RECVV_RCVINFO) continue; /* SCTP_RECVRCVINFO is on */
-    on_data(s, &ri, s->scratch, (size_t)n, (flags & MSG_EOR) != 0);
+    rtc_sctp__on_data(s, &ri, s->scratch, (size_t)n, (flags & MSG_EOR) != 0);
   }
 }
 
@@ -620,9 +307,9 @@ static void after_io(struct rtc_sctp *s) {
 }
 
 static void input_now(struct rtc_sctp *s, const uint8_t *p, size_t n) {
-  g.in_lib++;
+  rtc_sctp__in_lib++;
   usrsctp_conninput((void *)s->id, p, n, 0);
-  g.in_lib--;
+  rtc_sctp__in_lib--;
   after_io(s);
 }
 
@@ -670,27 +357,27 @@ void rtc_sctp_input(struct rtc_sctp *s, const uint8_t *packet, size_t len) {
     s->inq_bytes += len;
     return;
   }
-  enter();
+  rtc_sctp__enter();
   input_now(s, packet, len);
-  leave();
+  rtc_sctp__leave();
 }
 
 static void on_tick(uv_timer_t *t) {
   (void)t;
-  enter();
+  rtc_sctp__enter();
   uint64_t now = now_ms();
   uint64_t elapsed = now - g.last_ms;
   if (elapsed) {
     g.last_ms = now;
-    g.in_lib++;
+    rtc_sctp__in_lib++;
     usrsctp_handle_timers(elapsed > UINT32_MAX ? UINT32_MAX
                                                : (uint32_t)elapsed);
-    g.in_lib--;
+    rtc_sctp__in_lib--;
     /* A timer may have ended any association (retransmissions exhausted). */
     for (struct rtc_sctp *s = g.list; s; s = s->next)
       if (!s->freeing) after_io(s);
   }
-  leave();
+  rtc_sctp__leave();
 }
 
 /* ---- setup -------------------------------------------------------------- */
@@ -791,16 +478,16 @@ int rtc_sctp_new(struct rtc_sctp **out, uv_loop_t *loop, uint16_t local_port,
 
   /* Simultaneous open: both ends send INIT; usrsctp sorts it out. */
   struct sockaddr_conn remote = conn_addr(s->id, remote_port);
-  enter();
-  g.in_lib++;
+  rtc_sctp__enter();
+  rtc_sctp__in_lib++;
   int cr = usrsctp_connect(s->sock, (struct sockaddr *)&remote, sizeof remote);
   int err = errno;
-  g.in_lib--;
+  rtc_sctp__in_lib--;
   if (cr != 0 && err != EINPROGRESS) {
     log_warn("event=sctp_connect_failed errno=%d", err);
     s->freeing = 1;
     *out = NULL;
-    leave(); /* tears it down */
+    rtc_sctp__leave(); /* tears it down */
     return MESH_E_IO;
   }
   /* Fixed packet size (PMTU discovery cannot see through DTLS/ICE). */
@@ -813,7 +500,7 @@ int rtc_sctp_new(struct rtc_sctp **out, uv_loop_t *loop, uint16_t local_port,
   pp.spp_pathmtu = SCTP_MTU - 12;
   (void)set_opt(s->sock, IPPROTO_SCTP, SCTP_PEER_ADDR_PARAMS, &pp, sizeof pp);
   uv_timer_start(&s->timer, on_tick, RTC_SCTP_TICK_MS, RTC_SCTP_TICK_MS);
-  leave();
+  rtc_sctp__leave();
   return 0;
 }
 
@@ -826,6 +513,6 @@ void rtc_sctp_free(struct rtc_sctp *s) {
   s->freeing = 1;
   /* Not inside any of our calls: enter/leave runs flush, which tears s
    * down now; otherwise the outermost call's flush will. */
-  enter();
-  leave();
+  rtc_sctp__enter();
+  rtc_sctp__leave();
 }
