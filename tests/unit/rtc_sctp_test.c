@@ -703,6 +703,57 @@ static void test_malformed_open(void **state) {
   run_until(f, browser_lost); /* the ABORT reached the browser */
 }
 
+/* A second OPEN on a stream in use, and a label with a NUL byte: each
+ * ends the association with its reason. */
+static void test_open_twice(void **state) {
+  struct fx *f = *state;
+  open_channel(f, 0);
+  assert_int_equal(
+      b_send(f, 0, DCEP_PPID_CONTROL, chrome_open, sizeof chrome_open),
+      (ssize_t)sizeof chrome_open);
+  run_until(f, agent_closed);
+  assert_string_equal(f->reason, "DATA_CHANNEL_OPEN on a stream in use");
+  assert_int_equal(f->channels, 1);
+}
+
+static void test_nul_in_label(void **state) {
+  struct fx *f = *state;
+  uint8_t bad[sizeof chrome_open];
+  memcpy(bad, chrome_open, sizeof bad);
+  bad[14] = 0; /* "we\0rtc" */
+  assert_int_equal(b_send(f, 0, DCEP_PPID_CONTROL, bad, sizeof bad),
+                   (ssize_t)sizeof bad);
+  run_until(f, agent_closed);
+  assert_non_null(strstr(f->reason, "NUL"));
+  assert_int_equal(f->channels, 0);
+}
+
+/* Random bytes and mangled copies of real packets are dropped (SCTP's
+ * CRC32c and verification tag); the association carries on. */
+static void test_garbage_packets(void **state) {
+  struct fx *f = *state;
+  open_channel(f, 0);
+  uint8_t pkt[1500];
+  uint32_t x = 0x12345678;
+  for (int i = 0; i < 2000; i++) {
+    size_t n = (size_t)(i % 1500);
+    for (size_t j = 0; j < n; j++) {
+      x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+      pkt[j] = (uint8_t)x;
+    }
+    if (n >= 12 && i % 2) {
+      /* The right ports, so usrsctp looks further. */
+      pkt[0] = pkt[2] = 0x13, pkt[1] = pkt[3] = 0x88;
+    }
+    rtc_sctp_input(f->agent, pkt, n);
+  }
+  assert_int_equal(f->closed, 0);
+  assert_int_equal(b_send(f, 0, DCEP_PPID_STRING, "still", 5), 5);
+  run_until(f, amsgs_at_least_1);
+  assert_memory_equal(f->amsgs[0].data, "still", 5);
+  assert_int_equal(f->closed, 0);
+}
+
 static void test_oversized_message(void **state) {
   struct fx *f = *state;
   open_channel(f, 0);
@@ -849,6 +900,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_peer_abort, setup, teardown),
       cmocka_unit_test_setup_teardown(test_peer_shutdown, setup, teardown),
       cmocka_unit_test_setup_teardown(test_malformed_open, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_open_twice, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_nul_in_label, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_garbage_packets, setup, teardown),
       cmocka_unit_test_setup_teardown(test_oversized_message, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_reset, setup, teardown),
       cmocka_unit_test_setup_teardown(test_agent_closes_channels, setup,
