@@ -188,6 +188,10 @@ void ctl_send_serverinfo(struct ctl_session *cs) {
   if (s->settings.require_2fa)
     json_object_set_new(json_object_get(si, "serverinfo"), "require2fa",
                         json_true());
+  /* The web app offers WebRTC only then (the relay drops offers else). */
+  if (s->settings.webrtc)
+    json_object_set_new(json_object_get(si, "serverinfo"), "webrtc",
+                        json_true());
   ctl_send(cs, si);
   json_decref(si);
 }

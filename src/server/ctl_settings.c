@@ -3,7 +3,8 @@
  * API (docs/user-api.md §7.22, §7.23):
  *
  * getserversettings / setserversettings (full site administrators only):
- * require a second factor of every account, and how long events are kept.
+ * require a second factor of every account, how long events are kept,
+ * and whether sessions may move onto direct WebRTC channels.
  *
  * installcommand: a one-line shell command that downloads meshagent with a
  * group's .msh embedded and starts it. The download URL carries a sealed
@@ -32,8 +33,9 @@ static int admin_only(struct ctl_session *cs, json_t *req, const char *action) {
 }
 
 static json_t *settings_json(const struct settings *st) {
-  return json_pack("{s:b, s:I}", "require2fa", st->require_2fa,
-                   "eventRetentionDays", (json_int_t)st->retention_days);
+  return json_pack("{s:b, s:I, s:b}", "require2fa", st->require_2fa,
+                   "eventRetentionDays", (json_int_t)st->retention_days,
+                   "webrtc", st->webrtc);
 }
 
 void ctl_cmd_getserversettings(struct ctl_session *cs, json_t *req) {
@@ -50,21 +52,27 @@ void ctl_cmd_setserversettings(struct ctl_session *cs, json_t *req) {
   struct settings next = s->settings;
   json_t *tfa = json_object_get(req, "require2fa");
   json_t *days = json_object_get(req, "eventRetentionDays");
+  json_t *rtc = json_object_get(req, "webrtc");
   if (!admin_only(cs, req, action)) return;
   if (tfa && !json_is_boolean(tfa))
     return ctl_result(cs, req, action, "Invalid require2fa");
+  if (rtc && !json_is_boolean(rtc))
+    return ctl_result(cs, req, action, "Invalid webrtc");
   if (days && (!json_is_integer(days) || json_integer_value(days) < 0 ||
                json_integer_value(days) > SETTINGS_RETENTION_MAX))
     return ctl_result(cs, req, action, "Invalid eventRetentionDays");
   if (tfa) next.require_2fa = json_is_true(tfa);
   if (days) next.retention_days = (uint32_t)json_integer_value(days);
+  if (rtc) next.webrtc = json_is_true(rtc);
   if (settings_set(s->store, &next) != 0)
     return ctl_result(cs, req, action, "Database error");
   s->settings = next;
-  char msg[160];
+  char msg[200];
   snprintf(msg, sizeof msg,
-           "Server settings changed: second factor %s, events kept %u days",
-           next.require_2fa ? "required" : "optional", next.retention_days);
+           "Server settings changed: second factor %s, events kept %u days, "
+           "WebRTC %s",
+           next.require_2fa ? "required" : "optional", next.retention_days,
+           next.webrtc ? "allowed" : "off");
   struct ev_scope sc = {cs->user.id, NULL, NULL};
   events_emit(
       s,
@@ -72,8 +80,10 @@ void ctl_cmd_setserversettings(struct ctl_session *cs, json_t *req) {
                 "serversettings", "userid", cs->user.id, "username",
                 cs->user.name, "msg", msg, "settings", settings_json(&next)),
       &sc, 0);
-  log_info("event=settings_changed user=%s require_2fa=%d retention_days=%u",
-           cs->user.id, next.require_2fa, next.retention_days);
+  log_info(
+      "event=settings_changed user=%s require_2fa=%d retention_days=%u "
+      "webrtc=%d",
+      cs->user.id, next.require_2fa, next.retention_days, next.webrtc);
   /* Every open session learns the rule (the web app then asks those
    * without a second factor to enrol). */
   for (struct ctl_session *o = s->ctl_sessions; o; o = o->next)

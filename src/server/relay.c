@@ -247,6 +247,22 @@ static const char *join_error(int r) {
 
 /* ------------------------------------------------------------ sockets */
 
+/* Whether tunnel t may move onto a direct WebRTC channel: only when the
+ * administrator allows it, and never while the relay records the
+ * session, whose bytes would then bypass the recording. */
+static int rtc_allowed(struct srv *s, const struct relay_tunnel *t) {
+  return s->settings.webrtc && !t->rec;
+}
+
+/* Drops a viewer's WebRTC offer: the agent never answers, and the viewer
+ * stays on the relay (its own setup deadline runs out). */
+static void drop_offer(struct relay_end *e, const struct relay_tunnel *t) {
+  if (e->dropped_offers++ == 0)
+    log_info("event=relay_offer_dropped id=%s user=%s reason=\"%s\"", t->id,
+             t->user_id,
+             t->rec ? "the session is recorded" : "WebRTC is not allowed");
+}
+
 static void on_message(struct ws *w, enum ws_type type, const uint8_t *p,
                        size_t n, void *data) {
   struct relay_end *e = data;
@@ -261,6 +277,11 @@ static void on_message(struct ws *w, enum ws_type type, const uint8_t *p,
   e->bytes_in += n;
   busy_mark(e->srv->relay, e);
   uint8_t *copy = NULL;
+  if (e->side == RELAY_VIEWER && !rtc_allowed(e->srv, t) &&
+      relay__is_offer(p, n)) {
+    drop_offer(e, t);
+    return;
+  }
   if (e->side == RELAY_VIEWER && (e->selecting || e->filtering)) {
     /* What is recorded is what the agent gets. */
     int r = relay__guard_message(e, type, &p, &n, &copy);

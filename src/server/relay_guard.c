@@ -20,6 +20,7 @@
  *    binary message that is not whole commands is dropped whole.
  * Any other viewer is never parsed.
  */
+#define _GNU_SOURCE /* memmem */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,19 +50,26 @@ static void guard_refuse(struct relay_end *e, const char *reason) {
   relay__tunnel_end(e->srv, t, NULL, WS_CLOSE_POLICY, reason);
 }
 
+int relay__is_offer(const uint8_t *p, size_t n) {
+  /* Cheap tests first: this runs on every viewer message while WebRTC is
+   * not allowed, and almost none is JSON naming an offer. */
+  if (n == 0 || p[0] != '{' || !memmem(p, n, "offer", 5)) return 0;
+  json_t *j = json_loadb((const char *)p, n, 0, NULL);
+  const char *type = json_string_value(json_object_get(j, "type"));
+  int offer = type && strcmp(type, "offer") == 0;
+  json_decref(j);
+  return offer;
+}
+
 /* Whether a text message from a filtered desktop viewer may pass: a JSON
- * object whose type is not "offer". Anything the relay cannot read as
+ * object that is not a WebRTC offer. Anything the relay cannot read as
  * such is dropped; the agent ignores non-JSON text on a desktop session
  * anyway. */
 static int text_passes(const uint8_t *p, size_t n) {
   json_t *j = json_loadb((const char *)p, n, 0, NULL);
   int ok = json_is_object(j);
-  if (ok) {
-    const char *type = json_string_value(json_object_get(j, "type"));
-    ok = !(type && strcmp(type, "offer") == 0);
-  }
   json_decref(j);
-  return ok;
+  return ok && !relay__is_offer(p, n);
 }
 
 int relay__guard_message(struct relay_end *e, enum ws_type type,

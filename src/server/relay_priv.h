@@ -34,6 +34,7 @@ struct relay_end {
   enum kvm_filter_mode mode;
   int filtering; /* mode applies: the desktop was selected */
   uint64_t dropped_cmds, dropped_text, dropped_bad;
+  uint64_t dropped_offers; /* WebRTC offers while WebRTC was not allowed */
   /* On the relay's busy list (relay.c): recent is set by each message and
    * cleared by each sweep. */
   int busy, recent;
@@ -60,5 +61,9 @@ void relay__guard_init(struct relay_end *e, uint32_t rights, int reg_proto);
  * session was ended (relay__tunnel_end; e->tun is NULL). */
 int relay__guard_message(struct relay_end *e, enum ws_type type,
                          const uint8_t **pp, size_t *pn, uint8_t **copy);
+
+/* relay_guard.c: nonzero if p[0..n) is a JSON object whose type is
+ * "offer" (a WebRTC offer, text or, in a files session, binary). */
+int relay__is_offer(const uint8_t *p, size_t n);
 
 #endif

@@ -12,6 +12,7 @@
 
 #define KEY_2FA "require_2fa"
 #define KEY_RETENTION "event_retention_days"
+#define KEY_WEBRTC "webrtc"
 
 static long meta_long(struct store *st, const char *key, long dflt, long max) {
   char *v = NULL, *end;
@@ -28,13 +29,15 @@ void settings_get(struct store *st, struct settings *out) {
   out->require_2fa = meta_long(st, KEY_2FA, 0, 1) != 0;
   out->retention_days = (uint32_t)meta_long(
       st, KEY_RETENTION, SETTINGS_RETENTION_DEFAULT, SETTINGS_RETENTION_MAX);
+  out->webrtc = meta_long(st, KEY_WEBRTC, 0, 1) != 0;
 }
 
 int settings_set(struct store *st, const struct settings *in) {
   char num[16];
   int r;
   if (in->retention_days > SETTINGS_RETENTION_MAX) return MESH_E_INVALID;
-  if ((r = store_meta_set(st, KEY_2FA, in->require_2fa ? "1" : "0")) != 0)
+  if ((r = store_meta_set(st, KEY_2FA, in->require_2fa ? "1" : "0")) != 0 ||
+      (r = store_meta_set(st, KEY_WEBRTC, in->webrtc ? "1" : "0")) != 0)
     return r;
   snprintf(num, sizeof num, "%u", in->retention_days);
   return store_meta_set(st, KEY_RETENTION, num);

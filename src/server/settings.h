@@ -19,12 +19,15 @@
 struct settings {
   int require_2fa;         /* every account must have a second factor */
   uint32_t retention_days; /* events kept this long; 0 = forever */
+  /* Desktop and files sessions may move onto a direct WebRTC data
+   * channel (docs/sessions.md §9); off, the relay drops the offers. */
+  int webrtc;
 };
 
 /* Reads the settings; missing or unreadable values take their defaults
  * (a damaged row never locks anyone out or deletes the log). */
 void settings_get(struct store *st, struct settings *out);
-/* Writes both values. MESH_E_INVALID when retention_days is over
+/* Writes every value. MESH_E_INVALID when retention_days is over
  * SETTINGS_RETENTION_MAX. */
 int settings_set(struct store *st, const struct settings *in);
 /* Deletes events stored before now - retention (none when it is 0).
