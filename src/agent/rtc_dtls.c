@@ -388,7 +388,10 @@ static int datagram_ok(const struct rtc_dtls *d, const uint8_t *p, size_t n) {
     int epoch = p[3] << 8 | p[4];
     if (len > n - 13) return 0;
     if (epoch != 0) {
+      /* During the handshake the cipher chosen is still pending: a
+       * browser sends its Finished in the datagram of its whole flight. */
       const SSL_CIPHER *c = SSL_get_current_cipher(d->ssl);
+      if (!c) c = SSL_get_pending_cipher(d->ssl);
       size_t min;
       if (!c) return 0;
       if (SSL_CIPHER_get_cipher_nid(c) == NID_chacha20_poly1305)

@@ -231,7 +231,7 @@ int rtc_sctp__send_msg(struct rtc_sctp *s, uint16_t sid, uint32_t ppid,
   }
   /* Without SCTP_EXPLICIT_EOR a send is all or nothing. */
   if ((size_t)r != n) return MESH_E_IO;
-  if (buffered(s) > RTC_SCTP_HIGH_WATER) s->want_writable = 1;
+  if (buffered(s) >= RTC_SCTP_HIGH_WATER) s->want_writable = 1;
   return 0;
 }
 

@@ -32,6 +32,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "base/mesh_limits.h"
+
 /* The SCTP port both ends use unless the SDP's a=sctp-port says otherwise. */
 #define RTC_SCTP_DEFAULT_PORT 5000
 /* Streams asked for in each direction; channels on higher ids cannot
@@ -44,10 +46,11 @@
 /* usrsctp's send buffer for one association: what rtc_sctp_send accepts
  * before it refuses with UV_EAGAIN. */
 #define RTC_SCTP_SEND_BUFFER (1024 * 1024)
-/* Buffered bytes above which a successful send still asks for
- * on_writable, and at or below which on_writable fires. */
-#define RTC_SCTP_HIGH_WATER (512 * 1024)
-#define RTC_SCTP_LOW_WATER (128 * 1024)
+/* Buffered bytes at or above which a successful send still asks for
+ * on_writable, and at or below which on_writable fires: the relay's own
+ * marks, so a session sees the same flow control on either path. */
+#define RTC_SCTP_HIGH_WATER MESH_STREAM_HIGH_WATER
+#define RTC_SCTP_LOW_WATER MESH_STREAM_LOW_WATER
 /* Period of the timer that drives usrsctp's clock. */
 #define RTC_SCTP_TICK_MS 10
 
@@ -68,9 +71,9 @@ struct rtc_sctp_cbs {
    * (53/57); empty messages come with len 0. */
   void (*on_message)(void *data, uint16_t stream, int binary,
                      const uint8_t *bytes, size_t len);
-  /* After a send was refused with UV_EAGAIN, or left more than
-   * RTC_SCTP_HIGH_WATER buffered: the buffer fell to RTC_SCTP_LOW_WATER or
-   * below. Fires once per such episode. */
+  /* After a send was refused with UV_EAGAIN, or left
+   * RTC_SCTP_HIGH_WATER or more buffered: the buffer fell to RTC_SCTP_LOW_WATER
+   * or below. Fires once per such episode. */
   void (*on_writable)(void *data);
   /* The channel is closed: the peer reset its direction of the stream
    * (RTCDataChannel.close(), or its answer to rtc_sctp_close_channel);

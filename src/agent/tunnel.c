@@ -152,6 +152,8 @@ static void report_sessions(struct agent *a, int proto) {
 
 int tunnel_send(struct tunnel *t, enum ws_type type, const void *p, size_t n) {
   if (!t->ws || t->state == T_CLOSED) return MESH_E_CLOSED;
+  if (t->rtc_phase == RTC_HOLD || t->rtc_phase == RTC_ACTIVE)
+    return tunnel_rtc_send(t, type, p, n);
   return ws_send(t->ws, type, p, n);
 }
 
@@ -186,7 +188,9 @@ void tunnel_refuse(struct tunnel *t, const char *text) {
   tunnel_close(t, 1008, text);
 }
 
-size_t tunnel_queued(struct tunnel *t) { return t->ws ? ws_queued(t->ws) : 0; }
+size_t tunnel_queued(struct tunnel *t) {
+  return (t->ws ? ws_queued(t->ws) : 0) + tunnel_rtc_queued(t);
+}
 void tunnel_pause(struct tunnel *t) {
   if (t->ws) ws_pause(t->ws);
 }
@@ -220,9 +224,11 @@ void tunnel_ctrl(struct tunnel *t, json_t *j) {
   } else if (strcmp(type, "options") == 0 && t->state == T_SELECT) {
     json_decref(t->options);
     t->options = json_incref(j);
+  } else if (t->state == T_ACTIVE) {
+    tunnel_rtc_ctrl(t, type, j);
   }
-  /* Anything else (pong, webrtc*, lock, ...) is ignored, as spec §3.1
-   * asks of unknown types. */
+  /* Anything else (pong, lock, ...) is ignored, as spec §3.1 asks of
+   * unknown types. */
 }
 
 /* ------------------------------------------------ protocol selection */
@@ -381,8 +387,10 @@ static void on_message(struct ws *w, enum ws_type type, const uint8_t *p,
     case T_WAIT_START:
       /* Everything before the relay's start signal is dropped (§4.1). */
       if (type == WS_TEXT &&
-          ((n == 1 && p[0] == 'c') || (n == 2 && p[0] == 'c' && p[1] == 'r')))
+          ((n == 1 && p[0] == 'c') || (n == 2 && p[0] == 'c' && p[1] == 'r'))) {
         t->state = T_SELECT;
+        t->recorded = n == 2;
+      }
       break;
     case T_SELECT:
       if (type == WS_TEXT) on_select(t, p, n);
@@ -398,12 +406,15 @@ static void on_message(struct ws *w, enum ws_type type, const uint8_t *p,
   }
 }
 
-static void on_drain(struct ws *w, void *data) {
-  struct tunnel *t = data;
-  (void)w;
+void tunnel__drain(struct tunnel *t) {
   if (t->term) term_drain(t->term);
   if (t->files) fsess_drain(t->files);
   if (t->kvm) kvm_drain(t->kvm);
+}
+
+static void on_drain(struct ws *w, void *data) {
+  (void)w;
+  tunnel__drain(data);
 }
 
 static void tunnel_free(struct tunnel *t) {
@@ -446,6 +457,7 @@ static void on_close(struct ws *w, int code, const char *reason, void *data) {
   if (t->term) term_detach(t->term);
   if (t->files) fsess_detach(t->files);
   if (t->kvm) kvm_detach(t->kvm);
+  tunnel_rtc_close(t);
   /* The windows go with the session; a prompt answers nothing now. */
   consent_ui_close(t->prompt);
   consent_ui_close(t->toast);
@@ -525,6 +537,7 @@ void tunnel_request(struct agent *a, json_t *cmd) {
   }
   t->a = a;
   t->held_tail = &t->held;
+  t->rtc_out_tail = &t->rtc_out;
   t->rights = (uint32_t)json_integer_value(rights);
   /* Consent comes from the server's request and the .msh's LocalConsent
    * (the viewer can add to it in its options, never take away). */

@@ -33,6 +33,18 @@ struct held {
   uint8_t p[];
 };
 
+struct rtc;
+
+/* Where a session's WebRTC switch-over stands (tunnel_rtc.c). */
+enum rtc_phase {
+  RTC_NONE,    /* no offer yet */
+  RTC_OFFERED, /* answered; the channel is not open yet */
+  RTC_OPEN,    /* the channel is open; webrtc0 sent */
+  RTC_HOLD,    /* webrtc1 sent: output waits for the viewer's webrtc2 */
+  RTC_ACTIVE,  /* output goes on the channel */
+  RTC_OVER     /* it failed or closed: the WebSocket carries on */
+};
+
 /* Protocol numbers (spec §4.2). */
 enum {
   P_TERM = 1,
@@ -72,6 +84,12 @@ struct tunnel {
   struct term *term;
   struct fsess *files;
   struct kvm *kvm;
+  int recorded; /* the relay said "cr": the server records the session */
+  /* WebRTC (tunnel_rtc.c): the connection and the output it holds. */
+  struct rtc *rtc;
+  enum rtc_phase rtc_phase;
+  struct held *rtc_out, **rtc_out_tail;
+  size_t rtc_out_bytes;
   char name[96];
 };
 
@@ -92,6 +110,21 @@ void tunnel__console(struct tunnel *t, int msgid, const char *msg);
 /* A viewer's JSON text message (p borrowed) up to the command size
  * limit, or NULL; the caller checks its type and frees it. */
 json_t *tunnel__json(const uint8_t *p, size_t n);
+
+/* The sessions' drain callbacks: the output queue has room again. */
+void tunnel__drain(struct tunnel *t);
+
+/* ------------------------------------------------ tunnel_rtc.c */
+
+/* A control message of the switch-over (offer, webrtc0/1/2; j borrowed).
+ * Returns 1 when type was one of them, 0 otherwise. */
+int tunnel_rtc_ctrl(struct tunnel *t, const char *type, json_t *j);
+/* Output once the switch-over began (rtc_phase HOLD or ACTIVE). */
+int tunnel_rtc_send(struct tunnel *t, enum ws_type type, const void *p,
+                    size_t n);
+size_t tunnel_rtc_queued(const struct tunnel *t);
+/* Tears the peer connection down and drops held output. */
+void tunnel_rtc_close(struct tunnel *t);
 
 /* ------------------------------------------------ consent_tunnel.c */
 

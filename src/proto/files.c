@@ -313,7 +313,11 @@ static int parse_body(struct files_cmd *c, const char **why) {
   }
 }
 
+/* A control message: one with the magic ctrlChannel, or a WebRTC offer,
+ * which viewers send without it (spec §8.1). */
 static int is_ctrl(json_t *o) {
+  const char *type = json_string_value(json_object_get(o, "type"));
+  if (type && strcmp(type, "offer") == 0) return 1;
   json_t *v = json_object_get(o, "ctrlChannel");
   if (json_is_string(v)) return strcmp(json_string_value(v), "102938") == 0;
   return json_is_integer(v) && json_integer_value(v) == 102938;

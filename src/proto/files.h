@@ -99,8 +99,9 @@ enum files_action {
   FILES_UPLOADCANCEL,
   FILES_UPLOADHASH,
   FILES_DOWNLOAD,
-  /* A ctrlChannel message in the files stream (spec §6.1): the caller
-   * hands it to its tunnel's control handling; only root is set. */
+  /* A ctrlChannel message in the files stream (spec §6.1), or a WebRTC
+   * offer (§8.1): the caller hands it to its tunnel's control handling;
+   * only root is set. */
   FILES_CTRL,
   /* An action the stock agent knows and meshagent does not implement
    * (copy, move, zip, unzip, findfile, ...): only action_name is set. */

@@ -273,6 +273,10 @@ static void parses_commands(void **state) {
       parse("{\"ctrlChannel\":102938,\"type\":\"close\"}", &c, &why), 0);
   assert_int_equal(c.action, FILES_CTRL);
   files_cmd_cleanup(&c);
+  /* A WebRTC offer comes without ctrlChannel (spec §8.1). */
+  assert_int_equal(parse("{\"type\":\"offer\",\"sdp\":\"v=0\"}", &c, &why), 0);
+  assert_int_equal(c.action, FILES_CTRL);
+  files_cmd_cleanup(&c);
 
   assert_int_equal(parse("{\"action\":\"zip\",\"reqid\":2}", &c, &why), 0);
   assert_int_equal(c.action, FILES_UNSUPPORTED);
