@@ -12,6 +12,7 @@
 // One transfer at a time, as the agent allows one upload and one
 // download per tunnel: transfers wait in a queue.
 
+import { rtcConfig } from './state.js';
 import { Tunnel } from './tunnel.js';
 
 const PROTOCOL_FILES = 5;
@@ -66,6 +67,7 @@ function reason(text, fallback) {
 export class FilesSession {
   constructor(ctl, nodeid) {
     this.tunnel = new Tunnel(ctl, nodeid, PROTOCOL_FILES);
+    this.tunnel.rtcConfig = rtcConfig();
     this.seq = 0;
     this.queue = []; // transfers not finished, the first one running
     this.done = []; // finished transfers (kept for the page to show)

@@ -39,6 +39,9 @@ export const short = (id) => String(id).replace(/^[a-z]+\/\/?/, '');
 export const isAdmin = () => state.user?.siteadmin === SITE_ADMIN;
 export const canManageUsers = () => ((state.user?.siteadmin ?? 0) & SITE_MANAGE_USERS) !== 0;
 export const myRights = (mesh) => mesh?.links?.[state.user?._id]?.rights ?? 0;
+/** The RTCPeerConnection configuration for desktop and files sessions, or
+ * null when the server keeps sessions on its relay (docs/sessions.md §9). */
+export const rtcConfig = () => (state.serverinfo?.webrtc === true ? { iceServers: [] } : null);
 export const isOnline = (node) => ((node.conn ?? 0) & 1) !== 0;
 export const byName = (a, b) => String(a.name ?? '').localeCompare(String(b.name ?? ''),
   undefined, { sensitivity: 'base', numeric: true });

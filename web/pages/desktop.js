@@ -10,7 +10,7 @@
 // are sent, as the agent would ignore them (§4.3).
 
 import { el } from '../dom.js';
-import { myRights, state } from '../state.js';
+import { myRights, rtcConfig, state } from '../state.js';
 import { Tunnel } from '../tunnel.js';
 import {
   KVM, KvmReader, RateMeter, SPECIAL_KEYS, TileQueue, buttonFlags, displayChoices,
@@ -139,7 +139,8 @@ export function desktopTab(nodeid) {
   const showStats = () => {
     const r = meter.rate();
     stats.textContent = `${r.fps} fps · ${fmtRate(r.bytesPerSec)}` +
-      (size ? ` · ${size.width}×${size.height}` : '') + locks;
+      (size ? ` · ${size.width}×${size.height}` : '') +
+      (tunnel?.transport === 'webrtc' ? ' · direct (WebRTC)' : ' · relayed') + locks;
   };
 
   const onCommand = (c) => {
@@ -209,6 +210,7 @@ export function desktopTab(nodeid) {
     reader = new KvmReader();
     const t = new Tunnel(state.ctl, nodeid, PROTOCOL_DESKTOP);
     tunnel = t;
+    t.rtcConfig = rtcConfig();
     t.onopen = (recorded) => {
       setStatus(recorded ? 'Connected. This session is recorded.' : 'Connected.');
       setConnected(true);

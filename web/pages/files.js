@@ -255,6 +255,9 @@ export function filesTab(nodeid) {
       setOpen(true);
       go(cwd || '');
     };
+    s.tunnel.ontransport = () => {
+      status.textContent = 'Connected directly (WebRTC).';
+    };
     s.onlist = (path, dir, reqid, why) => {
       if (reqid !== lastReq) return;
       if (dir === null) {

@@ -1,6 +1,6 @@
 // pages/settings.js - server settings, for full administrators: whether
-// every account must use two-factor sign-in, and how long events are kept
-// (docs/user-api.md §7.22).
+// every account must use two-factor sign-in, how long events are kept,
+// and whether sessions may go direct over WebRTC (docs/user-api.md §7.22).
 
 import { el, replace } from '../dom.js';
 import { state } from '../state.js';
@@ -18,6 +18,7 @@ export function settingsView() {
       id: 'settings-retention', type: 'number', min: 0, max: 36500, step: 1,
       value: String(cur.eventRetentionDays ?? 365),
     });
+    const webrtc = el('input', { id: 'settings-webrtc', type: 'checkbox', checked: !!cur.webrtc });
     const save = el('button', { id: 'settings-save', type: 'submit' }, 'Save');
     const form = el('form', {
       className: 'panel form', noValidate: true,
@@ -34,6 +35,7 @@ export function settingsView() {
         try {
           const r = await state.ctl.request({
             action: 'setserversettings', require2fa: require2fa.checked, eventRetentionDays: n,
+            webrtc: webrtc.checked,
           });
           if (r.result !== 'ok') {
             err.show(String(r.result));
@@ -55,6 +57,11 @@ export function settingsView() {
       'Accounts without it can then only set it up; tools such as meshctrl cannot sign in to them until they do.'),
     el('h2', {}, 'Events'),
     field('Keep events for (days, 0 = forever)', days),
+    el('h2', {}, 'Sessions'),
+    el('label', { className: 'check' }, webrtc,
+      ' Let desktop and file sessions connect directly (WebRTC)'),
+    el('p', { className: 'muted' },
+      'When the browser can reach the device, the session leaves the server\'s relay for a direct, encrypted channel. Recorded sessions always stay on the relay.'),
     err.el, note, save);
     replace(body, form);
   };

@@ -1,0 +1,149 @@
+// webrtc.test.mjs - the WebRTC switch-over (docs/sessions.md §9) between
+// Debian's Chromium and a real meshagent on this machine: with the server
+// setting on, the Desktop tab's session moves onto a direct data channel
+// (the screen still shows, typing still reaches an X client), and the
+// Files tab's too (a file goes up and comes back byte for byte). The
+// agent's log shows the switch; meshd's relay carries only the start.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+
+import {
+  createGroup, launchBrowser, openPage, screenshot, signIn, startAgent, startMeshd, stopMeshd,
+} from './lib.mjs';
+
+const LIVE_MS = 20000;
+const procs = [];
+let meshd;
+let browser;
+let agent;
+let display;
+let xevLog = '';
+let dir;
+let deviceUrl;
+
+function run(cmd, args, env) {
+  const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(p);
+  return p;
+}
+
+async function until(pred, what, ms = 10000) {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+before(async () => {
+  for (let n = 190 + (process.pid % 50); !display; n++) {
+    if (existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`)) continue;
+    const x = run('Xvfb', [`:${n}`, '-screen', '0', '800x600x24', '-nolisten', 'tcp']);
+    try {
+      await until(() => existsSync(`/tmp/.X11-unix/X${n}`) || x.exitCode !== null, 'Xvfb', 5000);
+    } catch { /* tried below */ }
+    if (x.exitCode === null && existsSync(`/tmp/.X11-unix/X${n}`)) display = `:${n}`;
+  }
+  const xev = run('xev', ['-geometry', '300x200+400+300'], { DISPLAY: display });
+  xev.stdout.setEncoding('utf8');
+  xev.stdout.on('data', (c) => { xevLog += c; });
+  await until(() => xevLog.includes('MapNotify'), 'xev');
+  dir = await mkdtemp(path.join(os.tmpdir(), 'meshd-rtcfiles-'));
+  meshd = await startMeshd();
+  meshd.cli('create-account', 'admin', '--pass', 'admin password', '--admin');
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (agent) await agent.stop();
+  if (browser) await browser.close();
+  if (meshd) await stopMeshd(meshd);
+  for (const p of procs.reverse()) if (p.exitCode === null) p.kill();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function pixel(page, x, y) {
+  return page.evaluate(([x, y]) => [...document.querySelector('#desk-canvas')
+    .getContext('2d').getImageData(x, y, 1, 1).data].slice(0, 3), [x, y]);
+}
+const near = (got, want) => got.every((v, i) => Math.abs(v - want[i]) <= 24);
+const count = (text, re) => (text.match(re) || []).length;
+
+test('desktop: the session moves onto WebRTC; screen and typing still work', async () => {
+  const { page, seen } = await openPage(browser.context);
+  await signIn(page, meshd.base, 'admin', 'admin password');
+  await page.click('#nav a[data-view="settings"]');
+  await page.locator('#settings-save').waitFor();
+  assert.equal(await page.isChecked('#settings-webrtc'), false, 'off by default');
+  await page.check('#settings-webrtc');
+  await page.click('#settings-save');
+  await page.locator('#settings-saved', { hasText: 'Saved' }).waitFor();
+
+  const group = await createGroup(page, 'Lab');
+  process.env.DISPLAY = display; // the agent inherits it
+  delete process.env.WAYLAND_DISPLAY;
+  agent = await startAgent(meshd, group, { agentName: 'rtc-box' });
+  await page.evaluate(() => { location.hash = '#/devices'; });
+  const row = page.locator('li.device.online', { hasText: 'rtc-box' });
+  await row.waitFor({ timeout: LIVE_MS });
+  await row.locator('a').click();
+  deviceUrl = page.url().replace(/\/[a-z]+$/, '');
+  await page.click('#tabbtn-desktop');
+  await page.locator('#desk-status', { hasText: 'Connected' }).waitFor({ timeout: LIVE_MS });
+  await page.locator('#desk-stats', { hasText: 'direct (WebRTC)' }).waitFor({ timeout: LIVE_MS })
+    .catch((x) => { throw new Error(`${x.message}\nagent log:\n${agent.log().slice(-3000)}`); });
+  assert.match(agent.log(), /event=webrtc_active/);
+
+  // Frames keep coming over the channel: a window drawn now shows.
+  const draw = path.join(path.dirname(process.env.MESHD), 'desktop_draw');
+  run(draw, ['50', '50', '200', '150', 'ff0000'], { DISPLAY: display });
+  await until(async () => near(await pixel(page, 150, 120), [255, 0, 0]) &&
+    near(await pixel(page, 550, 400), [255, 255, 255]), 'the red window and xev', LIVE_MS)
+    .catch(async (x) => { throw new Error(`${x.message}: ${await pixel(page, 150, 120)}`); });
+  await screenshot(page, 'desktop-webrtc');
+
+  // Input goes over the channel too.
+  const box = await page.locator('#desk-canvas').boundingBox();
+  xevLog = '';
+  await page.mouse.click(box.x + (550 * box.width) / 800, box.y + (400 * box.height) / 600);
+  await page.keyboard.type('Qz');
+  await until(() => /keysym 0x51, Q/.test(xevLog) && /keysym 0x7a, z/.test(xevLog),
+    `Q and z in xev:\n${xevLog.slice(-2000)}`);
+  assert.match(xevLog, /ButtonPress[\s\S]*button 1,/);
+  assert.deepEqual(seen.errors, []);
+
+  // Disconnecting ends the session on the agent, channel and all.
+  await page.click('#desk-disconnect');
+  await until(() => count(agent.log(), /event=tunnel_closed/g) >= 1, 'the agent to end the session');
+  await page.close();
+});
+
+test('files: a file goes up and comes back over WebRTC', async () => {
+  assert.ok(deviceUrl, 'the first test found the device');
+  const { page, seen } = await openPage(browser.context);
+  await page.goto(`${deviceUrl}/files`);
+  await page.locator('#files-status', { hasText: 'Connected directly (WebRTC)' })
+    .waitFor({ timeout: LIVE_MS });
+  for (const part of dir.split('/').filter(Boolean)) {
+    await page.locator(`#files-table tr[data-name="${part}"] button.entry-name`).click();
+    await page.locator('#files-path [aria-current="location"]', { hasText: part }).waitFor();
+  }
+  const data = randomBytes(5 * 65536 + 123);
+  await page.setInputFiles('#files-pick', { name: 'rtc.bin', mimeType: 'application/octet-stream', buffer: data });
+  await page.locator('#files-transfers li[data-kind="upload"][data-state="done"]').waitFor({ timeout: LIVE_MS });
+  assert.ok((await readFile(path.join(dir, 'rtc.bin'))).equals(data), 'uploaded bytes on the device');
+  const [download] = await Promise.all([page.waitForEvent('download'),
+    page.locator('#files-table tr[data-name="rtc.bin"] [data-action="download"]').click()]);
+  const chunks = [];
+  for await (const c of await download.createReadStream()) chunks.push(c);
+  assert.ok(Buffer.concat(chunks).equals(data), 'downloaded bytes');
+  assert.equal(count(agent.log(), /event=webrtc_active/g), 2, 'both sessions switched');
+  assert.deepEqual(seen.errors, []);
+  await page.close();
+});
