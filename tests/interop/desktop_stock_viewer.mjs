@@ -11,6 +11,8 @@
 //   POINTS      "x,y,r,g,b;..." screen points and the colours expected
 //   XEV_AT      "x,y" a screen point inside the xev window
 //   SCREEN      "WxH" of the X screen
+//   WEBRTC      "1": the server allows WebRTC and the viewer must switch
+//               onto a data channel before the input checks
 // Prints one "ok ..." line per step; any failure throws (exit 1) with
 // what was seen.
 import { readFileSync } from 'node:fs';
@@ -130,6 +132,14 @@ try {
   });
   await screenshot(page, 'stock-desktop');
   console.log(`ok canvas ${screenW}x${screenH} shows the X screen: ${await show()}`);
+
+  if (process.env.WEBRTC === '1') {
+    // The stock viewer's own flag (agent-redir-ws: set when its data
+    // channel opens; from then on it sends its input there).
+    await page.waitForFunction(() => typeof desktop === 'object' && desktop &&
+      desktop.webRtcActive === true, null, { timeout: STEP_MS });
+    console.log('ok the stock viewer moved onto its WebRTC data channel');
+  }
 
   // A click on the canvas where the xev window is (the canvas may be
   // scaled by CSS: map through its shown box).

@@ -76,17 +76,19 @@ peer_pick_port() {
   fail "no free port found in 20000-40000"
 }
 
-# peer_write_config DATADIR FILESDIR PORT
+# peer_write_config DATADIR FILESDIR PORT: PEER_SETTINGS (a JSON object,
+# optional) is merged into the config's settings, e.g. '{"WebRTC":true}'.
 peer_write_config() {
+  local extra=${PEER_SETTINGS:-}
   node -e '
-    const [data, files, port] = process.argv.slice(1);
+    const [data, files, port, extra] = process.argv.slice(1);
     const c = { settings: { cert: "127.0.0.1", port: +port, portBind: "127.0.0.1",
         aliasPort: +port, redirPort: 0, mpsPort: 0, WANonly: true,
         exactPorts: true, selfUpdate: false, autoBackup: false,
-        agentTimeStampServer: false, filesPath: files },
+        agentTimeStampServer: false, filesPath: files, ...JSON.parse(extra || "{}") },
       domains: { "": { title: "peer", newAccounts: true } } };
     require("fs").writeFileSync(data + "/config.json", JSON.stringify(c, null, 2));
-  ' "$1" "$2" "$3"
+  ' "$1" "$2" "$3" "$extra"
 }
 
 # peer_mc DIR ARGS...: one-shot server command (accounts); the server must
