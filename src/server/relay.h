@@ -10,7 +10,7 @@
  * both get the text "c" ("cr" when the session is recorded) and every
  * message is copied with its type and boundaries (a viewer whose rights
  * restrict desktop input, or some protocol, is read and filtered first:
- * relay.c, "restricted viewers"); a side whose peer has
+ * relay_guard.c); a side whose peer has
  * too much queued stops being read until the peer drains. When one side
  * leaves, the other is closed (1000 "peer closed") and the id is dead.
  *
