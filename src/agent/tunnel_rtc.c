@@ -106,9 +106,10 @@ static int has_room(const struct tunnel *t) {
   return rtc_buffered(t->rtc) < MESH_STREAM_HIGH_WATER;
 }
 
-/* Sends what was queued while the channel has room. */
+/* Sends what was queued while the channel has room, once output goes
+ * there (never while held for the viewer's webrtc2). */
 static void flush_out(struct tunnel *t) {
-  while (t->rtc_out && t->rtc && has_room(t)) {
+  while (t->rtc_phase == RTC_ACTIVE && t->rtc_out && t->rtc && has_room(t)) {
     struct held *h = t->rtc_out;
     t->rtc_out = h->next;
     if (!t->rtc_out) t->rtc_out_tail = &t->rtc_out;
