@@ -7,6 +7,7 @@ PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libuv1-dev libssl-dev libhttp-parser-dev libwslay-dev libjansson-dev
   libsqlite3-dev sqlite3 libcmocka-dev libargon2-dev libqrencode-dev liboath-dev
+  postgresql libpq-dev
   duktape-dev libffi-dev
   libx11-dev libxext-dev libxtst-dev libturbojpeg0-dev libxdamage-dev
   libxrandr-dev libxfixes-dev
@@ -14,6 +15,9 @@ PKGS=(
   xvfb xauth x11-utils x11-xserver-utils xdotool
   curl ca-certificates procps
 )
+# postgresql: the server binaries (initdb, pg_ctl) the tests run their own
+# private cluster with (tests/pg.bash); the cluster the Debian package may
+# create and start is never used. libpq-dev: meshd's PostgreSQL engine.
 # Node.js runs the stock MeshCentral peer and the browser tests. A machine
 # may carry its own Node.js build (not dpkg's), so look for the commands.
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
