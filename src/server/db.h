@@ -50,7 +50,8 @@ int db_bind_null(struct db_stmt *s, int i);
 /* Runs the statement (on the first call) and moves to the next row:
  * DB_ROW with a row to read, DB_DONE when there is none (left), or
  * MESH_E_DB; MESH_E_EXISTS when a UNIQUE or PRIMARY KEY constraint
- * refused an INSERT or UPDATE. */
+ * refused an INSERT or UPDATE, MESH_E_NOT_FOUND when a FOREIGN KEY
+ * constraint did (the row it names does not exist). */
 int db_step(struct db_stmt *s);
 /* Columns of the current row (0-based). Pointers are valid until the
  * next db_step or db_finalize; NULL (text, blob) or 0 for SQL NULL. */
