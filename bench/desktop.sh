@@ -44,41 +44,64 @@ desktop_view() {
     fail "$1: desktopbench failed: $(tail -n 5 "$WORK/desktop-$1.err")"
 }
 
-desktop_meshd() {
-  local d=$WORK/desktop-meshd g node
-  log "meshd: desktop bench"
+# desktop_meshd_start NAME [ARGS]: meshd in $WORK/NAME, the account
+# deskbench (ARGS go to create-account, e.g. --admin) with full rights on
+# a group, meshagent of that group online with DISPLAY set to the Xvfb;
+# sets DESK_NODE (and MESHD_PID, MESHD_PORT, AGENT_PID; the agent's log
+# is $WORK/NAME-agent/agent.log).
+desktop_meshd_start() {
+  local d=$WORK/$1 g
+  shift
   mkdir -p "$d"
   g=$("$MESHD" create-group desktopbench --data "$d")
-  "$MESHD" create-account deskbench --pass "$DESKTOP_PASS" --data "$d" >/dev/null
+  "$MESHD" create-account deskbench --pass "$DESKTOP_PASS" "$@" --data "$d" >/dev/null
   sql "$d" "INSERT INTO members(group_id,user_id,rights)
     VALUES('$g','user//deskbench',4294967295)" >/dev/null
   start_meshd "$d" 0
-  new_agent "$WORK/desktop-meshd-agent" "$d" "$g"
-  start_agent "$WORK/desktop-meshd-agent"
+  new_agent "$d-agent" "$d" "$g"
+  start_agent "$d-agent"
   wait_for 30 is_online "$d" 1 || fail "meshd: meshagent did not come online"
-  node=$(device_state "$d" | awk '$2 == "true" { print $1 }')
-  desktop_view meshd "wss://127.0.0.1:$MESHD_PORT" "$node" deskbench
+  DESK_NODE=$(device_state "$d" | awk '$2 == "true" { print $1 }')
+}
+
+# desktop_stock_start NAME: the stock server in $WORK/NAME (PEER_SETTINGS
+# applies), the account deskbench with full rights on a group, the stock
+# agent of that group running its core (the desktop is in the core);
+# sets DESK_NODE and DESK_NAME (its name in the stock device list).
+desktop_stock_start() {
+  local mesh dev
+  peer_start_server "$WORK/$1"
+  mesh=$(peer_add_group desktopbench)
+  peer_ctl adduser --user deskbench --pass "$DESKTOP_PASS" >/dev/null
+  peer_ctl addusertodevicegroup --id "$mesh" --userid deskbench --fullrights >/dev/null
+  peer_msh "$mesh" >"$WORK/$1.msh"
+  peer_stock_agent "$WORK/$1-agent" "$WORK/$1.msh"
+  start_agent "$WORK/$1-agent"
+  # The desktop is in the core: wait until it runs (agent.sh's check).
+  wait_for 90 stock_core_running || fail "stock: the stock agent's core did not report"
+  dev=$(peer_devices | awk '$2 % 2 == 1' | head -n 1)
+  DESK_NODE=$(echo "$dev" | awk '{ print $1 }')
+  DESK_NAME=$(echo "$dev" | cut -d' ' -f3-)
+}
+
+desktop_agent_stop() {
   kill "$AGENT_PID" 2>/dev/null || true
   wait "$AGENT_PID" 2>/dev/null || true
+}
+
+desktop_meshd() {
+  log "meshd: desktop bench"
+  desktop_meshd_start desktop-meshd
+  desktop_view meshd "wss://127.0.0.1:$MESHD_PORT" "$DESK_NODE" deskbench
+  desktop_agent_stop
   stop_meshd
 }
 
 desktop_stock() {
-  local mesh node
   log "stock: desktop bench"
-  peer_start_server "$WORK/desktop-stock"
-  mesh=$(peer_add_group desktopbench)
-  peer_ctl adduser --user deskbench --pass "$DESKTOP_PASS" >/dev/null
-  peer_ctl addusertodevicegroup --id "$mesh" --userid deskbench --fullrights >/dev/null
-  peer_msh "$mesh" >"$WORK/desktop-stock.msh"
-  peer_stock_agent "$WORK/desktop-stock-agent" "$WORK/desktop-stock.msh"
-  start_agent "$WORK/desktop-stock-agent"
-  # The desktop is in the core: wait until it runs (agent.sh's check).
-  wait_for 90 stock_core_running || fail "stock: the stock agent's core did not report"
-  node=$(peer_devices | awk '$2 % 2 == 1 { print $1 }')
-  desktop_view stock "$PEER_URL" "$node" deskbench
-  kill "$AGENT_PID" 2>/dev/null || true
-  wait "$AGENT_PID" 2>/dev/null || true
+  desktop_stock_start desktop-stock
+  desktop_view stock "$PEER_URL" "$DESK_NODE" deskbench
+  desktop_agent_stop
   peer_stop_server
 }
 

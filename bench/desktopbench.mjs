@@ -24,12 +24,13 @@
 //          --jpeg DIR --draw PATH --agent-pid PID [--count 20]
 //          [--quality 40] [--interval 50] [--quiet 400]
 import { createRequire } from 'node:module';
-import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import {
+  changeResult, changeScript, checkProbe, covered, jpegSize, kindStats, procCpu,
+  startDrawer,
+} from './desktopmatch.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const req = createRequire(import.meta.url);
@@ -47,45 +48,12 @@ const now = () => process.hrtime.bigint();
 const ms = (ns) => Number(ns) / 1e6;
 const sleep = (t) => new Promise((r) => setTimeout(r, t));
 
-// ------------------------------------------------------------ /proc CPU
-const HZ = 100; // USER_HZ: the kernel's /proc tick on Linux
-function procCpu(root) {
-  const parent = new Map(), ticks = new Map();
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const s = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      parent.set(+p, +f[1]);
-      ticks.set(+p, +f[11] + +f[12] + +f[13] + +f[14]);
-    } catch { } // gone meanwhile
-  }
-  let sum = 0, procs = 0;
-  for (const [p] of ticks) {
-    for (let q = p; q > 1; q = parent.get(q) ?? 0)
-      if (q === +root) { sum += ticks.get(p); procs++; break; }
-  }
-  return { ms: sum * 1000 / HZ, procs };
-}
-
 // ------------------------------------------------------------ the viewer
 let W = 0, H = 0, pictures = 0, lastPicture = 0n, totalBytes = 0;
 let log = null; // the current change's messages: {at, len, pic}
 let screenSeen = null;
 let ws;
 const send = (b) => ws.send(Buffer.from(b), { binary: true });
-
-// Width and height from a JPEG's SOF marker, without decoding.
-function jpegSize(b) {
-  let i = 2;
-  while (i + 9 < b.length && b[i] === 0xff) {
-    const m = b[i + 1], len = b.readUInt16BE(i + 2);
-    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc)
-      return [b.readUInt16BE(i + 7), b.readUInt16BE(i + 5)];
-    i += 2 + len;
-  }
-  return null;
-}
 
 function command(data) {
   const at = now();
@@ -156,23 +124,8 @@ function relay(url, ok) {
   });
 }
 
-// ------------------------------------------------------------ the drawer
-let drawer, lines;
-function startDrawer() {
-  drawer = spawn(opt.draw, [], { stdio: ['pipe', 'pipe', 'inherit'] });
-  drawer.on('exit', (c) => { if (!done) die(`desktopdraw exited with ${c}`); });
-  const waiting = [];
-  createInterface({ input: drawer.stdout }).on('line', (l) => waiting.shift()(l));
-  lines = () => new Promise((r) => waiting.push(r));
-}
-async function draw(cmd) {
-  const p = lines();
-  drawer.stdin.write(cmd + '\n');
-  const l = await p;
-  const m = /^done (\d+)$/.exec(l);
-  if (!m) die(`desktopdraw: ${l}`);
-  return BigInt(m[1]);
-}
+let drawer, done = false; // done: the sequence is over
+const draw = (cmd) => drawer.draw(cmd);
 
 // Until no PICTURE came for opt.quiet ms (at most `max` ms).
 async function quiet(max = 5000) {
@@ -186,27 +139,6 @@ async function quiet(max = 5000) {
 }
 
 // ------------------------------------------------------------ a change
-function covered(area, msgs, t0) {
-  // An 8x8 grid over the area; a cell counts when a tile covers it whole.
-  const cw = Math.ceil(area.w / 8), ch = Math.ceil(area.h / 8);
-  const cell = new Uint8Array(cw * ch);
-  let left = cw * ch;
-  for (const m of msgs) {
-    if (!m.pic || m.at < t0) continue;
-    const p = m.pic;
-    const c0 = Math.max(0, Math.ceil((p.x - area.x) / 8));
-    const c1 = Math.min(cw, Math.floor((p.x + p.w - area.x) / 8));
-    const r0 = Math.max(0, Math.ceil((p.y - area.y) / 8));
-    const r1 = Math.min(ch, Math.floor((p.y + p.h - area.y) / 8));
-    for (let r = r0; r < r1; r++)
-      for (let c = c0; c < c1; c++)
-        if (!cell[r * cw + c]) { cell[r * cw + c] = 1; left--; }
-    if (left === 0) return m.at;
-  }
-  return null;
-}
-const overlaps = (p, a) => p.x < a.x + a.w && a.x < p.x + p.w && p.y < a.y + a.h && a.y < p.y + p.h;
-
 function pixel(p, x, y) {
   const img = jpeg.decode(p.img, { useTArray: true });
   const s = ((y - p.y) * img.width + (x - p.x)) * 4;
@@ -228,40 +160,14 @@ async function change(kind, cmd, area, probe) {
   await quiet();
   const msgs = log;
   log = null;
-  const after = msgs.filter((m) => m.at >= sent);
-  const first = after.find((m) => m.pic && m.at >= t0 && overlaps(m.pic, area));
-  const r = {
-    kind, first_ms: first ? ms(first.at - t0) : null,
-    complete_ms: complete ? ms(complete - t0) : null,
-    bytes: after.reduce((s, m) => s + m.len, 0),
-    picture_bytes: after.reduce((s, m) => s + (m.pic ? m.len : 0), 0),
-    pictures: after.filter((m) => m.pic).length,
-  };
-  // The tile over the probe point shows the new colour (JPEG tolerance).
-  const pt = after.find((m) => m.pic && m.at >= t0 && overlaps(m.pic, { x: probe.x, y: probe.y, w: 1, h: 1 }));
-  if (pt) {
-    const got = pixel(pt.pic, probe.x, probe.y);
-    r.probe_ok = got.every((v, i) => Math.abs(v - probe.rgb[i]) <= 48);
-    if (!r.probe_ok) r.probe = `${got} want ${probe.rgb}`;
-  } else r.probe_ok = false;
+  const { r, probeTile } = changeResult(kind, msgs, { sent, t0, complete, area, probe, ms });
+  // The tile over the probe point shows the new colour.
+  checkProbe(r, probeTile && pixel(probeTile.pic, probe.x, probe.y), probe);
   return r;
 }
 
-// ------------------------------------------------------------ statistics
-function stats(v) {
-  const a = v.filter((x) => x !== null).sort((x, y) => x - y);
-  if (!a.length) return { n: 0 };
-  const q = (p) => a[Math.min(a.length - 1, Math.ceil(p * a.length) - 1)];
-  return { n: a.length, median: q(0.5), p90: q(0.9), min: a[0], max: a[a.length - 1],
-    mean: a.reduce((s, x) => s + x, 0) / a.length };
-}
-
-let done = false;
 async function main() {
-  startDrawer();
-  const ready = await lines();
-  if (!/^ready 1920 1080$/.test(ready)) die(`desktopdraw: ${ready} (wanted 1920x1080)`);
-  await draw('rect 0 0 1920 1080 000000');
+  drawer = await startDrawer(opt.draw, die);
   const t = now();
   await connect();
   while (!(W && pictures && lastPicture > (screenSeen ?? 0n))) {
@@ -273,39 +179,13 @@ async function main() {
   const initial = { ms: ms(lastPicture - t), bytes: totalBytes, pictures };
   const cpu0 = procCpu(opt['agent-pid']), wall0 = now();
   const results = [];
-  let seed = 12345;
-  const rnd = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
-  for (let i = 0; i < +opt.count; i++) {
-    const x = rnd(215) * 8, y = rnd(110) * 8; // 200x200 on screen, 8-aligned
-    const rgb = [64 + rnd(192), 64 + rnd(192), 64 + rnd(192)];
-    const hex = rgb.map((v) => v.toString(16).padStart(2, '0')).join('');
-    results.push(await change('rect', `rect ${x} ${y} 200 200 ${hex}`,
-      { x, y, w: 200, h: 200 }, { x: x + 100, y: y + 100, rgb }));
-    const fb = ((i + 1) * 53 + (960 + 540) / 8) & 255;
-    results.push(await change('full', `full ${i + 1}`, { x: 0, y: 0, w: 1920, h: 1080 },
-      { x: 960, y: 540, rgb: [127, 127, fb] }));
-    const tx = rnd(200) * 8, ty = rnd(130) * 8;
-    results.push(await change('text', `text ${tx} ${ty} ${i}`, { x: tx, y: ty, w: 248, h: 16 },
-      { x: tx + 4, y: ty + 1, rgb: [255, 255, 255] }));
-  }
+  for (const c of changeScript(+opt.count))
+    results.push(await change(c.kind, c.cmd, c.area, c.probe));
   const cpu1 = procCpu(opt['agent-pid']), wall = ms(now() - wall0);
   done = true;
-  drawer.stdin.write('quit\n');
+  drawer.quit();
   ws.close(1000);
-  const kinds = {};
-  for (const k of ['rect', 'full', 'text', 'all']) {
-    const r = results.filter((x) => k === 'all' || x.kind === k);
-    kinds[k] = {
-      changes: r.length,
-      first_ms: stats(r.map((x) => x.first_ms)),
-      complete_ms: stats(r.map((x) => x.complete_ms)),
-      bytes: stats(r.map((x) => x.bytes)),
-      picture_bytes: stats(r.map((x) => x.picture_bytes)),
-      pictures: stats(r.map((x) => x.pictures)),
-      missed: r.filter((x) => x.complete_ms === null).length,
-      probe_bad: r.filter((x) => !x.probe_ok).length,
-    };
-  }
+  const kinds = kindStats(results);
   console.log(JSON.stringify({
     screen: [W, H], quality: +opt.quality, interval_ms: +opt.interval,
     initial, kinds, total_bytes: totalBytes,

@@ -11,10 +11,12 @@
 #   BENCH_HOLD         seconds all agents stay connected (default 3)
 #   BENCH_WARMUP       warm-up agents before measuring (default 20; 0: none)
 #   BENCH_ONLY         meshd or stock: measure only that one
-#   BENCH_PART         control, relay, agent or desktop: run only that bench
-#                      (default all four; the relay bench and its settings:
-#                      bench/relay.sh; the agent's idle cost: bench/agent.sh;
-#                      remote desktop latency and bytes: bench/desktop.sh)
+#   BENCH_PART         control, relay, agent, desktop or webrtc: run only
+#                      that bench (default all five; the relay bench and its
+#                      settings: bench/relay.sh; the agent's idle cost:
+#                      bench/agent.sh; remote desktop latency and bytes:
+#                      bench/desktop.sh; the same relayed and over WebRTC,
+#                      viewed in Chromium: bench/webrtc.sh)
 #
 # For each server: start it on 127.0.0.1 in a scratch folder, create a
 # group, get its .msh, wait until the server is idle, connect BENCH_WARMUP
@@ -47,7 +49,9 @@ CACHE=$ROOT/bench/.cache
 KEYS=$CACHE/keys.bin
 WARM_KEYS=$CACHE/warm-keys.bin
 
-case $PART in ''|control|relay|agent|desktop) ;; *) echo "bench: BENCH_PART is control, relay, agent or desktop" >&2; exit 2 ;; esac
+case $PART in ''|control|relay|agent|desktop|webrtc) ;;
+  *) echo "bench: BENCH_PART is control, relay, agent, desktop or webrtc" >&2; exit 2 ;;
+esac
 for f in "$MESHD" "$AGENTSIM"; do
   [ -x "$f" ] || { echo "bench: $f missing; run make build" >&2; exit 1; }
 done
@@ -355,4 +359,10 @@ if [ -z "$PART" ] || [ "$PART" = desktop ]; then
   source "$ROOT/bench/agent.sh"
   source "$ROOT/bench/desktop.sh"
   desktop_bench
+fi
+if [ -z "$PART" ] || [ "$PART" = webrtc ]; then
+  source "$ROOT/bench/agent.sh"
+  source "$ROOT/bench/desktop.sh"
+  source "$ROOT/bench/webrtc.sh"
+  webrtc_bench
 fi
