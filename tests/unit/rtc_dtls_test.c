@@ -55,6 +55,10 @@ struct net {
   int connected, closed, closed_err, after_free, cli_done, cli_failed;
   int cli_closed, cli_wrote, echo;
   int garbage; /* once connected, feed forged records */
+  int pack;    /* the client sends each flight as one datagram */
+  /* Client datagrams holding records of both epochs, and how many records
+   * the largest of them held. */
+  size_t mixed_dgrams, mixed_records;
   const char *why;
   size_t max_dgram, srv_dgrams;
   int srv_got[MSGS], cli_got[MSGS];
@@ -151,19 +155,32 @@ static const struct rtc_dtls_cbs cbs = {srv_send, srv_connected, srv_data,
                                         srv_closed};
 
 /* The client's output, split into one datagram per record (13-byte
- * header, length at offset 11), as a browser sends them. */
+ * header, epoch at offset 3, length at offset 11), or with t->pack all
+ * that it wrote at once in one datagram: Chrome sends its second flight
+ * (Certificate, ClientKeyExchange, CertificateVerify, ChangeCipherSpec and
+ * the epoch-1 Finished) that way. */
 static void cli_flush(struct net *t) {
   uint8_t buf[4096];
   int k;
   while ((k = BIO_read(t->cwr, buf, sizeof buf)) > 0) {
-    size_t off = 0;
+    size_t off = 0, records = 0;
+    int epochs = 0; /* bit e: a record of epoch e */
     while (off + 13 <= (size_t)k) {
       size_t len = 13 + ((size_t)buf[off + 11] << 8 | buf[off + 12]);
       assert_true(off + len <= (size_t)k);
-      q_push(&t->to_srv, buf + off, len);
+      epochs |= 1 << (buf[off + 4] & 1);
+      records++;
+      if (!t->pack) q_push(&t->to_srv, buf + off, len);
       off += len;
     }
     assert_int_equal(off, (size_t)k);
+    if (!t->pack) continue;
+    assert_true(k < (int)sizeof buf); /* not cut at the buffer's end */
+    q_push(&t->to_srv, buf, (size_t)k);
+    if (epochs == 3) {
+      t->mixed_dgrams++;
+      if (records > t->mixed_records) t->mixed_records = records;
+    }
   }
 }
 
@@ -444,6 +461,38 @@ static void lossy_network(void **state) {
   assert_true(t.srv_dgrams > 5 + 2 + MSGS);
 }
 
+static int done_echo_or_closed(struct net *t) {
+  return done_echo(t) || t->closed;
+}
+
+/* The client's second flight arrives as one datagram, as Chrome sends it:
+ * its Finished, under the cipher still pending on the server, must not be
+ * dropped with the rest (it was: no handshake with Chrome completed). The
+ * handshake completes without any retransmission, and data flows both
+ * ways. */
+static void whole_flight_in_one_datagram(void **state) {
+  (void)state;
+  static struct net t;
+  net_init(&t, NULL, 5000, done_echo_or_closed);
+  t.pack = 1;
+  t.echo = 1;
+  net_run(&t);
+  assert_int_equal(t.closed, 0);
+  assert_int_equal(t.connected, 1);
+  assert_true(t.cli_done);
+  assert_true(all_once(t.srv_got));
+  assert_true(all_once(t.cli_got));
+  /* The flight was one datagram: Certificate, ClientKeyExchange,
+   * CertificateVerify, ChangeCipherSpec (epoch 0) and Finished (1). */
+  assert_int_equal(t.mixed_dgrams, 1);
+  assert_int_equal(t.mixed_records, 5);
+  /* ClientHello, the flight, the 20 messages: nothing sent twice. */
+  assert_int_equal(t.to_srv.sent, 3);
+  /* The server's flight (5 records) once, its Finished flight, then the
+   * 20 echoes. */
+  assert_true(t.srv_dgrams <= 5 + 2 + MSGS);
+}
+
 static int done_connected_or_closed(struct net *t) {
   return (t->connected && t->cli_done) || t->closed || t->free_in != FREE_NONE;
 }
@@ -606,6 +655,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(handshake_and_data),
       cmocka_unit_test(lossy_network),
+      cmocka_unit_test(whole_flight_in_one_datagram),
       cmocka_unit_test(retransmits_lost_flight),
       cmocka_unit_test(refuses_wrong_fingerprint),
       cmocka_unit_test(times_out_without_client),
