@@ -133,6 +133,14 @@ static void one_line(char *dst, size_t n, const char *msg) {
   while (len > 0 && dst[len - 1] == ' ') dst[--len] = '\0';
 }
 
+/* The server's one-line message of a failed result, without the DETAIL
+ * that may quote values (libpq's own message when the server sent none:
+ * out of memory, connection trouble). */
+static const char *server_message(struct pg_db *d, const PGresult *res) {
+  const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+  return m ? m : PQerrorMessage(d->conn);
+}
+
 /* Notices ("relation already exists, skipping", "there is no transaction
  * in progress") would otherwise go to stderr unformatted. */
 static void on_notice(void *arg, const char *msg) {
@@ -154,9 +162,12 @@ static int exec_simple(struct pg_db *d, const char *sql) {
            PQresultStatus(res) == PGRES_TUPLES_OK;
   if (!ok) {
     char line[256];
-    one_line(line, sizeof line, PQresultErrorMessage(res));
-    log_error("event=db_setup_failed engine=pg reason=\"%s\" sql=\"%.60s\"",
-              line[0] ? line : PQerrorMessage(d->conn), sql);
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    one_line(line, sizeof line, server_message(d, res));
+    log_error(
+        "event=db_setup_failed engine=pg sqlstate=%s reason=\"%s\" "
+        "sql=\"%.60s\"",
+        state ? state : "none", line, sql);
   }
   PQclear(res);
   return ok ? 0 : MESH_E_DB;
@@ -339,9 +350,7 @@ static int failure(struct pg_stmt *s, const PGresult *res) {
   if (strncmp(state, "22", 2) == 0)
     snprintf(line, sizeof line, "data exception");
   else
-    one_line(line, sizeof line,
-             res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
-                 : PQerrorMessage(d->conn));
+    one_line(line, sizeof line, server_message(d, res));
   log_warn(
       "event=db_step_failed engine=pg sqlstate=%s reason=\"%s\" "
       "sql=\"%.80s\"",

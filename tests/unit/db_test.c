@@ -455,7 +455,7 @@ static void changes_and_cascade(void **state) {
   struct db *db = db_of(state);
   scratch(db);
   for (int i = 0; i < 4; i++) {
-    char k[8];
+    char k[16];
     snprintf(k, sizeof k, "c%d", i);
     insert(db, k, i % 2, NULL, NULL, 0);
   }
