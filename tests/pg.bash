@@ -6,7 +6,8 @@
 #   pg_createdb NAME    creates database NAME, prints its conninfo
 #   pg_conninfo NAME    prints the conninfo of database NAME
 #   pg_psql NAME ARGS   runs psql on database NAME
-#   pg_stop             stops the cluster and removes PG_DIR
+#   pg_stop             stops the cluster and removes PG_DIR (a script
+#                       that starts one sets `trap pg_stop EXIT`)
 #   pg_attach           uses the ctest fixture's cluster instead
 #                       (MESH_TEST_PG_FILE, tests/pg_fixture.sh)
 #
@@ -74,6 +75,7 @@ pg_start() {
   if ! pg__as_owner "$bin/initdb" -D "$PG_DIR/data" -U "$PG_USER" \
     -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$PG_DIR/initdb.log" 2>&1; then
     cat "$PG_DIR/initdb.log" >&2
+    pg_stop
     pg__die "initdb failed"
     return 1
   fi
@@ -83,6 +85,7 @@ pg_start() {
       -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
     start >/dev/null; then
     cat "$PG_DIR/server.log" >&2
+    pg_stop
     pg__die "the server did not start"
     return 1
   fi

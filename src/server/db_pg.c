@@ -195,11 +195,13 @@ int db_open_pg(const char *conninfo, struct db **out) {
   if (!d) return MESH_E_NOMEM;
   d->base.ops = &pg_ops;
   d->base.engine = DB_PG;
-  /* conninfo expands into its parameters; client_encoding after it so
-   * text is always UTF-8 (it also survives PQreset). */
-  const char *const keys[] = {"dbname", "client_encoding",
+  /* conninfo expands into its parameters, in order, later ones winning:
+   * the connect timeout before it is a default it may change (connects
+   * block the loop, here and in PQreset); client_encoding after it makes
+   * text UTF-8 whatever it says (and survives PQreset). */
+  const char *const keys[] = {"connect_timeout", "dbname", "client_encoding",
                               "fallback_application_name", NULL};
-  const char *const vals[] = {conninfo, "UTF8", "meshd", NULL};
+  const char *const vals[] = {"10", conninfo, "UTF8", "meshd", NULL};
   d->conn = PQconnectdbParams(keys, vals, 1);
   if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) {
     char line[512];
