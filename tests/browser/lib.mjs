@@ -184,12 +184,21 @@ export async function startAgent(meshd, group, { agentName } = {}) {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
     },
+    /** SIGTERM: the agent must exit 0 in time, with no sanitizer report
+     * (under ASan this is where its leaks show), unless killed before. */
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const running = child.exitCode === null && child.signalCode === null;
+      if (running) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), AGENT_STOP_MS);
       await exited;
       clearTimeout(timer);
       await rm(dir, { recursive: true, force: true });
+      if (running && child.exitCode !== 0) {
+        throw new Error(`meshagent exit ${child.exitCode ?? child.signalCode}:\n${log.slice(-2000)}`);
+      }
+      if (/Sanitizer|runtime error:/.test(log)) {
+        throw new Error(`sanitizer report from meshagent:\n${log.slice(log.search(/Sanitizer|runtime error:/)).slice(0, 3000)}`);
+      }
     },
   };
 }
