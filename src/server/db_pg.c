@@ -322,11 +322,16 @@ static int connection_ok(struct pg_db *d) {
 }
 
 /* The statements that end (or restart) a transaction lost with its
- * connection. */
+ * connection: ROLLBACK (not ROLLBACK TO a savepoint, after which the
+ * transaction would go on) and BEGIN. */
 static int ends_lost_tx(const char *sql) {
-  sql += strspn(sql, " \t\r\n");
-  return strncasecmp(sql, "ROLLBACK", 8) == 0 ||
-         strncasecmp(sql, "BEGIN", 5) == 0;
+  static const char space[] = " \t\r\n";
+  sql += strspn(sql, space);
+  if (strncasecmp(sql, "BEGIN", 5) == 0) return 1;
+  if (strncasecmp(sql, "ROLLBACK", 8) != 0) return 0;
+  sql += 8;
+  sql += strspn(sql, space);
+  return strncasecmp(sql, "TO", 2) != 0;
 }
 
 /* Turns a failed result into db.h's codes, with a log line. */

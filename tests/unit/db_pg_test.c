@@ -138,6 +138,9 @@ static void connection_lost_in_transaction(void **state) {
    * new connection: refused until the caller rolls back. */
   assert_int_equal(db_exec(db, "INSERT INTO t VALUES('after', 2)"), MESH_E_DB);
   assert_int_equal(db_commit(db), MESH_E_DB);
+  /* (a savepoint's rollback does not end the transaction) */
+  assert_int_equal(db_exec(db, "ROLLBACK TO SAVEPOINT sp"), MESH_E_DB);
+  assert_int_equal(db_exec(db, "INSERT INTO t VALUES('after', 2)"), MESH_E_DB);
   db_rollback(db);
   assert_int_equal(count(), 0);
   assert_int_equal(db_begin(db), 0);
