@@ -563,25 +563,42 @@ static int cmp_line(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The same tables, columns (in the engine's types) and named indexes in
- * both engines' schemas. */
+/* The same tables, columns (in the engine's types, NOT NULL), named
+ * indexes and foreign keys (with their ON DELETE) in both engines'
+ * schemas, as sorted lines. */
 static char *schema_text(struct db *db) {
   const char *sql =
       db_engine(db) == DB_PG
           ? "SELECT table_name || '.' || column_name || ' ' ||"
             " CASE data_type WHEN 'bigint' THEN 'INTEGER' WHEN 'bytea' THEN"
-            " 'BLOB' WHEN 'text' THEN 'TEXT' ELSE data_type END"
+            " 'BLOB' WHEN 'text' THEN 'TEXT' ELSE data_type END ||"
+            " CASE is_nullable WHEN 'NO' THEN ' NOT NULL' ELSE '' END"
             " FROM information_schema.columns"
             " WHERE table_schema = current_schema() AND table_name<>'scratch'"
             " UNION ALL SELECT 'index ' || indexname FROM pg_indexes"
             " WHERE schemaname = current_schema() AND indexname NOT LIKE"
             " '%pkey' AND tablename<>'scratch'"
-          : "SELECT m.name || '.' || p.name || ' ' || p.type"
+            " UNION ALL SELECT 'fk ' || k.table_name || '.' || k.column_name"
+            " || ' -> ' || c.table_name || '.' || c.column_name || ' ' ||"
+            " r.delete_rule FROM information_schema.referential_constraints r"
+            " JOIN information_schema.key_column_usage k"
+            " ON k.constraint_name = r.constraint_name"
+            " AND k.constraint_schema = r.constraint_schema"
+            " JOIN information_schema.constraint_column_usage c"
+            " ON c.constraint_name = r.constraint_name"
+            " AND c.constraint_schema = r.constraint_schema"
+            " WHERE r.constraint_schema = current_schema()"
+          : "SELECT m.name || '.' || p.name || ' ' || p.type ||"
+            " CASE WHEN p.\"notnull\" OR p.pk THEN ' NOT NULL' ELSE '' END"
             " FROM sqlite_master m, pragma_table_info(m.name) p"
             " WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite%'"
             " AND m.name<>'scratch'"
             " UNION ALL SELECT 'index ' || name FROM sqlite_master"
-            " WHERE type = 'index' AND name NOT LIKE 'sqlite%'";
+            " WHERE type = 'index' AND name NOT LIKE 'sqlite%'"
+            " UNION ALL SELECT 'fk ' || m.name || '.' || f.\"from\" || ' -> '"
+            " || f.\"table\" || '.' || f.\"to\" || ' ' || f.on_delete"
+            " FROM sqlite_master m, pragma_foreign_key_list(m.name) f"
+            " WHERE m.type = 'table'";
   struct db_stmt *s = prep(db, sql);
   char *lines[256];
   size_t n = 0, len = 1;
@@ -609,8 +626,11 @@ static void same_schema(void **state) {
   snprintf(path, sizeof path, "%s/schema.db", tu_tmpdir());
   assert_int_equal(db_open_sqlite(path, &sq), 0);
   char *a = schema_text(sq), *b = schema_text(pg);
-  assert_non_null(strstr(a, "events.seq INTEGER\n"));
+  assert_non_null(strstr(a, "events.seq INTEGER NOT NULL\n"));
   assert_non_null(strstr(a, "index events_time\n"));
+  assert_non_null(strstr(a, "fk members.user_id -> users.id CASCADE\n"));
+  assert_non_null(strstr(a, "fk devices.group_id -> groups.id NO ACTION\n"));
+  assert_non_null(strstr(a, "users.hash TEXT NOT NULL\n"));
   assert_string_equal(a, b);
   free(a);
   free(b);
