@@ -105,30 +105,53 @@ desktop_stock() {
   peer_stop_server
 }
 
-desktop_table() {
-  echo
-  echo "remote desktop: meshagent + meshd vs the stock agent + stock MeshCentral" \
-    "$(node -p 'require(process.argv[1]).version' "$PEER_MC/package.json" 2>/dev/null || echo '?')," \
-    "1920x1080x24 Xvfb, loopback, $(nproc) cores shared by agent, server, viewer and X"
-  { bench_table_js; cat <<'EOF'
+# desktop_table_js: the JavaScript both desktop tables share (after
+# bench_table_js): the stock server's version is in their titles;
+# load(FILE, skip) reads bench/.cache/FILE (null when skipped or absent),
+# kb(bytes), fmt and get for benchTable, and kindRows(more): the rows of
+# each kind of change (more: the area-complete p90 and the PICTURE count
+# too).
+desktop_table_js() {
+  cat <<'EOF'
 const fs = require("fs");
 const [dir, only] = process.argv.slice(2);
 const load = (f, skip) => { if (skip) return null;
   try { return JSON.parse(fs.readFileSync(`${dir}/${f}`, "utf8")); } catch (e) { return null; } };
+const kb = (b) => { if (typeof b !== "number") throw new Error("no figure"); return b / 1024; };
+const fmt = v => typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 1)) : String(v);
+const get = (o, f) => { if (!o) return null; try { const v = f(o); return v === undefined ? null : v; } catch (e) { return null; } };
+function kindRows(more) {
+  const rows = [];
+  for (const [k, what] of [["rect", "200x200 rectangle"], ["full", "full screen"], ["text", "248x16 text line"]]) {
+    rows.push(
+      [`${what}: first tile, median ms`, o => o.kinds[k].first_ms.median, "lo"],
+      [`${what}: first tile, p90 ms`, o => o.kinds[k].first_ms.p90, "lo"],
+      [`${what}: area complete, median ms`, o => o.kinds[k].complete_ms.median, "lo"]);
+    if (more) rows.push([`${what}: area complete, p90 ms`, o => o.kinds[k].complete_ms.p90, "lo"]);
+    rows.push([`${what}: KB per change, median`, o => kb(o.kinds[k].bytes.median), "lo"]);
+    if (more) rows.push([`${what}: PICTURE commands per change, median`, o => o.kinds[k].pictures.median]);
+  }
+  return rows;
+}
+EOF
+}
+
+# desktop_title WHAT SETUP: the title line of a desktop table.
+desktop_title() {
+  echo
+  echo "$1: meshagent + meshd vs the stock agent + stock MeshCentral" \
+    "$(node -p 'require(process.argv[1]).version' "$PEER_MC/package.json" 2>/dev/null || echo '?')," "$2"
+}
+
+desktop_table() {
+  desktop_title "remote desktop" \
+    "1920x1080x24 Xvfb, loopback, $(nproc) cores shared by agent, server, viewer and X"
+  { bench_table_js; desktop_table_js; cat <<'EOF'
 const m = load("last-desktop-meshd.json", only === "stock");
 const s = load("last-desktop-stock.json", only === "meshd");
-const kb = (b) => b / 1024;
 const rows = [["changes measured (rect / full / text)", o =>
-  `${o.kinds.rect.changes} / ${o.kinds.full.changes} / ${o.kinds.text.changes}`]];
-for (const [k, what] of [["rect", "200x200 rectangle"], ["full", "full screen"], ["text", "248x16 text line"]]) {
-  rows.push(
-    [`${what}: first tile, median ms`, o => o.kinds[k].first_ms.median, "lo"],
-    [`${what}: first tile, p90 ms`, o => o.kinds[k].first_ms.p90, "lo"],
-    [`${what}: area complete, median ms`, o => o.kinds[k].complete_ms.median, "lo"],
-    [`${what}: area complete, p90 ms`, o => o.kinds[k].complete_ms.p90, "lo"],
-    [`${what}: KB per change, median`, o => kb(o.kinds[k].bytes.median), "lo"],
-    [`${what}: PICTURE commands per change, median`, o => o.kinds[k].pictures.median]);
-}
+  `${o.kinds.rect.changes} / ${o.kinds.full.changes} / ${o.kinds.text.changes}`],
+  ...kindRows(true)];
 rows.push(
   ["all changes: KB per change, mean", o => kb(o.kinds.all.bytes.mean), "lo"],
   ["all changes: picture KB per change, mean", o => kb(o.kinds.all.picture_bytes.mean), "lo"],
@@ -139,8 +162,6 @@ rows.push(
   ["agent processes at the end", o => o.agent_procs],
   ["changes not complete in 10 s / wrong colour", o =>
     `${o.kinds.all.missed} / ${o.kinds.all.probe_bad}`]);
-const fmt = v => typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 1)) : String(v);
-const get = (o, f) => { if (!o) return null; try { const v = f(o); return v === undefined ? null : v; } catch (e) { return null; } };
 benchTable(["", "meshagent", "stock", "meshagent vs stock"], rows, m, s, get, fmt);
 EOF
   } | node - "$CACHE" "$ONLY"

@@ -70,31 +70,18 @@ webrtc_stock() {
 }
 
 webrtc_table() {
-  echo
-  echo "remote desktop over WebRTC: meshagent + meshd vs the stock agent + stock MeshCentral" \
-    "$(node -p 'require(process.argv[1]).version' "$PEER_MC/package.json" 2>/dev/null || echo '?')," \
+  desktop_title "remote desktop over WebRTC" \
     "1920x1080x24 Xvfb, headless Chromium, loopback, $(nproc) cores shared by all"
-  { bench_table_js; cat <<'EOF'
-const fs = require("fs");
-const [dir, only] = process.argv.slice(2);
-const load = (f, skip) => { if (skip) return null;
-  try { const o = JSON.parse(fs.readFileSync(`${dir}/${f}`, "utf8"));
-        return o.kind ? o : null; } catch (e) { return null; } };
+  { bench_table_js; desktop_table_js; cat <<'EOF'
 const runs = {};
 for (const k of ["meshd-relay", "meshd-rtc", "stock-relay", "stock-rtc"])
   runs[k] = load(`last-webrtc-${k}.json`, only && !k.startsWith(only));
-const kb = (b) => { if (typeof b !== "number") throw new Error("no figure"); return b / 1024; };
+const num = (v) => { if (typeof v !== "number") throw new Error("no figure"); return v; };
 const rows = [
   ["the session ran over WebRTC", o => o.webrtc_active === true ? "yes" : o.kinds ? "no" : "did not connect"],
   ["changes measured (rect / full / text)", o =>
-    `${o.kinds.rect.changes} / ${o.kinds.full.changes} / ${o.kinds.text.changes}`]];
-for (const [k, what] of [["rect", "200x200 rectangle"], ["full", "full screen"], ["text", "248x16 text line"]]) {
-  rows.push(
-    [`${what}: first tile, median ms`, o => o.kinds[k].first_ms.median, "lo"],
-    [`${what}: first tile, p90 ms`, o => o.kinds[k].first_ms.p90, "lo"],
-    [`${what}: area complete, median ms`, o => o.kinds[k].complete_ms.median, "lo"],
-    [`${what}: KB per change, median`, o => kb(o.kinds[k].bytes.median), "lo"]);
-}
+    `${o.kinds.rect.changes} / ${o.kinds.full.changes} / ${o.kinds.text.changes}`],
+  ...kindRows(false)];
 rows.push(
   ["all changes: KB per change, mean", o => kb(o.kinds.all.bytes.mean), "lo"],
   ["sequence KB over the relay / over WebRTC", o =>
@@ -104,7 +91,7 @@ rows.push(
   ["server CPU ms per MB of desktop data", o => o.server_cpu_ms_per_mb, "lo"],
   ["agent CPU ms per change (all its processes)", o => o.agent_cpu_ms_per_change, "lo"],
   ["server / agent CPU ms from 10 ms ticks (check)", o =>
-    `${o.server_cpu_ms_ticks} / ${o.agent_cpu_ms_ticks}`],
+    `${num(o.server_cpu_ms_ticks)} / ${num(o.agent_cpu_ms_ticks)}`],
   ["first full screen, ms from connecting", o => o.initial.ms, "lo"],
   ["WebRTC switch, ms from connecting", o => o.switch_ms, "lo"],
   ["changes not complete in 10 s / wrong colour", o =>
@@ -113,10 +100,8 @@ rows.push(
     (o.compression_sent || []).map(c => c.join(",")).join(" ")],
   ["page clock: read round trip / drift, ms", o =>
     `${o.clock.rtt_ms.toFixed(2)} / ${o.clock.drift_ms.toFixed(2)}`]);
-const fmt = v => typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 1)) : String(v);
-const get = (o, f) => { if (!o) return null; try { const v = f(o); return v === undefined ? null : v; } catch (e) { return null; } };
-// A run that did not connect has only its first screen to show.
-const stub = (o) => o && !o.kinds ? { webrtc_active: false, initial: o.initial } : o;
+// A run that did not connect has no figures to show.
+const stub = (o) => o && !o.kinds ? { webrtc_active: false } : o;
 for (const [a, b, head] of [
   ["meshd-rtc", "stock-rtc", ["WebRTC", "meshagent", "stock", "meshagent vs stock"]],
   ["meshd-relay", "meshd-rtc", ["meshagent", "relayed", "WebRTC", "relayed vs WebRTC"]],

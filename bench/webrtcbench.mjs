@@ -281,6 +281,22 @@ async function openStock(page) {
 const stockActive = () => typeof desktop === 'object' && desktop !== null &&
   desktop.webRtcActive === true;
 
+// What the page's peer connection got to, for a session that did not
+// switch: its states, the DTLS transport's, and the answer's m= line.
+async function rtcState() {
+  const pc = window.__tunnel?.rtc?.pc ?? (typeof desktop === 'object' && desktop?.webrtc);
+  const dc = window.__tunnel?.rtc?.dc ?? (typeof desktop === 'object' && desktop?.webchannel);
+  if (!pc) return { closed: window.__closed ?? null, pc: 'none' };
+  const st = { ice: pc.iceConnectionState, conn: pc.connectionState, channel: dc?.readyState,
+    sctp: pc.sctp?.state, dtls: pc.sctp?.transport?.state };
+  for (const r of (await pc.getStats()).values()) {
+    if (r.type === 'transport') Object.assign(st, { dtlsState: r.dtlsState, tls: r.tlsVersion, srtpCipher: r.dtlsCipher });
+  }
+  st.answer = (pc.remoteDescription?.sdp ?? '').split(/\r?\n/)
+    .filter((l) => /^(m=|a=(setup|sctp|max-message|fingerprint:\S+|candidate))/.test(l)).join(' | ');
+  return st;
+}
+
 let drawer;
 const draw = (cmd) => drawer.draw(cmd);
 
@@ -325,6 +341,8 @@ async function main() {
     '--disable-sync', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'];
   // The stock agent takes only IPv4 host candidates, not mDNS names.
   if (opt.kind === 'stock' && RTC) args.push('--disable-features=WebRtcHideLocalIpsWithMdns');
+  // For looking into a failure, e.g. "--enable-logging --log-file=F --v=1".
+  if (process.env.WEBRTCBENCH_CHROMIUM_ARGS) args.unshift(...process.env.WEBRTCBENCH_CHROMIUM_ARGS.split(' '));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args,
     ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 },
@@ -357,10 +375,7 @@ async function main() {
         out.webrtc_active = false;
         out.why = `no switch in ${Math.round((Date.now() - t) / 1000)} s; page errors: ` +
           `${JSON.stringify(pageErrors.slice(0, 3))}; ` +
-          `${JSON.stringify(await page.evaluate(() => ({
-            closed: window.__closed ?? null,
-            ice: typeof desktop === 'object' && desktop?.webrtc?.iceConnectionState || null,
-          })))}`;
+          `${JSON.stringify(await page.evaluate(rtcState))}`;
         console.log(JSON.stringify(out, null, 1));
         process.exitCode = 3;
         return;
