@@ -7,11 +7,14 @@
  * PQexecParams and later steps walk the result's rows. Nothing is
  * prepared on the server: statements are short and mostly run once.
  *
- * Parameters go as text, except blobs (binary BYTEA). Their types: int64
- * is BIGINT; text and NULL are left for the server to infer from where
- * they stand, as SQLite's column affinity would take them, so a parameter
- * whose only use is "?N IS NULL" needs CAST(?N AS TEXT). Results come as
- * text; BYTEA columns are decoded per row, booleans read as 1 and 0.
+ * Parameters go as text, except blobs (binary BYTEA), with the type of
+ * the call that bound them: TEXT, BIGINT, BYTEA, also for a NULL text or
+ * blob. PostgreSQL types a parameter at its first use, and some give it
+ * none ("?3 IS NULL OR col=?3"). db_bind_null and parameters never bound
+ * stay untyped, for the server to infer ("COALESCE(?4, flags)" on a
+ * BIGINT column). So a text never stands for a number: bind int64.
+ * Results come as text; BYTEA columns are decoded per row, booleans read
+ * as 1 and 0.
  *
  * Errors: 23505 (unique) is MESH_E_EXISTS, 23503 (foreign key)
  * MESH_E_NOT_FOUND, as on SQLite; anything else is MESH_E_DB with one log
@@ -280,9 +283,11 @@ static int set_param(struct db_stmt *dbs, int i, char *v, int len, int format,
   return 0;
 }
 
+/* v NULL binds a NULL of type TEXT (db_priv.h). */
 static int pg_bind_text(struct db_stmt *s, int i, const char *v) {
-  char *c = strdup(v);
-  return c ? set_param(s, i, c, 0, 0, 0) : MESH_E_NOMEM;
+  char *c = v ? strdup(v) : NULL;
+  if (v && !c) return MESH_E_NOMEM;
+  return set_param(s, i, c, 0, 0, OID_TEXT);
 }
 
 static int pg_bind_int64(struct db_stmt *s, int i, int64_t v) {
@@ -292,7 +297,9 @@ static int pg_bind_int64(struct db_stmt *s, int i, int64_t v) {
   return set_param(s, i, c, 0, 0, OID_INT8);
 }
 
+/* p NULL binds a NULL of type BYTEA. */
 static int pg_bind_blob(struct db_stmt *s, int i, const void *p, size_t n) {
+  if (!p) return set_param(s, i, NULL, 0, 1, OID_BYTEA);
   if (n > 0x7fffffff) return MESH_E_TOO_LARGE; /* libpq lengths are int */
   char *c = malloc(n ? n : 1);
   if (!c) return MESH_E_NOMEM;

@@ -224,8 +224,13 @@ static void secrets_run(void) {
   db_close(d);
   /* a value the server cannot take, and a duplicate key */
   struct db_stmt *s;
-  assert_int_equal(db_prepare(db, "INSERT INTO t(k,i) VALUES('x',?1)", &s), 0);
+  assert_int_equal(db_prepare(db, "SELECT CAST(?1 AS BIGINT)", &s), 0);
   assert_int_equal(db_bind_text(s, 1, "Sekrit-param-3"), 0);
+  assert_int_equal(db_step(s), MESH_E_DB);
+  db_finalize(s);
+  /* (a text for a BIGINT column: refused, as the types differ) */
+  assert_int_equal(db_prepare(db, "INSERT INTO t(k,i) VALUES('x',?1)", &s), 0);
+  assert_int_equal(db_bind_text(s, 1, "Sekrit-param-5"), 0);
   assert_int_equal(db_step(s), MESH_E_DB);
   db_finalize(s);
   assert_int_equal(db_exec(db, "INSERT INTO t VALUES('Sekrit-key-4', 1)"), 0);

@@ -371,6 +371,13 @@ static void placeholders(void **state) {
   assert_int_equal(db_step(s), DB_ROW);
   assert_string_equal(db_col_text(s, 1), "same");
   db_finalize(s);
+  /* A text whose first use gives it no type (PostgreSQL types a
+   * parameter there, from the bind call). */
+  s = prep(db, "SELECT COUNT(*) FROM scratch WHERE (?1 IS NULL OR k=?1)");
+  assert_int_equal(db_bind_text(s, 1, "same"), 0);
+  assert_int_equal(db_step(s), DB_ROW);
+  assert_int_equal(db_col_int64(s, 0), 1);
+  db_finalize(s);
   /* '?' in literals, quoted identifiers and comments is text. */
   s = prep(db,
            "SELECT '?1 and ? and ''?2''' AS \"x?1\", -- ?3\n"
