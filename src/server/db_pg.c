@@ -439,7 +439,7 @@ static int pg_step(struct db_stmt *dbs) {
   return DB_ROW;
 }
 
-/* The current row's column i, or NULL (no row, no such column). */
+/* Whether there is a current row with a column i. */
 static int has_col(struct pg_stmt *s, int i) {
   return s->res && s->row >= 0 && s->row < s->nrows && i >= 0 &&
          i < PQnfields(s->res);
@@ -450,6 +450,8 @@ static int pg_col_is_null(struct db_stmt *dbs, int i) {
   return !has_col(s, i) || PQgetisnull(s->res, s->row, i);
 }
 
+/* A BYTEA column reads as PostgreSQL's hex text (\x...): read blobs
+ * with db_col_blob. */
 static const char *pg_col_text(struct db_stmt *dbs, int i) {
   struct pg_stmt *s = ps(dbs);
   if (pg_col_is_null(dbs, i)) return NULL;
