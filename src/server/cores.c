@@ -13,7 +13,6 @@
 #include "cores.h"
 
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,7 @@
 #include "net/ws.h"
 #include "proto/agenthash.h"
 #include "ctl.h"
+#include "db.h"
 #include "srv.h"
 
 /* The default core lives beside the web app in the source tree. */
@@ -55,31 +55,26 @@ static void row_cleanup(struct core_row *r) {
   memset(r, 0, sizeof *r);
 }
 
-static char *col_dup(sqlite3_stmt *st, int i) {
-  const unsigned char *t = sqlite3_column_text(st, i);
-  return t ? strdup((const char *)t) : NULL;
-}
-
 /* Reads the device's row; a device without one runs the default core. */
 static void row_get(struct srv *s, const char *node_id, struct core_row *r) {
-  sqlite3_stmt *st;
+  struct db_stmt *st;
+  const char *args[] = {node_id, NULL};
   memset(r, 0, sizeof *r);
   snprintf(r->mode, sizeof r->mode, "default");
-  if (sqlite3_prepare_v2(store_db(s->store),
-                         "SELECT mode,js,info,netinfo,reported FROM "
-                         "device_cores WHERE node_id=?",
-                         -1, &st, NULL) != SQLITE_OK)
+  if (store_prep(s->store,
+                 "SELECT mode,js,info,netinfo,reported FROM "
+                 "device_cores WHERE node_id=?1",
+                 &st, args) != 0)
     return;
-  sqlite3_bind_text(st, 1, node_id, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    const unsigned char *m = sqlite3_column_text(st, 0);
+  if (db_step(st) == DB_ROW) {
+    const char *m = db_col_text(st, 0);
     if (m) snprintf(r->mode, sizeof r->mode, "%s", m);
-    r->js = col_dup(st, 1);
-    r->info = col_dup(st, 2);
-    r->netinfo = col_dup(st, 3);
-    r->reported = col_dup(st, 4);
+    r->js = store_col_dup(st, 1);
+    r->info = store_col_dup(st, 2);
+    r->netinfo = store_col_dup(st, 3);
+    r->reported = store_col_dup(st, 4);
   }
-  sqlite3_finalize(st);
+  db_finalize(st);
 }
 
 /* Sets one column of the device's row (creating it with mode default);
@@ -88,41 +83,36 @@ static void row_get(struct srv *s, const char *node_id, struct core_row *r) {
 static int row_set(struct srv *s, const char *node_id, const char *column,
                    const char *value) {
   char sql[256];
-  sqlite3_stmt *st;
+  struct db_stmt *st;
+  const char *args[] = {node_id, NULL};
   snprintf(sql, sizeof sql,
            "INSERT INTO device_cores(node_id,mode,%s) VALUES(?1,'default',?2)"
            " ON CONFLICT(node_id) DO UPDATE SET %s=excluded.%s",
            column, column, column);
-  if (sqlite3_prepare_v2(store_db(s->store), sql, -1, &st, NULL) != SQLITE_OK)
-    return MESH_E_DB;
-  sqlite3_bind_text(st, 1, node_id, -1, SQLITE_STATIC);
-  if (value)
-    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-  else
-    sqlite3_bind_null(st, 2);
-  int r = sqlite3_step(st) == SQLITE_DONE ? 0 : MESH_E_DB;
-  sqlite3_finalize(st);
+  int r = store_prep(s->store, sql, &st, args);
+  if (r == 0) {
+    db_bind_text(st, 2, value);
+    r = store_step(st, 0);
+    db_finalize(st);
+  }
   if (r) log_error("event=core_store_failed node=%s what=%s", node_id, column);
   return r;
 }
 
 static int mode_set(struct srv *s, const char *node_id, const char *mode,
                     const char *js) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(store_db(s->store),
-                         "INSERT INTO device_cores(node_id,mode,js) "
-                         "VALUES(?1,?2,?3) ON CONFLICT(node_id) DO UPDATE SET "
-                         "mode=excluded.mode, js=excluded.js",
-                         -1, &st, NULL) != SQLITE_OK)
-    return MESH_E_DB;
-  sqlite3_bind_text(st, 1, node_id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, mode, -1, SQLITE_STATIC);
-  if (js)
-    sqlite3_bind_text(st, 3, js, -1, SQLITE_STATIC);
-  else
-    sqlite3_bind_null(st, 3);
-  int r = sqlite3_step(st) == SQLITE_DONE ? 0 : MESH_E_DB;
-  sqlite3_finalize(st);
+  struct db_stmt *st;
+  const char *args[] = {node_id, mode, NULL};
+  int r = store_prep(s->store,
+                     "INSERT INTO device_cores(node_id,mode,js) "
+                     "VALUES(?1,?2,?3) ON CONFLICT(node_id) DO UPDATE SET "
+                     "mode=excluded.mode, js=excluded.js",
+                     &st, args);
+  if (r == 0) {
+    db_bind_text(st, 3, js);
+    r = store_step(st, 0);
+    db_finalize(st);
+  }
   if (r) log_error("event=core_store_failed node=%s what=mode", node_id);
   return r;
 }

@@ -1,5 +1,5 @@
 /*
- * events.c - the audit log: events stored in SQLite and pushed live.
+ * events.c - the audit log: events stored in the database and pushed live.
  *
  * Who may see an event (stored or live) follows from its scope: a full
  * site administrator, or a user with the "all events" site right, sees
@@ -7,14 +7,15 @@
  * events; the account concerned sees its own; user managers see account
  * events. The same rule serves listing (as SQL) and pushing (in C).
  */
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "ctl.h"
+#include "db.h"
 
 static int sees_all(const struct user *u) {
   return u->siteadmin == SITE_ADMIN || (u->siteadmin & SITE_ALL_EVENTS);
@@ -43,26 +44,24 @@ static void iso_now(char out[32]) {
 
 static void store_event(struct srv *s, json_t *ev, const char *etype,
                         const char *action, const struct ev_scope *sc) {
-  sqlite3_stmt *st;
+  struct db_stmt *st;
   char *doc = json_dumps(ev, JSON_COMPACT);
-  if (!doc || sqlite3_prepare_v2(store_db(s->store),
-                                 "INSERT INTO events(time,etype,action,user_id,"
-                                 "group_id,node_id,doc) VALUES(?,?,?,?,?,?,?)",
-                                 -1, &st, NULL) != SQLITE_OK) {
-    free(doc);
-    log_error("event=event_store_failed action=%s", action);
-    return;
+  const char *args[] = {etype, action, NULL};
+  int r = doc ? store_prep(s->store,
+                           "INSERT INTO events(etype,action,time,user_id,"
+                           "group_id,node_id,doc) VALUES(?1,?2,?3,?4,?5,?6,?7)",
+                           &st, args)
+              : MESH_E_NOMEM;
+  if (r == 0) {
+    db_bind_int64(st, 3, (int64_t)time(NULL));
+    db_bind_text(st, 4, sc->user_id);
+    db_bind_text(st, 5, sc->group_id);
+    db_bind_text(st, 6, sc->node_id);
+    db_bind_text(st, 7, doc);
+    r = store_step(st, 0);
+    db_finalize(st);
   }
-  sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
-  sqlite3_bind_text(st, 2, etype, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 4, sc->user_id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 5, sc->group_id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 6, sc->node_id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 7, doc, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) != SQLITE_DONE)
-    log_error("event=event_store_failed action=%s", action);
-  sqlite3_finalize(st);
+  if (r) log_error("event=event_store_failed action=%s", action);
   free(doc);
 }
 
@@ -98,30 +97,26 @@ void events_push_user(struct srv *s, const char *user_id, json_t *ev) {
 }
 
 json_t *events_list(struct ctl_session *cs, const char *node_id, int limit) {
-  sqlite3 *db = store_db(cs->srv->store);
-  sqlite3_stmt *st;
+  struct db_stmt *st;
   json_t *out = json_array();
   const struct user *u = &cs->user;
   if (limit <= 0 || limit > 10000) limit = 10000;
-  /* The SQL form of events_visible(). */
-  if (sqlite3_prepare_v2(
-          db,
-          "SELECT doc FROM events WHERE (?1 IS NULL OR node_id=?1) AND"
-          " (?2 OR user_id=?3 OR (etype='user' AND ?4) OR group_id IN"
-          " (SELECT group_id FROM members WHERE user_id=?3))"
-          " ORDER BY seq DESC LIMIT ?5",
-          -1, &st, NULL) != SQLITE_OK)
+  /* The SQL form of events_visible(); its flags are 0 or 1. */
+  if (store_prep(cs->srv->store,
+                 "SELECT doc FROM events WHERE (?1 IS NULL OR node_id=?1) AND"
+                 " (?2=1 OR user_id=?3 OR (etype='user' AND ?4=1) OR"
+                 " group_id IN (SELECT group_id FROM members WHERE"
+                 " user_id=?3)) ORDER BY seq DESC LIMIT ?5",
+                 &st, NULL) != 0)
     return out;
-  if (node_id)
-    sqlite3_bind_text(st, 1, node_id, -1, SQLITE_STATIC);
-  else
-    sqlite3_bind_null(st, 1);
-  sqlite3_bind_int(st, 2, sees_all(u));
-  sqlite3_bind_text(st, 3, u->id, -1, SQLITE_STATIC);
-  sqlite3_bind_int(st, 4, (u->siteadmin & SITE_MANAGE_USERS) != 0);
-  sqlite3_bind_int(st, 5, limit);
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    json_t *e = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+  db_bind_text(st, 1, node_id);
+  db_bind_int64(st, 2, sees_all(u) ? 1 : 0);
+  db_bind_text(st, 3, u->id);
+  db_bind_int64(st, 4, (u->siteadmin & SITE_MANAGE_USERS) != 0);
+  db_bind_int64(st, 5, limit);
+  while (db_step(st) == DB_ROW) {
+    const char *doc = db_col_text(st, 0);
+    json_t *e = doc ? json_loads(doc, 0, NULL) : NULL;
     if (!e) continue;
     if (node_id) { /* as the stock server lists a device's events */
       json_object_del(e, "etype");
@@ -130,7 +125,7 @@ json_t *events_list(struct ctl_session *cs, const char *node_id, int limit) {
     json_object_del(e, "domain");
     json_array_append_new(out, e);
   }
-  sqlite3_finalize(st);
+  db_finalize(st);
   return out;
 }
 

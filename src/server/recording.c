@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,6 +22,7 @@
 #include "base/log.h"
 #include "base/mesh_limits.h"
 #include "crypto/rand.h"
+#include "db.h"
 #include "proto/cast.h"
 
 #define REC_ID_LEN 24 /* hex of 12 random bytes */
@@ -42,57 +42,40 @@ struct recording {
   struct cast_utf8 utf8;
 };
 
-int recording_init(struct srv *s) {
-  int r = sqlite3_exec(store_db(s->store),
-                       "CREATE TABLE IF NOT EXISTS recordings ("
-                       "  id TEXT PRIMARY KEY, node_id TEXT NOT NULL,"
-                       "  group_id TEXT NOT NULL, user_id TEXT NOT NULL,"
-                       "  user_name TEXT, start INTEGER NOT NULL,"
-                       "  duration INTEGER NOT NULL DEFAULT 0,"
-                       "  size INTEGER NOT NULL DEFAULT 0,"
-                       "  truncated INTEGER NOT NULL DEFAULT 0);"
-                       "CREATE INDEX IF NOT EXISTS recordings_node"
-                       "  ON recordings(node_id, start);",
-                       NULL, NULL, NULL);
-  return r == SQLITE_OK ? 0 : MESH_E_DB;
-}
-
 int recording_wanted(int p) { return p == 1 || p == 6 || p == 8 || p == 9; }
 
+/* The recordings table is in the engine's schema (db_sqlite.c). */
 static int db_insert(struct srv *s, const struct recording *rec,
                      const struct relay_tunnel *t, const char *user_name) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(store_db(s->store),
-                         "INSERT INTO recordings(id,node_id,group_id,user_id,"
-                         "user_name,start) VALUES(?,?,?,?,?,?)",
-                         -1, &st, NULL) != SQLITE_OK)
-    return MESH_E_DB;
-  sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, t->node_id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, t->group_id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 4, t->user_id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 5, user_name, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 6, rec->start);
-  int r = sqlite3_step(st) == SQLITE_DONE ? 0 : MESH_E_DB;
-  sqlite3_finalize(st);
+  struct db_stmt *st;
+  const char *args[] = {rec->id, t->node_id, t->group_id, t->user_id, NULL};
+  int r = store_prep(s->store,
+                     "INSERT INTO recordings(id,node_id,group_id,user_id,"
+                     "user_name,start) VALUES(?1,?2,?3,?4,?5,?6)",
+                     &st, args);
+  if (r) return r;
+  db_bind_text(st, 5, user_name);
+  db_bind_int64(st, 6, rec->start);
+  r = store_step(st, 0);
+  db_finalize(st);
   return r;
 }
 
 static void db_finish(struct recording *rec) {
-  sqlite3_stmt *st;
+  struct db_stmt *st;
   uint64_t secs = (uv_now(rec->srv->loop) - rec->start_ms) / 1000;
-  if (sqlite3_prepare_v2(store_db(rec->srv->store),
-                         "UPDATE recordings SET duration=?2,size=?3,"
-                         "truncated=?4 WHERE id=?1",
-                         -1, &st, NULL) != SQLITE_OK)
+  const char *args[] = {rec->id, NULL};
+  if (store_prep(rec->srv->store,
+                 "UPDATE recordings SET duration=?2,size=?3,"
+                 "truncated=?4 WHERE id=?1",
+                 &st, args) != 0)
     return;
-  sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, (sqlite3_int64)secs);
-  sqlite3_bind_int64(st, 3, (sqlite3_int64)rec->size);
-  sqlite3_bind_int(st, 4, rec->truncated || rec->failed);
-  if (sqlite3_step(st) != SQLITE_DONE)
+  db_bind_int64(st, 2, (int64_t)secs);
+  db_bind_int64(st, 3, (int64_t)rec->size);
+  db_bind_int64(st, 4, rec->truncated || rec->failed);
+  if (store_step(st, 0) != 0)
     log_warn("event=recording_db id=%s reason=\"update failed\"", rec->id);
-  sqlite3_finalize(st);
+  db_finalize(st);
 }
 
 /* The folder and a fresh file, both private. */

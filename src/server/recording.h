@@ -25,9 +25,6 @@
 #include "relay_table.h"
 #include "srv.h"
 
-/* Creates the recordings table if needed. 0 or MESH_E_DB. */
-int recording_init(struct srv *s);
-
 /* Nonzero if protocol p is a terminal (1, 6, 8, 9): what is recorded. */
 int recording_wanted(int p);
 

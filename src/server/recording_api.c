@@ -7,7 +7,6 @@
  */
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "base/log.h"
 #include "base/mesh_limits.h"
 #include "ctl.h"
+#include "db.h"
 #include "net/http_parse.h"
 #include "net/http_srv.h"
 #include "recording.h"
@@ -42,26 +42,25 @@ void ctl_cmd_recordings(struct ctl_session *cs, json_t *req) {
     json_decref(list);
     return;
   }
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(store_db(s->store),
-                         "SELECT id,start,duration,user_id,user_name,size,"
-                         "truncated FROM recordings WHERE node_id=? "
-                         "ORDER BY start DESC LIMIT 1000",
-                         -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, nodeid, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      const char *name = (const char *)sqlite3_column_text(st, 4);
+  struct db_stmt *st;
+  const char *args[] = {nodeid, NULL};
+  if (store_prep(s->store,
+                 "SELECT id,start,duration,user_id,user_name,size,"
+                 "truncated FROM recordings WHERE node_id=?1 "
+                 "ORDER BY start DESC LIMIT 1000",
+                 &st, args) == 0) {
+    while (db_step(st) == DB_ROW) {
+      const char *name = db_col_text(st, 4);
       json_t *r = json_pack(
-          "{s:s, s:I, s:I, s:s, s:s, s:I}", "id", sqlite3_column_text(st, 0),
-          "start", (json_int_t)sqlite3_column_int64(st, 1) * 1000, "duration",
-          (json_int_t)sqlite3_column_int64(st, 2), "userid",
-          sqlite3_column_text(st, 3), "user", name ? name : "", "size",
-          (json_int_t)sqlite3_column_int64(st, 5));
-      if (r && sqlite3_column_int(st, 6))
+          "{s:s, s:I, s:I, s:s, s:s, s:I}", "id", db_col_text(st, 0), "start",
+          (json_int_t)db_col_int64(st, 1) * 1000, "duration",
+          (json_int_t)db_col_int64(st, 2), "userid", db_col_text(st, 3), "user",
+          name ? name : "", "size", (json_int_t)db_col_int64(st, 5));
+      if (r && db_col_int64(st, 6))
         json_object_set_new(r, "truncated", json_true());
       if (r) json_array_append_new(list, r);
     }
-    sqlite3_finalize(st);
+    db_finalize(st);
   }
   json_t *j = json_pack("{s:s, s:s, s:o}", "action", "recordings", "nodeid",
                         ctl_str_of(req, "nodeid"), "recordings", list);
@@ -129,18 +128,17 @@ static void respond_text(struct http_conn *c, int status, const char *text) {
 /* The group a recording id belongs to; 0 or MESH_E_NOT_FOUND. */
 static int recording_group(struct srv *s, const char *id, char *group,
                            size_t cap) {
-  sqlite3_stmt *st;
-  int r = MESH_E_NOT_FOUND;
-  if (sqlite3_prepare_v2(store_db(s->store),
-                         "SELECT group_id FROM recordings WHERE id=?", -1, &st,
-                         NULL) != SQLITE_OK)
-    return MESH_E_DB;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    snprintf(group, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+  struct db_stmt *st;
+  const char *args[] = {id, NULL};
+  int r = store_prep(s->store, "SELECT group_id FROM recordings WHERE id=?1",
+                     &st, args);
+  if (r) return r;
+  r = MESH_E_NOT_FOUND;
+  if (db_step(st) == DB_ROW && db_col_text(st, 0)) {
+    snprintf(group, cap, "%s", db_col_text(st, 0));
     r = 0;
   }
-  sqlite3_finalize(st);
+  db_finalize(st);
   return r;
 }
 

@@ -523,11 +523,6 @@ void relay_unregister(struct srv *s, const char *id) {
 int relay_start(struct srv *s) {
   struct relay *r = calloc(1, sizeof *r);
   if (!r) return MESH_E_NOMEM;
-  int rc = recording_init(s);
-  if (rc != 0) {
-    free(r);
-    return rc;
-  }
   relay_table_init(&r->table);
   uv_timer_init(s->loop, &r->sweep);
   r->sweep.data = s;

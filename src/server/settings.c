@@ -4,11 +4,11 @@
  */
 #include "settings.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "base/err.h"
+#include "db.h"
 
 #define KEY_2FA "require_2fa"
 #define KEY_RETENTION "event_retention_days"
@@ -45,15 +45,13 @@ int settings_set(struct store *st, const struct settings *in) {
 
 int64_t settings_purge_events(struct store *st, int64_t now) {
   struct settings cfg;
-  sqlite3_stmt *s;
+  struct db_stmt *s;
   settings_get(st, &cfg);
   if (cfg.retention_days == 0) return 0;
-  if (sqlite3_prepare_v2(store_db(st), "DELETE FROM events WHERE time < ?", -1,
-                         &s, NULL) != SQLITE_OK)
+  if (store_prep(st, "DELETE FROM events WHERE time < ?1", &s, NULL) != 0)
     return MESH_E_IO;
-  sqlite3_bind_int64(s, 1, now - (int64_t)cfg.retention_days * 86400);
-  int64_t r = sqlite3_step(s) == SQLITE_DONE ? sqlite3_changes(store_db(st))
-                                             : MESH_E_IO;
-  sqlite3_finalize(s);
+  db_bind_int64(s, 1, now - (int64_t)cfg.retention_days * 86400);
+  int64_t r = db_step(s) == DB_DONE ? db_changes(s) : MESH_E_IO;
+  db_finalize(s);
   return r;
 }

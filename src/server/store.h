@@ -1,7 +1,7 @@
 /*
- * store.h - meshd's persistent state in SQLite (WAL): device groups and
- * devices. Every function runs a short statement synchronously; callers on
- * the loop keep to single-row work.
+ * store.h - meshd's persistent state (db.h: SQLite or PostgreSQL): device
+ * groups and devices. Every function runs a short statement synchronously;
+ * callers on the loop keep to single-row work.
  *
  * Ids are the 64-character B64MC texts of the 48-byte group and node ids
  * (spec §8.1). Strings passed in are borrowed; strings in the structs that
@@ -20,10 +20,25 @@ struct store;
  * schema up to date. */
 int store_open(const char *path, struct store **out);
 void store_close(struct store *st);
-/* The database handle (borrowed), for the modules that keep their own
- * tables in it: users.c, events.c. */
-struct sqlite3;
-struct sqlite3 *store_db(struct store *st);
+/* The database (borrowed, db.h), for the modules that keep their own
+ * tables in it: users.c, events.c, cores.c, recording.c. */
+struct db;
+struct db_stmt;
+struct db *store_db(struct store *st);
+/* Their common steps. store_prep prepares sql and binds the
+ * NULL-terminated list of texts (args may be NULL) to ?1, ?2, ...;
+ * store_exec runs such a statement that returns no rows, and with
+ * must_change set a statement that touched no row is MESH_E_NOT_FOUND;
+ * store_col_dup is a malloc'd copy of a text column (NULL for SQL NULL
+ * or no memory). */
+int store_prep(struct store *st, const char *sql, struct db_stmt **s,
+               const char *const *args);
+int store_exec(struct store *st, const char *sql, const char *const *args,
+               int must_change);
+/* Steps a statement that returns no rows: 0, db_step's error, or
+ * unchanged (a code, or 0 for "fine") when it changed no row. */
+int store_step(struct db_stmt *s, int unchanged);
+char *store_col_dup(struct db_stmt *s, int i);
 
 /* Key/value settings (server name, port). *out is malloc'd. */
 int store_meta_get(struct store *st, const char *key, char **out);

@@ -8,7 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +15,7 @@
 #include "base/enc.h"
 #include "base/err.h"
 #include "base/msh.h"
+#include "server/db.h"
 #include "server/msh_text.h"
 #include "server/store.h"
 #include "testutil.h"
@@ -145,11 +145,10 @@ static void legacy_id(void **state) {
   struct fx *f = *state;
   struct buf b;
   buf_init(&b, MSH_TEXT_MAX);
-  assert_int_equal(sqlite3_exec(store_db(f->st),
-                                "INSERT INTO groups(id,name,type,created) "
-                                "VALUES('short','Old',2,0)",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
+  assert_int_equal(db_exec(store_db(f->st),
+                           "INSERT INTO groups(id,name,type,created) "
+                           "VALUES('short','Old',2,0)"),
+                   0);
   assert_int_equal(srv_msh_text(f->st, &f->keys, "short", "wss://h/a", &b),
                    MESH_E_MALFORMED);
   assert_int_equal(b.len, 0);

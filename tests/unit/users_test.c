@@ -4,12 +4,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <openssl/evp.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
+#include "server/db.h"
 #include "server/store.h"
 #include "server/users.h"
 #include "testutil.h"
@@ -42,13 +42,12 @@ static int teardown(void **state) {
 /* Counts rows of a table, straight from SQL. */
 static int rows(struct store *st, const char *table) {
   char sql[128];
-  sqlite3_stmt *s;
+  struct db_stmt *s;
   int n = -1;
   snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
-  if (sqlite3_prepare_v2(store_db(st), sql, -1, &s, NULL) != SQLITE_OK)
-    return -1;
-  if (sqlite3_step(s) == SQLITE_ROW) n = sqlite3_column_int(s, 0);
-  sqlite3_finalize(s);
+  if (db_prepare(store_db(st), sql, &s) != 0) return -1;
+  if (db_step(s) == DB_ROW) n = (int)db_col_int64(s, 0);
+  db_finalize(s);
   return n;
 }
 
@@ -302,32 +301,34 @@ static void sessions(void **state) {
   free(uid);
 
   /* The database holds the token's SHA-256, never the token. */
-  sqlite3_stmt *s;
+  struct db_stmt *s;
+  size_t n;
   uint8_t want[32];
   unsigned int wn;
   assert_int_equal(EVP_Digest(tok, strlen(tok), want, &wn, EVP_sha256(), NULL),
                    1);
-  assert_int_equal(
-      sqlite3_prepare_v2(store_db(f->st),
-                         "SELECT token_hash,addr FROM sessions "
-                         "WHERE user_id='user//bob' ORDER BY addr IS NULL",
-                         -1, &s, NULL),
-      SQLITE_OK);
-  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_bytes(s, 0), 32);
-  assert_memory_equal(sqlite3_column_blob(s, 0), want, 32);
-  assert_string_equal((const char *)sqlite3_column_text(s, 1), "::1");
-  sqlite3_finalize(s);
-  assert_int_equal(sqlite3_prepare_v2(store_db(f->st),
-                                      "SELECT count(*) FROM sessions WHERE "
-                                      "instr(CAST(token_hash AS TEXT),?1) OR "
-                                      "token_hash=CAST(?1 AS BLOB)",
-                                      -1, &s, NULL),
-                   SQLITE_OK);
-  sqlite3_bind_text(s, 1, tok, -1, SQLITE_STATIC);
-  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int(s, 0), 0);
-  sqlite3_finalize(s);
+  assert_int_equal(db_prepare(store_db(f->st),
+                              "SELECT token_hash,addr FROM sessions "
+                              "WHERE user_id='user//bob' ORDER BY addr IS NULL",
+                              &s),
+                   0);
+  assert_int_equal(db_step(s), DB_ROW);
+  const void *hash = db_col_blob(s, 0, &n);
+  assert_int_equal(n, 32);
+  assert_memory_equal(hash, want, 32);
+  assert_string_equal(db_col_text(s, 1), "::1");
+  db_finalize(s);
+  /* (SQLite's own functions: this test runs on the SQLite engine.) */
+  assert_int_equal(db_prepare(store_db(f->st),
+                              "SELECT count(*) FROM sessions WHERE "
+                              "instr(CAST(token_hash AS TEXT),?1) OR "
+                              "token_hash=CAST(?1 AS BLOB)",
+                              &s),
+                   0);
+  db_bind_text(s, 1, tok);
+  assert_int_equal(db_step(s), DB_ROW);
+  assert_int_equal(db_col_int64(s, 0), 0);
+  db_finalize(s);
 
   /* Unknown, malformed and near-miss tokens open nothing. */
   char bad[SESSION_TOKEN_LEN + 2];
