@@ -103,7 +103,7 @@ json_t *events_list(struct ctl_session *cs, const char *node_id, int limit) {
   if (limit <= 0 || limit > 10000) limit = 10000;
   /* The SQL form of events_visible(); its flags are 0 or 1. */
   if (store_prep(cs->srv->store,
-                 "SELECT doc FROM events WHERE (?1 IS NULL OR node_id=?1) AND"
+                 "SELECT doc FROM events WHERE (node_id=?1 OR ?1 IS NULL) AND"
                  " (?2=1 OR user_id=?3 OR (etype='user' AND ?4=1) OR"
                  " group_id IN (SELECT group_id FROM members WHERE"
                  " user_id=?3)) ORDER BY seq DESC LIMIT ?5",

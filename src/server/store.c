@@ -169,11 +169,12 @@ int store_group_update(struct store *st, const char *id, const char *name,
   struct db_stmt *s;
   const char *args[] = {id, NULL};
   /* COALESCE keeps a field whose new value is NULL; an empty desc clears
-   * it. */
+   * it. (A parameter's first use gives it its type in PostgreSQL, so no
+   * parameter comes first in an IS NULL.) */
   int r = store_prep(st,
                      "UPDATE groups SET name=COALESCE(?2,name),"
-                     " \"desc\"=CASE WHEN ?3 IS NULL THEN \"desc\""
-                     " WHEN ?3='' THEN NULL ELSE ?3 END,"
+                     " \"desc\"=CASE WHEN ?3='' THEN NULL"
+                     " ELSE COALESCE(?3,\"desc\") END,"
                      " flags=COALESCE(?4,flags),"
                      " consent=COALESCE(?5,consent) WHERE id=?1",
                      &s, args);
@@ -287,8 +288,8 @@ int store_device_edit(struct store *st, const char *id, const char *name,
   const char *args[] = {id, NULL};
   int r = store_prep(st,
                      "UPDATE devices SET name=COALESCE(?2,name),"
-                     " \"desc\"=CASE WHEN ?3 IS NULL THEN \"desc\""
-                     " WHEN ?3='' THEN NULL ELSE ?3 END,"
+                     " \"desc\"=CASE WHEN ?3='' THEN NULL"
+                     " ELSE COALESCE(?3,\"desc\") END,"
                      " tags=COALESCE(?4,tags), icon=COALESCE(?5,icon)"
                      " WHERE id=?1",
                      &s, args);
@@ -323,8 +324,8 @@ int store_devices_each(struct store *st, const char *group_id,
                      " d.online,d.first_seen,d.last_seen,d.\"desc\",d.tags,"
                      " d.icon,d.last_connect,d.last_peer FROM devices d"
                      " JOIN groups g ON g.id=d.group_id"
-                     " WHERE (?1 IS NULL OR d.group_id=?1)"
-                     " AND (?2 IS NULL OR d.id=?2)"
+                     " WHERE (d.group_id=?1 OR ?1 IS NULL)"
+                     " AND (d.id=?2 OR ?2 IS NULL)"
                      " ORDER BY g.name,d.name,d.id",
                      &s, NULL);
   if (r) return r;

@@ -14,7 +14,7 @@
 
 struct seen {
   int n;
-  char group[8][65], name[8][64];
+  char group[8][65], name[8][64], desc[8][64];
   int online[8];
 };
 
@@ -22,6 +22,7 @@ static void collect(const struct store_device *d, void *data) {
   struct seen *s = data;
   snprintf(s->group[s->n], 65, "%s", d->group_id);
   snprintf(s->name[s->n], 64, "%s", d->name);
+  snprintf(s->desc[s->n], 64, "%s", d->desc ? d->desc : "(null)");
   s->online[s->n] = d->online;
   s->n++;
 }
@@ -102,6 +103,15 @@ static void groups_and_devices(void **state) {
   assert_int_equal(g.consent, 7);
   assert_string_equal(g.creator_id, "user//x");
   store_group_cleanup(&g);
+  /* NULL (or -1) keeps a field, a text sets it, "" clears it. */
+  assert_int_equal(store_group_update(st, a.id, NULL, "kept", -1, -1), 0);
+  assert_int_equal(store_group_update(st, a.id, NULL, NULL, 3, -1), 0);
+  assert_int_equal(store_group_get(st, a.id, 0, &g), 0);
+  assert_string_equal(g.name, "Alpha2");
+  assert_string_equal(g.desc, "kept");
+  assert_int_equal(g.flags, 3);
+  assert_int_equal(g.consent, 7);
+  store_group_cleanup(&g);
   assert_int_equal(store_group_update(st, "nope", "x", NULL, -1, -1),
                    MESH_E_NOT_FOUND);
   assert_int_equal(store_device_edit(st, "node1", "renamed", "d", "[\"t\"]", 3),
@@ -112,6 +122,16 @@ static void groups_and_devices(void **state) {
   store_devices_each(st, a.id, "node1", collect, &s);
   assert_int_equal(s.n, 1);
   assert_string_equal(s.name[0], "renamed");
+  assert_string_equal(s.desc[0], "d");
+  assert_int_equal(store_device_edit(st, "node1", NULL, NULL, NULL, 0), 0);
+  memset(&s, 0, sizeof s);
+  store_devices_each(st, NULL, "node1", collect, &s);
+  assert_string_equal(s.name[0], "renamed");
+  assert_string_equal(s.desc[0], "d");
+  assert_int_equal(store_device_edit(st, "node1", NULL, "", NULL, 0), 0);
+  memset(&s, 0, sizeof s);
+  store_devices_each(st, NULL, "node1", collect, &s);
+  assert_string_equal(s.desc[0], "(null)");
   memset(&s, 0, sizeof s);
   store_devices_each(st, b.id, NULL, collect, &s);
   assert_int_equal(s.n, 0);
