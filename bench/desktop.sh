@@ -177,12 +177,18 @@ EOF
   echo "  Raw JSON: bench/.cache/last-desktop-{meshd,stock}.json"
 }
 
-desktop_bench() {
-  desktop_need_tools
+# desktop_on_xvfb MESHD STOCK: the functions MESHD and STOCK (as
+# BENCH_ONLY allows) with a new 1920x1080x24 Xvfb as DISPLAY.
+desktop_on_xvfb() {
   source "$ROOT/tests/e2e/desktop_lib.bash"
   desktop_xvfb 1920x1080
-  [ "$ONLY" = stock ] || desktop_meshd
-  [ "$ONLY" = meshd ] || desktop_stock
+  [ "$ONLY" = stock ] || "$1"
+  [ "$ONLY" = meshd ] || "$2"
   kill "$XVFB_PID" 2>/dev/null || true
+}
+
+desktop_bench() {
+  desktop_need_tools
+  desktop_on_xvfb desktop_meshd desktop_stock
   desktop_table | tee "$CACHE/last-desktop-summary.txt"
 }

@@ -126,10 +126,6 @@ EOF
 
 webrtc_bench() {
   webrtc_need_tools
-  source "$ROOT/tests/e2e/desktop_lib.bash"
-  desktop_xvfb 1920x1080
-  [ "$ONLY" = stock ] || webrtc_meshd
-  [ "$ONLY" = meshd ] || webrtc_stock
-  kill "$XVFB_PID" 2>/dev/null || true
+  desktop_on_xvfb webrtc_meshd webrtc_stock
   webrtc_table | tee "$CACHE/last-webrtc-summary.txt"
 }
