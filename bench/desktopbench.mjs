@@ -18,7 +18,9 @@
 // (jpeg-js, only to check that the first tile over a probe point has the
 // new colour) happens after the change is over, off the timed path.
 // The agent's CPU (its process and all descendants, from /proc) is read
-// when the sequence starts and ends. Prints one JSON object.
+// when the sequence starts and ends. Prints one JSON object. The matching,
+// the sequence of changes and the statistics are in desktopmatch.mjs,
+// shared with webrtcbench.mjs.
 //
 // usage: node desktopbench.mjs --url U --user U --pass P --node N
 //          --jpeg DIR --draw PATH --agent-pid PID [--count 20]
