@@ -15,17 +15,39 @@ struct store {
   struct db *db;
 };
 
-int store_open(const char *path, struct store **out) {
+static int open_with(int (*open_db)(const char *, struct db **),
+                     const char *where, struct store **out) {
   *out = NULL;
   struct store *st = calloc(1, sizeof *st);
   if (!st) return MESH_E_NOMEM;
-  int r = db_open_sqlite(path, &st->db);
+  int r = open_db(where, &st->db);
   if (r) {
     free(st);
     return r;
   }
   *out = st;
   return 0;
+}
+
+int store_open(const char *path, struct store **out) {
+  return open_with(db_open_sqlite, path, out);
+}
+
+int store_open_pg(const char *conninfo, struct store **out) {
+  return open_with(db_open_pg, conninfo, out);
+}
+
+int store_claim(struct store *st) {
+  if (db_engine(st->db) != DB_PG) return 0;
+  /* A session-level advisory lock, held while this connection lives; the
+   * key is arbitrary but fixed ("meshd" in ASCII). */
+  struct db_stmt *s;
+  int r = db_prepare(st->db, "SELECT pg_try_advisory_lock(478560367716)", &s);
+  if (r) return r;
+  r = db_step(s);
+  int got = r == DB_ROW && db_col_int64(s, 0) == 1;
+  db_finalize(s);
+  return r < 0 ? r : got ? 0 : MESH_E_EXISTS;
 }
 
 struct db *store_db(struct store *st) {
@@ -164,31 +186,35 @@ int store_group_get(struct store *st, const char *key, int by_name,
   return r;
 }
 
+/* The edits' name (?2) and description (?3): COALESCE keeps a field whose
+ * new value is NULL; an empty desc clears it. (PostgreSQL types a
+ * parameter at its first use, so the typed comparison comes first.) */
+#define EDIT_NAME_DESC                \
+  "name=COALESCE(?2,name), \"desc\"=" \
+  "CASE WHEN ?3='' THEN NULL ELSE COALESCE(?3,\"desc\") END,"
+
+/* Binds v, or NULL (which keeps the field) unless set. */
+static void bind_int_or_keep(struct db_stmt *s, int i, int64_t v, int set) {
+  if (set)
+    db_bind_int64(s, i, v);
+  else
+    db_bind_null(s, i);
+}
+
 int store_group_update(struct store *st, const char *id, const char *name,
                        const char *desc, int64_t flags, int64_t consent) {
   struct db_stmt *s;
   const char *args[] = {id, NULL};
-  /* COALESCE keeps a field whose new value is NULL; an empty desc clears
-   * it. (A parameter's first use gives it its type in PostgreSQL, so no
-   * parameter comes first in an IS NULL.) */
   int r = store_prep(st,
-                     "UPDATE groups SET name=COALESCE(?2,name),"
-                     " \"desc\"=CASE WHEN ?3='' THEN NULL"
-                     " ELSE COALESCE(?3,\"desc\") END,"
+                     "UPDATE groups SET " EDIT_NAME_DESC
                      " flags=COALESCE(?4,flags),"
                      " consent=COALESCE(?5,consent) WHERE id=?1",
                      &s, args);
   if (r) return r;
   db_bind_text(s, 2, name);
   db_bind_text(s, 3, desc);
-  if (flags >= 0)
-    db_bind_int64(s, 4, flags);
-  else
-    db_bind_null(s, 4);
-  if (consent >= 0)
-    db_bind_int64(s, 5, consent);
-  else
-    db_bind_null(s, 5);
+  bind_int_or_keep(s, 4, flags, flags >= 0);
+  bind_int_or_keep(s, 5, consent, consent >= 0);
   r = store_step(s, MESH_E_NOT_FOUND);
   db_finalize(s);
   return r;
@@ -287,9 +313,7 @@ int store_device_edit(struct store *st, const char *id, const char *name,
   struct db_stmt *s;
   const char *args[] = {id, NULL};
   int r = store_prep(st,
-                     "UPDATE devices SET name=COALESCE(?2,name),"
-                     " \"desc\"=CASE WHEN ?3='' THEN NULL"
-                     " ELSE COALESCE(?3,\"desc\") END,"
+                     "UPDATE devices SET " EDIT_NAME_DESC
                      " tags=COALESCE(?4,tags), icon=COALESCE(?5,icon)"
                      " WHERE id=?1",
                      &s, args);
@@ -297,10 +321,7 @@ int store_device_edit(struct store *st, const char *id, const char *name,
   db_bind_text(s, 2, name);
   db_bind_text(s, 3, desc);
   db_bind_text(s, 4, tags_json);
-  if (icon > 0)
-    db_bind_int64(s, 5, icon);
-  else
-    db_bind_null(s, 5);
+  bind_int_or_keep(s, 5, icon, icon > 0);
   r = store_step(s, MESH_E_NOT_FOUND);
   db_finalize(s);
   return r;
