@@ -14,14 +14,16 @@
 #include "srv.h"
 #include "users.h"
 
+static const char *cli_db;
+
+void cli_set_db(const char *conninfo) { cli_db = conninfo; }
+
 struct store *cli_open_store(const char *dir) {
-  char path[4096];
   struct store *st = NULL;
   int r = srv_data_dir_init(dir);
-  if (r == 0) r = srv_path(path, sizeof path, dir, "meshd.db");
-  if (r == 0) r = store_open(path, &st);
+  if (r == 0) r = srv_open_store(dir, cli_db, &st);
   if (r)
-    fprintf(stderr, "meshd: cannot open %s/meshd.db: %s\n", dir,
+    fprintf(stderr, "meshd: cannot open the database of %s: %s\n", dir,
             mesh_strerror(r));
   return st;
 }

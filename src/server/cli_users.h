@@ -7,9 +7,14 @@
 
 #include "store.h"
 
-/* Creates the data folder if needed and opens its meshd.db. Returns a new
- * store (the caller closes it with store_close), or NULL after printing
- * the reason to stderr. dir is borrowed. Not for use on the loop. */
+/* The --db given to an offline command (borrowed, may be NULL): the
+ * commands then use and remember that PostgreSQL database, as the server
+ * does (srv_open_store). */
+void cli_set_db(const char *conninfo);
+/* Creates the data folder if needed and opens its store (srv_open_store).
+ * Returns a new store (the caller closes it with store_close), or NULL
+ * after printing the reason to stderr. dir is borrowed. Not for use on
+ * the loop. */
 struct store *cli_open_store(const char *dir);
 
 /* `meshd create-account`: hashes pass with argon2id (slow by design),

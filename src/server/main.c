@@ -29,6 +29,13 @@ static void usage(FILE *f) {
           "[--data DIR]\n"
           "options:\n"
           "  --data DIR      data folder (default ./meshd-data)\n"
+          "  --db CONNINFO   keep the data in this PostgreSQL database (a "
+          "libpq\n"
+          "                  connection string; default $MESHD_DB); "
+          "remembered in\n"
+          "                  the data folder's database.conf. Without "
+          "either:\n"
+          "                  SQLite in the data folder\n"
           "  --port N        HTTPS port (default 443; 0 picks a free one)\n"
           "  --bind ADDR     address to listen on (default 0.0.0.0)\n"
           "  --name HOST     server name for certificates and agent URLs\n"
@@ -45,7 +52,7 @@ static void usage(FILE *f) {
 }
 
 struct opts {
-  const char *data, *bind, *name, *url, *web, *pass, *email;
+  const char *data, *bind, *name, *url, *web, *pass, *email, *db;
   int admin;
   int port, json, verbose;
   long idle_s, auth_s;
@@ -60,6 +67,8 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
 #define TAKE(name) (strcmp(a, name) == 0 && v && (i++, 1))
     if (TAKE("--data"))
       o->data = v;
+    else if (TAKE("--db"))
+      o->db = v;
     else if (TAKE("--bind"))
       o->bind = v;
     else if (TAKE("--name"))
@@ -115,6 +124,7 @@ static int run_server(const struct opts *o) {
       .auth_ms = (uint64_t)o->auth_s * 1000,
       .web_dir = o->web,
       .agent_update_core = o->update_core,
+      .db = o->db,
   };
   if (!cfg.name) {
     int any = strcmp(o->bind, "0.0.0.0") == 0 || strcmp(o->bind, "::") == 0;
@@ -145,12 +155,15 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
+  o.db = getenv("MESHD_DB");
+  if (o.db && !*o.db) o.db = NULL;
   if (parse_opts(argc, argv, &o) != 0) {
     usage(stderr);
     return 2;
   }
   if (o.verbose) log_set_level(LOG_DEBUG);
   if (!o.cmd) return run_server(&o);
+  cli_set_db(o.db);
   if (!strcmp(o.cmd, "create-group") && o.arg)
     return cli_create_group(o.data, o.arg);
   if (!strcmp(o.cmd, "agent-config") && o.arg)

@@ -277,15 +277,16 @@ static void on_message(struct ws *w, enum ws_type type, const uint8_t *p,
   e->bytes_in += n;
   busy_mark(e->srv->relay, e);
   uint8_t *copy = NULL;
-  if (e->side == RELAY_VIEWER && !rtc_allowed(e->srv, t) &&
-      relay__is_offer(p, n)) {
-    drop_offer(e, t);
-    return;
-  }
   if (e->side == RELAY_VIEWER && (e->selecting || e->filtering)) {
     /* What is recorded is what the agent gets. */
     int r = relay__guard_message(e, type, &p, &n, &copy);
     if (r <= 0) return;
+  }
+  if (e->side == RELAY_VIEWER && !rtc_allowed(e->srv, t) &&
+      relay__is_offer(p, n)) {
+    free(copy);
+    drop_offer(e, t);
+    return;
   }
   recording_message(e->srv, t, e->side, type, p, n);
   int sent = ws_send(peer->ws, type, p, n);

@@ -105,7 +105,6 @@ static void on_purge(uv_timer_t *t) {
 }
 
 int srv_start(struct srv *s, uv_loop_t *loop, const struct srv_config *cfg) {
-  char path[4096];
   int r;
   memset(s, 0, sizeof *s);
   s->loop = loop;
@@ -124,9 +123,14 @@ int srv_start(struct srv *s, uv_loop_t *loop, const struct srv_config *cfg) {
         cfg->data_dir);
     return r;
   }
-  if ((r = srv_path(path, sizeof path, cfg->data_dir, "meshd.db")) != 0 ||
-      (r = store_open(path, &s->store)) != 0) {
-    log_error_r(r, "event=start what=database path=%s", path);
+  if ((r = srv_open_store(cfg->data_dir, cfg->db, &s->store)) != 0) {
+    log_error_r(r, "event=start what=database data=%s", cfg->data_dir);
+    return r;
+  }
+  if ((r = store_claim(s->store)) != 0) {
+    log_error(
+        "event=start what=database reason=\"another meshd uses this "
+        "PostgreSQL database\"");
     return r;
   }
   store_devices_all_offline(s->store);

@@ -58,6 +58,7 @@ struct srv_config {
                              NULL serves nothing (404) */
   int agent_update_core;  /* update JavaScript agents by the recovery core
                              (spec §6.5) instead of natively (update.h) */
+  const char *db;         /* a PostgreSQL conninfo, or NULL (srv_data.c) */
 };
 
 struct srv {
@@ -133,5 +134,11 @@ int srv_data_dir_init(const char *dir);
 int srv_lock(const char *dir, int *fd);
 /* Nonzero if a running meshd holds the data folder's lock. */
 int srv_is_running(const char *dir);
+/* Opens the data folder's store: the PostgreSQL database named by
+ * conninfo (then saved, 0600, as the folder's database.conf, so that
+ * later runs and the offline commands use it too), else the one its
+ * database.conf names, else SQLite in meshd.db. */
+struct store;
+int srv_open_store(const char *dir, const char *conninfo, struct store **out);
 
 #endif

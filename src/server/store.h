@@ -19,6 +19,14 @@ struct store;
 /* Opens (creating 0600 if needed) the database at path and brings the
  * schema up to date. */
 int store_open(const char *path, struct store **out);
+/* The same on the PostgreSQL database named by the libpq connection
+ * string conninfo (db.h). */
+int store_open_pg(const char *conninfo, struct store **out);
+/* Claims the database for this server: on PostgreSQL, MESH_E_EXISTS
+ * when another meshd already runs on it (one server per database until
+ * meshd coordinates several); always 0 on SQLite, whose data folder's
+ * lock does that. */
+int store_claim(struct store *st);
 void store_close(struct store *st);
 /* The database (borrowed, db.h), for the modules that keep their own
  * tables in it: users.c, events.c, cores.c, recording.c. */

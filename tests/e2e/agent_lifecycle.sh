@@ -9,7 +9,11 @@ start_meshd "$D" 0 --agent-idle-timeout 3
 PORT=$MESHD_PORT
 G=$("$MESHD" create-group "E2E group" --data "$D")
 new_agent "$A" "$D" "$G"
-[ "$(stat -c %a "$D/meshd.db")" = 600 ] || fail "database is not 0600"
+if [ -n "${MESHD_DB:-}" ]; then # PostgreSQL: the folder names it, 0600
+  [ "$(stat -c %a "$D/database.conf")" = 600 ] || fail "database.conf is not 0600"
+else
+  [ "$(stat -c %a "$D/meshd.db")" = 600 ] || fail "database is not 0600"
+fi
 [ "$(stat -c %a "$D/agentserver-key.pem")" = 600 ] || fail "key is not 0600"
 [ "$(stat -c %a "$D/cookie.key")" = 600 ] || fail "cookie key is not 0600"
 [ "$(stat -c %s "$D/cookie.key")" = 32 ] || fail "cookie key is not 32 bytes"

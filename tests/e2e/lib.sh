@@ -9,6 +9,17 @@ set -euo pipefail
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/meshe2e.XXXXXX")
 PIDS=()
 
+# On PostgreSQL (MESH_E2E_DB=pg: the postgresql.* copies of these tests,
+# tests/CMakeLists.txt) each test gets a database of its own in the run's
+# cluster (tests/pg.bash); meshd and its offline commands find it through
+# MESHD_DB, and sql() below goes there.
+if [ "${MESH_E2E_DB:-}" = pg ]; then
+  source "$(dirname "${BASH_SOURCE[0]}")/../pg.bash"
+  pg_attach || exit 1
+  MESHD_DB=$(pg_createdb "e2e_$$_$RANDOM") || exit 1
+  export MESHD_DB
+fi
+
 cleanup() {
   local st=$?
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
@@ -112,7 +123,15 @@ stop_agent_clean() {
   ! grep -q "Sanitizer\|runtime error:" "$A/agent.log" ||
     fail "sanitizer report: $(grep -A5 'Sanitizer\|runtime error:' "$A/agent.log" | head -n 20)"
 }
-sql() { sqlite3 -cmd '.timeout 5000' "$1/meshd.db" "$2"; }
+sql() {
+  if [ -n "${MESHD_DB:-}" ]; then
+    # The tests write SQLite's x'..' blob literals; PostgreSQL's are bytea.
+    psql "$MESHD_DB" -X -q -At -v ON_ERROR_STOP=1 \
+      -c "$(sed "s/x'\([0-9a-fA-F]*\)'/'\\\\x\1'::bytea/g" <<<"$2")"
+  else
+    sqlite3 -cmd '.timeout 5000' "$1/meshd.db" "$2"
+  fi
+}
 
 # ---- /control.ashx helpers (tests/e2e/wsclient.mjs). Set URL first:
 # URL=wss://127.0.0.1:$MESHD_PORT/control.ashx

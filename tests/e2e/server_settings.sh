@@ -24,7 +24,7 @@ sql "$D" "UPDATE users SET siteadmin=128 WHERE id='user//tom'"
 
 # (1) Settings: defaults, admin only, types checked.
 OUT=$(ask as_admin '{"action":"getserversettings","responseid":"q"}')
-has "$OUT" '"settings":\{"require2fa":false,"eventRetentionDays":365\}' "defaults"
+has "$OUT" '"settings":\{"require2fa":false,"eventRetentionDays":365,"webrtc":false\}' "defaults"
 expect as_bob '{"action":"getserversettings","responseid":"q"}' 'Access denied'
 expect as_bob '{"action":"setserversettings","require2fa":true,"responseid":"q"}' 'Access denied'
 expect as_admin '{"action":"setserversettings","require2fa":"yes","responseid":"q"}' 'Invalid require2fa'
