@@ -50,11 +50,15 @@ wait_for() {
 # start_meshd DATA [PORT] [extra args...]: sets MESHD_PID and MESHD_PORT.
 start_meshd() {
   local data=$1 port=${2:-0}; shift; [ $# -gt 0 ] && shift
+  # The log is appended to: a restart waits for its own listening line.
+  local before
+  before=$(count "$data.log" "event=listening")
   "$MESHD" --data "$data" --bind 127.0.0.1 --name 127.0.0.1 --port "$port" \
     "$@" >>"$data.log" 2>&1 &
   MESHD_PID=$!
   PIDS+=("$MESHD_PID")
-  wait_for 30 grep -q "event=listening" "$data.log" || fail "meshd did not start"
+  wait_for 30 more_than "$before" "$data.log" "event=listening" ||
+    fail "meshd did not start"
   MESHD_PORT=$(grep -o 'event=listening .*port=[0-9]*' "$data.log" | tail -n 1 |
     grep -o 'port=[0-9]*' | cut -d= -f2)
 }
@@ -96,7 +100,14 @@ is_online() { [ "$(online_count "$1")" -ge "${2:-1}" ]; }
 is_offline() { [ "$(online_count "$1")" -eq 0 ]; }
 
 # count LOGFILE PATTERN: occurrences of PATTERN.
-count() { grep -c -- "$2" "$1" 2>/dev/null || true; }
+count() {
+  local n
+  n=$(grep -c -- "$2" "$1" 2>/dev/null) || true
+  echo "${n:-0}"
+}
+# more_than N LOGFILE PATTERN: PATTERN occurs more than N times (for
+# wait_for, which runs it again each time).
+more_than() { [ "$(count "$2" "$3")" -gt "$1" ]; }
 
 # new_session DATA USERID [TTL_SECONDS]: prints a fresh session token for
 # USERID ("user//admin"), stored the way users.c's sessions_create stores
