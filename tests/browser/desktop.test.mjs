@@ -6,7 +6,6 @@
 // monitors (tests/e2e/desktop_monitors), the Display picker shows them,
 // picking the second shows only it, and a click lands offset into it.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,45 +13,17 @@ import { after, before, test } from 'node:test';
 import {
   createGroup, launchBrowser, openPage, screenshot, signIn, startAgent, startMeshd, stopMeshd,
 } from './lib.mjs';
+import { near, pixel, startXDesktop, until } from './xdesktop.mjs';
 
 const LIVE_MS = 20000;
-const procs = [];
 let meshd;
 let browser;
 let agent;
-let display;
-let xevLog = '';
+let x; // the X desktop (xdesktop.mjs)
 let deskPage; // the first test's page, its desktop session still open
 
-function run(cmd, args, env) {
-  const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(p);
-  return p;
-}
-
-async function until(pred, what, ms = 10000) {
-  const end = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 before(async () => {
-  // A free display number: the first without a socket that Xvfb takes.
-  for (let n = 140 + (process.pid % 50); !display; n++) {
-    if (existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`)) continue;
-    const x = run('Xvfb', [`:${n}`, '-screen', '0', '800x600x24', '-nolisten', 'tcp']);
-    try {
-      await until(() => existsSync(`/tmp/.X11-unix/X${n}`) || x.exitCode !== null, 'Xvfb', 5000);
-    } catch { /* tried below */ }
-    if (x.exitCode === null && existsSync(`/tmp/.X11-unix/X${n}`)) display = `:${n}`;
-  }
-  const env = { DISPLAY: display };
-  const xev = run('xev', ['-geometry', '300x200+400+300'], env);
-  xev.stdout.setEncoding('utf8');
-  xev.stdout.on('data', (c) => { xevLog += c; });
-  await until(() => xevLog.includes('MapNotify'), 'xev');
+  x = await startXDesktop(140);
   meshd = await startMeshd();
   meshd.cli('create-account', 'admin', '--pass', 'admin password', '--admin');
   browser = await launchBrowser();
@@ -62,20 +33,14 @@ after(async () => {
   if (agent) await agent.stop();
   if (browser) await browser.close();
   if (meshd) await stopMeshd(meshd);
-  for (const p of procs.reverse()) if (p.exitCode === null) p.kill();
+  x?.stop();
 });
-
-function pixel(page, x, y) {
-  return page.evaluate(([x, y]) => [...document.querySelector('#desk-canvas')
-    .getContext('2d').getImageData(x, y, 1, 1).data].slice(0, 3), [x, y]);
-}
-const near = (got, want) => got.every((v, i) => Math.abs(v - want[i]) <= 24);
 
 test('desktop: the Xvfb screen on the canvas; typing reaches an X client', async () => {
   const { page, seen } = await openPage(browser.context);
   await signIn(page, meshd.base, 'admin', 'admin password');
   const group = await createGroup(page, 'Lab');
-  process.env.DISPLAY = display; // the agent inherits it
+  process.env.DISPLAY = x.display; // the agent inherits it
   delete process.env.WAYLAND_DISPLAY;
   agent = await startAgent(meshd, group, { agentName: 'x-box' });
   await page.evaluate(() => { location.hash = '#/devices'; });
@@ -90,17 +55,17 @@ test('desktop: the Xvfb screen on the canvas; typing reaches an X client', async
   }, null, { timeout: LIVE_MS });
   await until(async () => near(await pixel(page, 50, 50), [0, 0, 0]) &&
     near(await pixel(page, 550, 400), [255, 255, 255]), 'the root colour and xev', LIVE_MS)
-    .catch(async (x) => { throw new Error(`${x.message}: ${await pixel(page, 50, 50)} / ${await pixel(page, 550, 400)}`); });
+    .catch(async (e) => { throw new Error(`${e.message}: ${await pixel(page, 50, 50)} / ${await pixel(page, 550, 400)}`); });
   await screenshot(page, 'desktop-xvfb');
 
   // Click into xev (mapped from the shown canvas) and type.
   const box = await page.locator('#desk-canvas').boundingBox();
-  xevLog = '';
+  x.xev = '';
   await page.mouse.click(box.x + (550 * box.width) / 800, box.y + (400 * box.height) / 600);
   await page.keyboard.type('Qz');
-  await until(() => /keysym 0x51, Q/.test(xevLog) && /keysym 0x7a, z/.test(xevLog),
-    `Q and z in xev:\n${xevLog.slice(-2000)}`);
-  assert.match(xevLog, /ButtonPress[\s\S]*button 1,/);
+  await until(() => /keysym 0x51, Q/.test(x.xev) && /keysym 0x7a, z/.test(x.xev),
+    `Q and z in xev:\n${x.xev.slice(-2000)}`);
+  assert.match(x.xev, /ButtonPress[\s\S]*button 1,/);
   await page.locator('#desk-stats', { hasText: /fps · \d+ KB\/s · 800×600/ }).waitFor();
   assert.deepEqual(seen.errors, []);
   deskPage = { page, seen };
@@ -115,7 +80,7 @@ test('desktop: two monitors in the Display picker; the second shown alone', asyn
 
   // Monitors made while the session is open are followed.
   let monLog = '';
-  const mon = run(helper, ['A:400x600+0+0:output', 'B:400x600+400+0'], { DISPLAY: display });
+  const mon = x.run(helper, ['A:400x600+0+0:output', 'B:400x600+400+0']);
   mon.stdout.setEncoding('utf8');
   mon.stdout.on('data', (c) => { monLog += c; });
   await until(() => monLog.includes('set 2'), 'the monitors');
@@ -133,10 +98,10 @@ test('desktop: two monitors in the Display picker; the second shown alone', asyn
   await until(async () => near(await pixel(page, 150, 400), [255, 255, 255]) &&
     near(await pixel(page, 350, 100), [0, 0, 0]), 'monitor 2 alone', LIVE_MS);
   const box = await page.locator('#desk-canvas').boundingBox();
-  xevLog = '';
+  x.xev = '';
   await page.mouse.click(box.x + (150 * box.width) / 400, box.y + (400 * box.height) / 600);
-  await until(() => /ButtonPress[\s\S]*root:\(5[45]\d,\s*(39\d|40\d)\)/.test(xevLog),
-    `a click near 550,400 in xev:\n${xevLog.slice(-1000)}`);
+  await until(() => /ButtonPress[\s\S]*root:\(5[45]\d,\s*(39\d|40\d)\)/.test(x.xev),
+    `a click near 550,400 in xev:\n${x.xev.slice(-1000)}`);
   await page.locator('#desk-stats', { hasText: /· 400×600/ }).waitFor();
 
   // The monitors go: one display again, the whole screen, no picker.

@@ -1,13 +1,12 @@
 // webrtc.test.mjs - the WebRTC switch-over (docs/sessions.md §9) between
-// Debian's Chromium and a real meshagent on this machine: with the server
+// Debian's Chromium and a real meshagent on this machine (its screen an
+// Xvfb, xdesktop.mjs): with the server
 // setting on, the Desktop tab's session moves onto a direct data channel
 // (the screen still shows, typing still reaches an X client), and the
 // Files tab's too (a file goes up and comes back byte for byte). The
 // agent's log shows the switch; meshd's relay carries only the start.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,44 +15,18 @@ import { after, before, test } from 'node:test';
 import {
   createGroup, launchBrowser, openPage, screenshot, signIn, startAgent, startMeshd, stopMeshd,
 } from './lib.mjs';
+import { near, pixel, startXDesktop, until } from './xdesktop.mjs';
 
 const LIVE_MS = 20000;
-const procs = [];
 let meshd;
 let browser;
 let agent;
-let display;
-let xevLog = '';
+let x; // the X desktop
 let dir;
 let deviceUrl;
 
-function run(cmd, args, env) {
-  const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(p);
-  return p;
-}
-
-async function until(pred, what, ms = 10000) {
-  const end = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 before(async () => {
-  for (let n = 190 + (process.pid % 50); !display; n++) {
-    if (existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`)) continue;
-    const x = run('Xvfb', [`:${n}`, '-screen', '0', '800x600x24', '-nolisten', 'tcp']);
-    try {
-      await until(() => existsSync(`/tmp/.X11-unix/X${n}`) || x.exitCode !== null, 'Xvfb', 5000);
-    } catch { /* tried below */ }
-    if (x.exitCode === null && existsSync(`/tmp/.X11-unix/X${n}`)) display = `:${n}`;
-  }
-  const xev = run('xev', ['-geometry', '300x200+400+300'], { DISPLAY: display });
-  xev.stdout.setEncoding('utf8');
-  xev.stdout.on('data', (c) => { xevLog += c; });
-  await until(() => xevLog.includes('MapNotify'), 'xev');
+  x = await startXDesktop(190);
   dir = await mkdtemp(path.join(os.tmpdir(), 'meshd-rtcfiles-'));
   meshd = await startMeshd();
   meshd.cli('create-account', 'admin', '--pass', 'admin password', '--admin');
@@ -64,15 +37,10 @@ after(async () => {
   if (agent) await agent.stop();
   if (browser) await browser.close();
   if (meshd) await stopMeshd(meshd);
-  for (const p of procs.reverse()) if (p.exitCode === null) p.kill();
+  x?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function pixel(page, x, y) {
-  return page.evaluate(([x, y]) => [...document.querySelector('#desk-canvas')
-    .getContext('2d').getImageData(x, y, 1, 1).data].slice(0, 3), [x, y]);
-}
-const near = (got, want) => got.every((v, i) => Math.abs(v - want[i]) <= 24);
 const count = (text, re) => (text.match(re) || []).length;
 
 test('desktop: the session moves onto WebRTC; screen and typing still work', async () => {
@@ -86,7 +54,7 @@ test('desktop: the session moves onto WebRTC; screen and typing still work', asy
   await page.locator('#settings-saved', { hasText: 'Saved' }).waitFor();
 
   const group = await createGroup(page, 'Lab');
-  process.env.DISPLAY = display; // the agent inherits it
+  process.env.DISPLAY = x.display; // the agent inherits it
   delete process.env.WAYLAND_DISPLAY;
   agent = await startAgent(meshd, group, { agentName: 'rtc-box' });
   await page.evaluate(() => { location.hash = '#/devices'; });
@@ -102,20 +70,20 @@ test('desktop: the session moves onto WebRTC; screen and typing still work', asy
 
   // Frames keep coming over the channel: a window drawn now shows.
   const draw = path.join(path.dirname(process.env.MESHD), 'desktop_draw');
-  run(draw, ['50', '50', '200', '150', 'ff0000'], { DISPLAY: display });
+  x.run(draw, ['50', '50', '200', '150', 'ff0000']);
   await until(async () => near(await pixel(page, 150, 120), [255, 0, 0]) &&
     near(await pixel(page, 550, 400), [255, 255, 255]), 'the red window and xev', LIVE_MS)
-    .catch(async (x) => { throw new Error(`${x.message}: ${await pixel(page, 150, 120)}`); });
+    .catch(async (e) => { throw new Error(`${e.message}: ${await pixel(page, 150, 120)}`); });
   await screenshot(page, 'desktop-webrtc');
 
   // Input goes over the channel too.
   const box = await page.locator('#desk-canvas').boundingBox();
-  xevLog = '';
+  x.xev = '';
   await page.mouse.click(box.x + (550 * box.width) / 800, box.y + (400 * box.height) / 600);
   await page.keyboard.type('Qz');
-  await until(() => /keysym 0x51, Q/.test(xevLog) && /keysym 0x7a, z/.test(xevLog),
-    `Q and z in xev:\n${xevLog.slice(-2000)}`);
-  assert.match(xevLog, /ButtonPress[\s\S]*button 1,/);
+  await until(() => /keysym 0x51, Q/.test(x.xev) && /keysym 0x7a, z/.test(x.xev),
+    `Q and z in xev:\n${x.xev.slice(-2000)}`);
+  assert.match(x.xev, /ButtonPress[\s\S]*button 1,/);
   assert.deepEqual(seen.errors, []);
 
   // Disconnecting ends the session on the agent, channel and all.
