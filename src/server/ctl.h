@@ -183,5 +183,11 @@ int events_visible(struct ctl_session *cs, const char *etype,
  * device, stores addnode. */
 void events_node_state(struct srv *s, const char *node_id, const char *group_id,
                        int online, int created);
+/* What another server announced (cluster.c), pushed to this server's
+ * sessions only: the stored event seq, read from the table; an agent's
+ * nodeconnect. */
+void events_deliver_stored(struct srv *s, int64_t seq);
+void events_deliver_node(struct srv *s, const char *node_id,
+                         const char *group_id, int online);
 
 #endif

@@ -153,8 +153,9 @@ json_t *ctl_node_json(struct srv *s, const struct store_device *d) {
     json_object_set(j, "tags", tags);
   json_decref(tags);
   cores_node_json(s, d->id, j); /* agent.core, and osdesc from the core */
-  /* Live state comes from the connections, not the table. */
-  if (strmap_get(&s->agents, d->id)) {
+  /* Live state comes from the connections, not the table; in a cluster
+   * the table's flag says the agent is connected to another server. */
+  if (strmap_get(&s->agents, d->id) || (s->cluster && d->online)) {
     json_object_set_new(j, "conn", json_integer(1));
     json_object_set_new(j, "pwr", json_integer(1));
     json_object_set_new(j, "agct",

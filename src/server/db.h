@@ -9,7 +9,8 @@
  * column names that are not keywords in either engine (quote "desc").
  * Integers are 64-bit on both (BIGINT in PostgreSQL's schema). Each engine
  * has its own schema text (db_sqlite.c, db_pg.c); the tables and columns
- * are the same.
+ * are the same (the cluster's, servers and devices.server_id, stay empty
+ * on SQLite: one server).
  *
  * Everything runs on the loop thread, synchronously: statements are
  * short and single-row or small (the callers' rule since store.h). A
@@ -71,5 +72,30 @@ int db_exec(struct db *db, const char *sql);
 int db_begin(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
+
+/* Cross-server signals (PostgreSQL's LISTEN/NOTIFY; db_pg_listen.c).
+ *
+ * db_notify sends payload (borrowed, under DB_NOTIFY_MAX bytes) on
+ * channel to every connection listening there, this server's included;
+ * inside a transaction it goes at the commit, and not at all on a
+ * rollback. 0 on SQLite, where there is no one else to tell.
+ *
+ * db_listen_open makes a second connection to db's PostgreSQL database
+ * (the same parameters), LISTENs on channel and puts it in non-blocking
+ * mode; connecting blocks for at most the connect timeout.
+ * MESH_E_INVALID on SQLite. The caller watches db_listen_fd for
+ * readability (uv_poll) and then calls db_listen_read, which hands each
+ * payload that arrived to cb (borrowed for the call) without blocking;
+ * MESH_E_DB when the connection is lost (close it and open a new one:
+ * what was sent meanwhile is not seen). The fd is libpq's: stop
+ * watching it before db_listen_close. */
+#define DB_NOTIFY_MAX 7999 /* PostgreSQL's payload limit, less one */
+struct db_listen;
+typedef void (*db_notify_cb)(const char *payload, void *data);
+int db_notify(struct db *db, const char *channel, const char *payload);
+int db_listen_open(struct db *db, const char *channel, struct db_listen **out);
+int db_listen_fd(struct db_listen *l);
+int db_listen_read(struct db_listen *l, db_notify_cb cb, void *data);
+void db_listen_close(struct db_listen *l);
 
 #endif

@@ -124,7 +124,14 @@ static const char schema[] =
     "  size BIGINT NOT NULL DEFAULT 0,"
     "  truncated BIGINT NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS recordings_node"
-    "  ON recordings(node_id, start);";
+    "  ON recordings(node_id, start);"
+    /* The cluster (cluster.c): one row per meshd, its heartbeat in the
+     * database's clock; a device names the server holding its agent. */
+    "CREATE TABLE IF NOT EXISTS servers ("
+    "  id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+    "  started BIGINT NOT NULL, heartbeat BIGINT NOT NULL);"
+    "ALTER TABLE devices ADD COLUMN IF NOT EXISTS server_id TEXT;"
+    "CREATE INDEX IF NOT EXISTS devices_server ON devices(server_id);";
 
 /* libpq's messages end in a newline and may span lines; a log line is
  * one line. */
@@ -224,6 +231,10 @@ int db_open_pg(const char *conninfo, struct db **out) {
            PQdb(d->conn), PQuser(d->conn));
   *out = &d->base;
   return 0;
+}
+
+struct pg_conn *db_pg__conn(struct db *db) {
+  return ((struct pg_db *)db)->conn;
 }
 
 static void pg_close(struct db *db) {

@@ -43,4 +43,9 @@ struct db_stmt {
   const struct db_ops *ops;
 };
 
+/* db_pg.c: the libpq connection of a PostgreSQL db (PGconn), for
+ * db_pg_listen.c. */
+struct pg_conn;
+struct pg_conn *db_pg__conn(struct db *db);
+
 #endif

@@ -97,7 +97,12 @@ static const char schema[] =
     "  size INTEGER NOT NULL DEFAULT 0,"
     "  truncated INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS recordings_node"
-    "  ON recordings(node_id, start);";
+    "  ON recordings(node_id, start);"
+    /* PostgreSQL's cluster table (cluster.h), here for the same schema:
+     * one server, so it stays empty. */
+    "CREATE TABLE IF NOT EXISTS servers ("
+    "  id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+    "  started INTEGER NOT NULL, heartbeat INTEGER NOT NULL);";
 
 static const struct db_ops sq_ops;
 
@@ -141,7 +146,14 @@ int db_open_sqlite(const char *path, struct db **out) {
       sqlite3_busy_timeout(d->h, 5000) != SQLITE_OK ||
       sqlite3_exec(d->h, schema, NULL, NULL, NULL) != SQLITE_OK ||
       add_column(d->h, "groups", "record_sessions",
-                 "INTEGER NOT NULL DEFAULT 0") != 0) {
+                 "INTEGER NOT NULL DEFAULT 0") != 0 ||
+      /* Always NULL here (one server), kept so both engines share the
+       * devices SQL. */
+      add_column(d->h, "devices", "server_id", "TEXT") != 0 ||
+      sqlite3_exec(d->h,
+                   "CREATE INDEX IF NOT EXISTS devices_server"
+                   " ON devices(server_id)",
+                   NULL, NULL, NULL) != SQLITE_OK) {
     log_error("event=db_open_failed engine=sqlite path=%s reason=\"%s\"", path,
               d->h ? sqlite3_errmsg(d->h) : "out of memory");
     db_close(&d->base);

@@ -5,7 +5,8 @@
  * site administrator, or a user with the "all events" site right, sees
  * everything; a member of the event's device group sees group and device
  * events; the account concerned sees its own; user managers see account
- * events. The same rule serves listing (as SQL) and pushing (in C).
+ * events. The same rule serves listing (as SQL) and pushing (in C), also
+ * of the events other servers announce (cluster.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "cluster.h"
 #include "ctl.h"
 #include "db.h"
 
@@ -42,14 +44,17 @@ static void iso_now(char out[32]) {
   snprintf(out + n, 32 - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
 }
 
-static void store_event(struct srv *s, json_t *ev, const char *etype,
-                        const char *action, const struct ev_scope *sc) {
+/* Stores ev; its seq, or 0 when it could not be stored (logged). */
+static int64_t store_event(struct srv *s, json_t *ev, const char *etype,
+                           const char *action, const struct ev_scope *sc) {
   struct db_stmt *st;
+  int64_t seq = 0;
   char *doc = json_dumps(ev, JSON_COMPACT);
   const char *args[] = {etype, action, NULL};
   int r = doc ? store_prep(s->store,
                            "INSERT INTO events(etype,action,time,user_id,"
-                           "group_id,node_id,doc) VALUES(?1,?2,?3,?4,?5,?6,?7)",
+                           "group_id,node_id,doc) VALUES(?1,?2,?3,?4,?5,?6,?7)"
+                           " RETURNING seq",
                            &st, args)
               : MESH_E_NOMEM;
   if (r == 0) {
@@ -58,11 +63,22 @@ static void store_event(struct srv *s, json_t *ev, const char *etype,
     db_bind_text(st, 5, sc->group_id);
     db_bind_text(st, 6, sc->node_id);
     db_bind_text(st, 7, doc);
-    r = store_step(st, 0);
+    r = db_step(st);
+    if (r == DB_ROW) seq = db_col_int64(st, 0);
     db_finalize(st);
   }
-  if (r) log_error("event=event_store_failed action=%s", action);
+  if (seq <= 0) log_error("event=event_store_failed action=%s", action);
   free(doc);
+  return seq;
+}
+
+/* Pushes ev (borrowed) to this server's sessions that may see it. */
+static void push(struct srv *s, json_t *ev, const char *etype,
+                 const struct ev_scope *sc) {
+  json_t *msg = json_pack("{s:s, s:O}", "action", "event", "event", ev);
+  for (struct ctl_session *cs = s->ctl_sessions; cs; cs = cs->next)
+    if (events_visible(cs, etype, sc)) ctl_send(cs, msg);
+  json_decref(msg);
 }
 
 void events_emit(struct srv *s, json_t *ev, const struct ev_scope *sc,
@@ -74,17 +90,37 @@ void events_emit(struct srv *s, json_t *ev, const struct ev_scope *sc,
     return;
   }
   json_object_set_new(ev, "domain", json_string(""));
+  int64_t seq = 0;
   if (!nolog) {
     char when[32];
     iso_now(when);
     json_object_set_new(ev, "time", json_string(when));
-    store_event(s, ev, etype, action, sc);
+    seq = store_event(s, ev, etype, action, sc);
   }
-  json_t *msg = json_pack("{s:s, s:O}", "action", "event", "event", ev);
-  for (struct ctl_session *cs = s->ctl_sessions; cs; cs = cs->next)
-    if (events_visible(cs, etype, sc)) ctl_send(cs, msg);
-  json_decref(msg);
+  push(s, ev, etype, sc);
+  /* The other servers read it from the table (cluster.h). */
+  if (seq > 0) cluster_publish_event(s, seq);
   json_decref(ev);
+}
+
+void events_deliver_stored(struct srv *s, int64_t seq) {
+  struct db_stmt *st;
+  if (!s->ctl_sessions) return; /* no one here to tell */
+  if (store_prep(s->store,
+                 "SELECT etype,user_id,group_id,node_id,doc FROM events"
+                 " WHERE seq=?1",
+                 &st, NULL) != 0)
+    return;
+  db_bind_int64(st, 1, seq);
+  if (db_step(st) == DB_ROW) {
+    const char *etype = db_col_text(st, 0), *doc = db_col_text(st, 4);
+    struct ev_scope sc = {db_col_text(st, 1), db_col_text(st, 2),
+                          db_col_text(st, 3)};
+    json_t *ev = doc ? json_loads(doc, 0, NULL) : NULL;
+    if (etype && json_is_object(ev)) push(s, ev, etype, &sc);
+    json_decref(ev);
+  }
+  db_finalize(st);
 }
 
 void events_push_user(struct srv *s, const char *user_id, json_t *ev) {
@@ -131,8 +167,7 @@ json_t *events_list(struct ctl_session *cs, const char *node_id, int limit) {
 
 void events_node_state(struct srv *s, const char *node_id, const char *group_id,
                        int online, int created) {
-  char nid[80], mid[80];
-  snprintf(nid, sizeof nid, "node//%s", node_id);
+  char mid[112];
   snprintf(mid, sizeof mid, "mesh//%s", group_id);
   struct ev_scope sc = {NULL, group_id, node_id};
   if (created) {
@@ -149,6 +184,16 @@ void events_node_state(struct srv *s, const char *node_id, const char *group_id,
                 &sc, 0);
     if (have) store_group_cleanup(&g);
   }
+  events_deliver_node(s, node_id, group_id, online);
+  cluster_publish_node(s, node_id, group_id, online);
+}
+
+void events_deliver_node(struct srv *s, const char *node_id,
+                         const char *group_id, int online) {
+  char nid[80], mid[112];
+  snprintf(nid, sizeof nid, "node//%s", node_id);
+  snprintf(mid, sizeof mid, "mesh//%s", group_id);
+  struct ev_scope sc = {NULL, group_id, node_id};
   json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "etype", "node",
                          "action", "nodeconnect", "nodeid", nid, "meshid", mid,
                          "conn", online ? 1 : 0, "pwr", online ? 1 : 0);

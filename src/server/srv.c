@@ -13,6 +13,7 @@
 #include "base/err.h"
 #include "ctl.h"
 #include "base/log.h"
+#include "cluster.h"
 #include "msh_text.h"
 #include "net/http_srv.h"
 #include "net/tls.h"
@@ -127,13 +128,7 @@ int srv_start(struct srv *s, uv_loop_t *loop, const struct srv_config *cfg) {
     log_error_r(r, "event=start what=database data=%s", cfg->data_dir);
     return r;
   }
-  if ((r = store_claim(s->store)) != 0) {
-    log_error(
-        "event=start what=database reason=\"another meshd uses this "
-        "PostgreSQL database\"");
-    return r;
-  }
-  store_devices_all_offline(s->store);
+  if ((r = cluster_start(s)) != 0) return r;
   settings_get(s->store, &s->settings);
   uv_timer_init(loop, &s->purge_timer);
   s->purge_timer.data = s;
@@ -176,6 +171,7 @@ static void on_http_stopped(void *data) {
 
 void srv_stop(struct srv *s) {
   relay_stop(s);
+  cluster_stop(s);
   if (s->purge_timer.loop && !uv_is_closing((uv_handle_t *)&s->purge_timer))
     uv_close((uv_handle_t *)&s->purge_timer, NULL);
   if (s->http) http_srv_stop(s->http, on_http_stopped, s);
@@ -188,6 +184,7 @@ void srv_cleanup(struct srv *s) {
   relay_cleanup(s);
   agent_bins_cleanup(s);
   strmap_cleanup(&s->agents);
+  cluster_free(s); /* after the agents' closes marked their devices */
   auth_throttle_free(s->throttle);
   store_close(s->store);
   srv_keys_cleanup(&s->keys);

@@ -80,6 +80,7 @@ struct srv {
   uv_timer_t purge_timer;   /* hourly: events past their retention */
   struct agent_bins *bins;  /* update.h: agent binaries per architecture */
   int n_updates;            /* native agent updates running */
+  struct cluster *cluster;  /* cluster.h: on PostgreSQL, else NULL */
 };
 
 int srv_start(struct srv *s, uv_loop_t *loop, const struct srv_config *cfg);

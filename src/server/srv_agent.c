@@ -340,10 +340,13 @@ static void on_close(struct ws *w, int code, const char *reason, void *data) {
   a->upd = NULL;
   if (a->admitted) {
     strmap_del(&s->agents, a->node_id);
-    store_device_offline(s->store, a->node_id);
-    events_node_state(s, a->node_id, a->group_id, 0, 0);
-    log_info("event=agent_offline peer=%s node=%s code=%d reason=\"%s\"",
-             a->peer, a->node_id, code, reason ? reason : "");
+    /* 1: the agent is on another server now, online there. */
+    int moved = store_device_offline(s->store, a->node_id) == 1;
+    if (!moved) events_node_state(s, a->node_id, a->group_id, 0, 0);
+    log_info(
+        "event=agent_offline peer=%s node=%s code=%d reason=\"%s\" "
+        "moved=%d",
+        a->peer, a->node_id, code, reason ? reason : "", moved);
   } else {
     log_info("event=agent_closed peer=%s code=%d reason=\"%s\"", a->peer, code,
              reason ? reason : "");

@@ -13,6 +13,7 @@
  * the subset both run (db.h). */
 struct store {
   struct db *db;
+  char *server_id; /* this server's, on PostgreSQL once joined */
 };
 
 static int open_with(int (*open_db)(const char *, struct db **),
@@ -37,17 +38,73 @@ int store_open_pg(const char *conninfo, struct store **out) {
   return open_with(db_open_pg, conninfo, out);
 }
 
-int store_claim(struct store *st) {
+int store_server_join(struct store *st, const char *id, const char *name) {
   if (db_engine(st->db) != DB_PG) return 0;
-  /* A session-level advisory lock, held while this connection lives; the
-   * key is arbitrary but fixed ("meshd" in ASCII). */
+  /* A session-level advisory lock on the id, held while this connection
+   * lives (two keys: "meshd" in ASCII, and the id's hash): a second
+   * process with the same id is a copied data folder. Its heartbeat could
+   * not tell: a server killed a moment ago has a fresh one too. */
   struct db_stmt *s;
-  int r = db_prepare(st->db, "SELECT pg_try_advisory_lock(478560367716)", &s);
+  const char *args[] = {id, name, NULL};
+  int r =
+      store_prep(st, "SELECT pg_try_advisory_lock(1835364452, hashtext(?1))",
+                 &s, (const char *const[]){id, NULL});
   if (r) return r;
   r = db_step(s);
   int got = r == DB_ROW && db_col_int64(s, 0) == 1;
   db_finalize(s);
-  return r < 0 ? r : got ? 0 : MESH_E_EXISTS;
+  if (r < 0) return r;
+  if (!got) return MESH_E_EXISTS;
+  free(st->server_id);
+  if (!(st->server_id = strdup(id))) return MESH_E_NOMEM;
+  return store_exec(st,
+                    "INSERT INTO servers(id,name,started,heartbeat) VALUES"
+                    "(?1,?2,EXTRACT(EPOCH FROM now())::BIGINT,"
+                    "EXTRACT(EPOCH FROM now())::BIGINT) ON CONFLICT(id) DO"
+                    " UPDATE SET name=excluded.name, started=excluded.started,"
+                    " heartbeat=excluded.heartbeat",
+                    args, 0);
+}
+
+int store_server_heartbeat(struct store *st) {
+  if (!st->server_id) return 0;
+  const char *args[] = {st->server_id, NULL};
+  /* The database's clock, so servers whose clocks differ agree on
+   * which heartbeat is stale. */
+  return store_exec(st,
+                    "UPDATE servers SET heartbeat="
+                    "EXTRACT(EPOCH FROM now())::BIGINT WHERE id=?1",
+                    args, 1);
+}
+
+void store_server_leave(struct store *st) {
+  if (!st->server_id) return;
+  const char *args[] = {st->server_id, NULL};
+  store_exec(st, "DELETE FROM servers WHERE id=?1", args, 0);
+}
+
+int store_devices_reset(struct store *st, int own, int64_t stale_s,
+                        store_reset_cb cb, void *data) {
+  if (!st->server_id) return store_devices_all_offline(st);
+  struct db_stmt *s;
+  const char *args[] = {st->server_id, NULL};
+  /* A device online with no server id was put online by a meshd from
+   * before the cluster; none of the running servers holds it. */
+  int r = store_prep(
+      st,
+      "UPDATE devices SET online=0 WHERE online=1 AND ("
+      " server_id IS NULL OR (server_id=?1 AND ?2=1) OR"
+      " (server_id<>?1 AND server_id NOT IN (SELECT id FROM servers WHERE"
+      "  heartbeat >= EXTRACT(EPOCH FROM now())::BIGINT - ?3)))"
+      " RETURNING id, group_id",
+      &s, args);
+  if (r) return r;
+  db_bind_int64(s, 2, own ? 1 : 0);
+  db_bind_int64(s, 3, stale_s);
+  while ((r = db_step(s)) == DB_ROW)
+    cb(db_col_text(s, 0), db_col_text(s, 1), data);
+  db_finalize(s);
+  return r < 0 ? r : 0;
 }
 
 struct db *store_db(struct store *st) {
@@ -57,6 +114,7 @@ struct db *store_db(struct store *st) {
 void store_close(struct store *st) {
   if (!st) return;
   db_close(st->db);
+  free(st->server_id);
   free(st);
 }
 
@@ -257,14 +315,16 @@ int store_device_online(struct store *st, const struct store_agent_seen *a,
   r = store_prep(st,
                  "INSERT INTO devices(id,group_id,name,os,commit_date,addr,"
                  " last_peer,platform,agent_id,caps,online,first_seen,"
-                 " last_seen,last_connect,icon)"
-                 " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,1,?11,?11,?11,?8)"
+                 " last_seen,last_connect,icon,server_id)"
+                 " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,1,?11,?11,?11,?8,"
+                 " ?12)"
                  " ON CONFLICT(id) DO UPDATE SET name=excluded.name,"
                  " os=excluded.os, commit_date=excluded.commit_date,"
                  " addr=excluded.addr, last_peer=excluded.last_peer,"
                  " platform=excluded.platform, agent_id=excluded.agent_id,"
                  " caps=excluded.caps, online=1, last_seen=excluded.last_seen,"
-                 " last_connect=excluded.last_connect"
+                 " last_connect=excluded.last_connect,"
+                 " server_id=excluded.server_id"
                  " RETURNING group_id",
                  &s, args);
   if (r) return r;
@@ -277,6 +337,8 @@ int store_device_online(struct store *st, const struct store_agent_seen *a,
   db_bind_int64(s, 9, a->agent_id);
   db_bind_int64(s, 10, a->caps);
   db_bind_int64(s, 11, (int64_t)time(NULL));
+  /* A device held by another server just moves here. */
+  db_bind_text(s, 12, st->server_id);
   /* Any failure is MESH_E_DB here, an unknown group (its foreign key)
    * too. */
   if (db_step(s) == DB_ROW) {
@@ -292,11 +354,16 @@ int store_device_online(struct store *st, const struct store_agent_seen *a,
 int store_device_offline(struct store *st, const char *node_id) {
   struct db_stmt *s;
   const char *args[] = {node_id, NULL};
-  int r = store_prep(
-      st, "UPDATE devices SET online=0, last_seen=?2 WHERE id=?1", &s, args);
+  /* Only while this server holds it: the agent may have moved to
+   * another one before this connection noticed it was gone. */
+  int r = store_prep(st,
+                     "UPDATE devices SET online=0, last_seen=?2 WHERE id=?1"
+                     " AND (?3 IS NULL OR server_id=?3)",
+                     &s, args);
   if (r) return r;
   db_bind_int64(s, 2, (int64_t)time(NULL));
-  r = store_step(s, 0);
+  db_bind_text(s, 3, st->server_id);
+  r = store_step(s, st->server_id ? 1 : 0);
   db_finalize(s);
   return r;
 }

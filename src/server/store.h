@@ -22,11 +22,27 @@ int store_open(const char *path, struct store **out);
 /* The same on the PostgreSQL database named by the libpq connection
  * string conninfo (db.h). */
 int store_open_pg(const char *conninfo, struct store **out);
-/* Claims the database for this server: on PostgreSQL, MESH_E_EXISTS
- * when another meshd already runs on it (one server per database until
- * meshd coordinates several); always 0 on SQLite, whose data folder's
- * lock does that. */
-int store_claim(struct store *st);
+/* Joins the cluster of servers sharing a PostgreSQL database (cluster.h)
+ * as server id (borrowed; stable for a data folder) called name: its row
+ * in servers with a fresh heartbeat, and from then on the devices whose
+ * agents connect here are recorded as held by id. MESH_E_EXISTS when a
+ * running meshd already joined with this id (a copied data folder).
+ * Always 0 on SQLite: one server, whose data folder lock is enough. */
+int store_server_join(struct store *st, const char *id, const char *name);
+/* Renews this server's heartbeat (0 on SQLite); MESH_E_NOT_FOUND when
+ * its row was removed. */
+int store_server_heartbeat(struct store *st);
+/* Removes this server's row: a clean stop (nothing on SQLite). */
+void store_server_leave(struct store *st);
+/* Marks offline the devices no running server holds: with own set
+ * (at start) those this server held, and always those of servers whose
+ * heartbeat is older than stale_s seconds or gone. cb gets each one's
+ * node and group id (borrowed for the call). On SQLite: every device,
+ * without callbacks (store_devices_all_offline). */
+typedef void (*store_reset_cb)(const char *node_id, const char *group_id,
+                               void *data);
+int store_devices_reset(struct store *st, int own, int64_t stale_s,
+                        store_reset_cb cb, void *data);
 void store_close(struct store *st);
 /* The database (borrowed, db.h), for the modules that keep their own
  * tables in it: users.c, events.c, cores.c, recording.c. */
@@ -87,12 +103,15 @@ struct store_agent_seen {
   const char *peer; /* IP address and port */
   uint32_t platform, agent_id, caps;
 };
-/* Creates or updates the device; marks it online with last/first seen
- * times. The device's group is set only when the device is new (*created
- * set): an existing device keeps its stored group (*group_out, malloc'd). */
+/* Creates or updates the device; marks it online, held by this server
+ * (store_server_join), with last/first seen times. The device's group is set
+ * only when the device is new (*created set): an existing device keeps its
+ * stored group (*group_out, malloc'd). */
 int store_device_online(struct store *st, const struct store_agent_seen *a,
                         char **group_out, int *created);
-/* Marks the device offline and records its last-seen time. */
+/* Marks the device offline and records its last-seen time; on
+ * PostgreSQL only if this server holds it: 1 (nothing changed) when
+ * another server does (the agent moved there) or it is gone. */
 int store_device_offline(struct store *st, const char *node_id);
 /* Records the agent's binary hash (command 12 reply), as hex. */
 int store_device_set_agent_hash(struct store *st, const char *node_id,

@@ -2,8 +2,8 @@
 # meshd on PostgreSQL (the run's cluster, MESH_TEST_PG_FILE): --db names
 # the database once and the data folder remembers it (database.conf,
 # 0600) for the offline commands and the next start; the data outlives a
-# restart; a second meshd on the same database is refused while the
-# first runs; a database that cannot be reached stops meshd with a clear
+# restart; a copy of its data folder (the same server id) is refused
+# while it runs; a database that cannot be reached stops meshd with a clear
 # reason, and the conninfo's password never reaches the log.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../pg.bash"
@@ -26,14 +26,17 @@ start_agent "$A"
 wait_for 20 is_online "$D" || fail "agent did not come online"
 pass "meshd and its offline commands on PostgreSQL; the agent online"
 
-# A second server with another data folder on the same database.
+# A copy of the data folder, its server-id with it, on the same database:
+# refused while the original runs (several servers share a database,
+# each with its own id: postgresql_cluster.sh).
 D2=$WORK/data2
+cp -a "$D" "$D2"
 "$MESHD" --data "$D2" --bind 127.0.0.1 --port 0 --db "$CI" >"$D2.log" 2>&1 &&
-  fail "a second meshd started on the same database"
-grep -q 'reason="another meshd uses this PostgreSQL database"' "$D2.log" ||
+  fail "a copy of the data folder started beside the original"
+grep -q 'reason="another running meshd has this server id' "$D2.log" ||
   fail "no reason for the refusal: $(cat "$D2.log")"
 kill -0 "$MESHD_PID" || fail "the first meshd died"
-pass "a second meshd on the same database is refused"
+pass "a copied data folder (the same server id) is refused"
 
 # Restart without --db: the folder's database.conf names it.
 stop_agent_clean
