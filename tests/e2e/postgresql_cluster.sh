@@ -4,8 +4,9 @@
 # service keys: an account and a group made through A are there through
 # B; an agent connected to A is online in B's user API; a user signed in
 # at B hears the agent come and go at A and a group edit made at A, live;
-# A killed (-9), B marks A's devices offline once A's heartbeat is stale;
-# A killed and restarted at once, A resets its own devices at start.
+# a listening connection cut is made again; A killed (-9), B marks A's
+# devices offline once A's heartbeat is stale; A killed and restarted at
+# once, A resets its own devices at start.
 # (meshd on SQLite, one server, is every other e2e test.)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../pg.bash"
@@ -67,6 +68,20 @@ OUT=$(cat "$WORK/b.out")
 has "$OUT" "\"action\":\"nodeconnect\".*\"nodeid\":\"node//[^\"]*\".*\"conn\":1" "nodeconnect 1 at B"
 has "$OUT" "\"action\":\"meshchange\".*\"meshid\":\"mesh//$(re "$G")\"" "meshchange at B"
 pass "(2) B's user hears the agent come and go at A and A's group edit"
+
+# (2b) The listening connections cut by the database: each server
+# connects again, and events flow as before.
+psql "$CI" -X -q -At -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+  WHERE datname=current_database() AND query LIKE 'LISTEN%'" >/dev/null
+wait_for 20 more_than 1 "$DB.log" "event=cluster_listening" || fail "B did not listen again"
+grep -q "event=db_listen_lost" "$DB.log" || fail "B did not log the lost connection"
+as_b --send '{"action":"ping"}' --wait pong --wait '"action":"meshchange".*"Again"' \
+  --linger 0 >"$WORK/b2.out" 2>&1 &
+WATCH=$!
+wait_for 10 grep -q pong "$WORK/b2.out" || fail "B's session did not open"
+expect as_a "{\"action\":\"editmesh\",\"meshid\":\"mesh//$G\",\"meshname\":\"Again\",\"responseid\":\"q\"}" ok
+wait "$WATCH" || fail "B's session missed the edit after the reconnect: $(cat "$WORK/b2.out")"
+pass "(2b) a lost listening connection is made again; events flow"
 
 # (3) A killed: B resets A's devices once A's heartbeat is stale; A back,
 # the agent returns to it.
