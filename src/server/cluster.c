@@ -40,56 +40,12 @@ struct cluster {
   int stopping;
 };
 
-/* ------------------------------------------------------------ parsing */
+/* ----------------------------------------------------------- server id */
 
 static int id_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '@' || c == '$';
+         (c >= '0' && c <= '9');
 }
-
-/* Copies the id of exactly len characters at *p (then a space or the
- * end) into out (len + 1 bytes); moves *p past it and one space. Fixed
- * lengths: a cut payload never passes as a shorter id. */
-static int take_id(const char **p, char *out, size_t len) {
-  size_t n = 0;
-  while (n <= len && id_char((*p)[n])) n++;
-  if (n != len || ((*p)[n] != ' ' && (*p)[n] != 0)) return MESH_E_MALFORMED;
-  memcpy(out, *p, n);
-  out[n] = 0;
-  *p += n;
-  if (**p == ' ') (*p)++;
-  return 0;
-}
-
-int cluster__parse(const char *payload, struct cluster_msg *m) {
-  const char *p = payload;
-  memset(m, 0, sizeof *m);
-  if (take_id(&p, m->server, CLUSTER_ID_LEN) != 0 ||
-      (p[0] != 'e' && p[0] != 'n') || p[1] != ' ')
-    return MESH_E_MALFORMED;
-  m->kind = p[0];
-  p += 2;
-  if (m->kind == 'e') {
-    int64_t v = 0;
-    size_t n = 0;
-    for (; p[n] >= '0' && p[n] <= '9'; n++) {
-      if (n >= 18) return MESH_E_MALFORMED; /* no overflow */
-      v = v * 10 + (p[n] - '0');
-    }
-    if (n == 0 || p[n] != 0 || v <= 0) return MESH_E_MALFORMED;
-    m->seq = v;
-    return 0;
-  }
-  if ((p[0] != '0' && p[0] != '1') || p[1] != ' ') return MESH_E_MALFORMED;
-  m->online = p[0] == '1';
-  p += 2;
-  if (take_id(&p, m->node, CLUSTER_NODE_LEN) != 0 || p[-1] != ' ' ||
-      take_id(&p, m->group, CLUSTER_NODE_LEN) != 0 || *p != 0)
-    return MESH_E_MALFORMED;
-  return 0;
-}
-
-/* ----------------------------------------------------------- server id */
 
 /* Reads the data folder's server id, making it on the first start. */
 static int load_id(const char *dir, char out[CLUSTER_ID_LEN + 1]) {
@@ -166,7 +122,7 @@ void cluster_publish_node(struct srv *s, const char *node_id,
 static void on_payload(const char *payload, void *data) {
   struct cluster *c = data;
   struct cluster_msg m;
-  if (cluster__parse(payload, &m) != 0) {
+  if (cluster_msg_parse(payload, &m) != 0) {
     log_warn("event=cluster_notify_ignored reason=\"malformed\" len=%zu",
              strlen(payload));
     return;

@@ -24,6 +24,8 @@
 
 #include <stdint.h>
 
+#include "proto/cluster_msg.h"
+
 #define CLUSTER_CHANNEL "meshd_events"
 #define CLUSTER_HEARTBEAT_MS 5000
 #define CLUSTER_STALE_S 15 /* three heartbeats */
@@ -48,25 +50,5 @@ void cluster_free(struct srv *s);
 void cluster_publish_event(struct srv *s, int64_t seq);
 void cluster_publish_node(struct srv *s, const char *node_id,
                           const char *group_id, int online);
-
-/* A NOTIFY payload, as cluster_publish_* write it:
- *   "<server id> e <seq>"                      a stored event
- *   "<server id> n <0|1> <node id> <group id>"  nodeconnect
- * Ids are letters, digits, '@' and '$' (hex, B64MC) of fixed lengths:
- * a node or group id is 64 (48 bytes as B64MC, or a legacy group's 32
- * bytes as hex). */
-#define CLUSTER_ID_LEN 32 /* a server id: hex of 16 random bytes */
-#define CLUSTER_NODE_LEN 64
-struct cluster_msg {
-  char server[CLUSTER_ID_LEN + 1];
-  char kind; /* 'e' or 'n' */
-  int64_t seq;
-  int online;
-  char node[CLUSTER_NODE_LEN + 1], group[CLUSTER_NODE_LEN + 1];
-};
-/* Parses payload (borrowed, NUL-terminated): 0, or MESH_E_MALFORMED
- * for anything else (a field of another length, missing, or extra). A
- * seq cut short still parses: PostgreSQL delivers payloads whole. Pure. */
-int cluster__parse(const char *payload, struct cluster_msg *m);
 
 #endif

@@ -35,14 +35,14 @@ static const char GROUP[] =
 static void parse_valid(void **state) {
   (void)state;
   struct cluster_msg m;
-  assert_int_equal(cluster__parse("0123456789abcdef0123456789abcdef e 42", &m),
-                   0);
+  assert_int_equal(
+      cluster_msg_parse("0123456789abcdef0123456789abcdef e 42", &m), 0);
   assert_string_equal(m.server, SID_A);
   assert_int_equal(m.kind, 'e');
   assert_int_equal(m.seq, 42);
   char p[400];
   snprintf(p, sizeof p, "%s n 1 %s %s", SID_B, NODE, GROUP);
-  assert_int_equal(cluster__parse(p, &m), 0);
+  assert_int_equal(cluster_msg_parse(p, &m), 0);
   assert_int_equal(m.kind, 'n');
   assert_int_equal(m.online, 1);
   assert_string_equal(m.node, NODE);
@@ -57,17 +57,17 @@ static void parse_truncated(void **state) {
   char p[400], cut[400];
   struct cluster_msg m;
   snprintf(p, sizeof p, "%s n 0 %s %s", SID_A, NODE, GROUP);
-  assert_int_equal(cluster__parse(p, &m), 0);
+  assert_int_equal(cluster_msg_parse(p, &m), 0);
   for (size_t n = 0; n < strlen(p); n++) {
     memcpy(cut, p, n);
     cut[n] = 0;
-    assert_int_equal(cluster__parse(cut, &m), MESH_E_MALFORMED);
+    assert_int_equal(cluster_msg_parse(cut, &m), MESH_E_MALFORMED);
   }
   snprintf(p, sizeof p, "%s e 7", SID_A);
   for (size_t n = 0; n < strlen(p); n++) {
     memcpy(cut, p, n);
     cut[n] = 0;
-    assert_int_equal(cluster__parse(cut, &m), MESH_E_MALFORMED);
+    assert_int_equal(cluster_msg_parse(cut, &m), MESH_E_MALFORMED);
   }
 }
 
@@ -106,13 +106,14 @@ static void parse_bad(void **state) {
         strncat(p, t, 1);
       }
     }
-    assert_int_equal(cluster__parse(p, &m), MESH_E_MALFORMED);
+    assert_int_equal(cluster_msg_parse(p, &m), MESH_E_MALFORMED);
   }
   /* Server ids of other lengths. */
-  assert_int_equal(cluster__parse("0123456789abcdef e 1", &m),
+  assert_int_equal(cluster_msg_parse("0123456789abcdef e 1", &m),
                    MESH_E_MALFORMED);
-  assert_int_equal(cluster__parse("0123456789abcdef0123456789abcdef0 e 1", &m),
-                   MESH_E_MALFORMED);
+  assert_int_equal(
+      cluster_msg_parse("0123456789abcdef0123456789abcdef0 e 1", &m),
+      MESH_E_MALFORMED);
 }
 
 /* ------------------------------------------------------- on PostgreSQL */
