@@ -43,7 +43,10 @@ int store_server_join(struct store *st, const char *id, const char *name) {
   /* A session-level advisory lock on the id, held while this connection
    * lives (two keys: "meshd" in ASCII, and the id's hash): a second
    * process with the same id is a copied data folder. Its heartbeat could
-   * not tell: a server killed a moment ago has a fresh one too. */
+   * not tell: a server killed a moment ago has a fresh one too. (A
+   * connection db_pg.c resets after a loss no longer holds it: a copy
+   * started then is not refused. The check is a guard against a mistake,
+   * not a security boundary.) */
   struct db_stmt *s;
   const char *args[] = {id, name, NULL};
   int r =
