@@ -125,5 +125,9 @@ kill "$PID_A"
 wait "$PID_A" 2>/dev/null || true
 [ "$(psql "$CI" -X -At -c "SELECT id FROM servers")" = "$SID_B" ] ||
   fail "A's row is still there after a clean stop"
+kill "$PID_B"
+wait "$PID_B" 2>/dev/null || true
+[ "$(psql "$CI" -X -At -c "SELECT count(*) FROM servers")" = 0 ] ||
+  fail "B's row is still there after a clean stop"
 ! grep -q "Sanitizer\|runtime error:" "$DA.log" "$DB.log" || fail "sanitizer report"
 pass "a clean stop leaves the cluster"
