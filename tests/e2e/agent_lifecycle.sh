@@ -31,7 +31,7 @@ pass "agent online as $ID"
 cp -r "$A" "$WORK/twin" && : >"$WORK/twin/agent.log"
 FIRST=$AGENT_PID
 start_agent "$WORK/twin"
-wait_for 20 grep -q "event=agent_replaced node=$ID" "$D.log" ||
+wait_for 20 grep -qF "event=agent_replaced node=$ID " "$D.log" ||
   fail "second connection did not replace the first"
 wait_for 10 grep -q 'code=4000 reason="replaced by a newer connection"' \
   "$A/agent.log" || fail "replaced agent was not told why"

@@ -109,7 +109,7 @@ wait_for 20 eval '[ "$(commit_date)" = "2027-Jan-01 00:00:00+0000 $HASH_B" ]' ||
   fail "server does not show B: $(commit_date)"
 [ "$(device_state "$D" | cut -d' ' -f1)" = "$ID" ] || fail "node id changed"
 [ "$(device_state "$D" | wc -l)" -eq 1 ] || fail "a second device appeared"
-grep -q "event=agent_update_sent node=$ID" "$D.log" || fail "meshd log"
+grep -qF "event=agent_update_sent node=$ID" "$D.log" || fail "meshd log"
 pass "A was updated to B: same node id, B's build date and hash"
 
 # --- 5. A binary that installs but cannot log in is rolled back.
