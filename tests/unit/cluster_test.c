@@ -4,7 +4,8 @@
  * presence held per server (a device moves, a close at the old server
  * leaves it online, stale servers' devices reset, a copied server id
  * refused); LISTEN/NOTIFY through db_listen. Runs on the cluster of the
- * ctest fixture "pg" (MESH_TEST_PG_FILE, tests/pg.bash).
+ * ctest fixture "pg" (MESH_TEST_PG_FILE, tests/pg.bash). (Naming
+ * MESH_TEST_PG_FILE in this file is what gives the test the fixture.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -118,47 +119,17 @@ static void parse_bad(void **state) {
 
 /* ------------------------------------------------------- on PostgreSQL */
 
-static char admin[1024], ci[1200], name[64];
-
-static int admin_exec(const char *sql) {
-  PGconn *c = PQconnectdb(admin);
-  int ok = PQstatus(c) == CONNECTION_OK;
-  if (ok) {
-    PGresult *r = PQexec(c, sql);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-  }
-  if (!ok) fprintf(stderr, "cluster_test: %s: %s", sql, PQerrorMessage(c));
-  PQfinish(c);
-  return ok ? 0 : -1;
-}
+static char ci[1200], name[64]; /* this test's database */
 
 static int setup(void **state) {
   (void)state;
-  const char *file = getenv("MESH_TEST_PG_FILE");
-  FILE *f = file ? fopen(file, "r") : NULL;
-  if (!f || !fgets(admin, sizeof admin, f)) {
-    fprintf(stderr,
-            "cluster_test: FAIL: no PostgreSQL test cluster "
-            "(MESH_TEST_PG_FILE=%s): run through ctest\n",
-            file ? file : "(unset)");
-    if (f) fclose(f);
-    return -1;
-  }
-  fclose(f);
-  admin[strcspn(admin, "\n")] = '\0';
-  char sql[160];
-  snprintf(name, sizeof name, "cluster_test_%ld", (long)getpid());
-  snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
-  snprintf(ci, sizeof ci, "%s dbname=%s", admin, name);
-  return admin_exec(sql);
+  return tu_pg_fresh_db("cluster_test", name, sizeof name, ci, sizeof ci);
 }
 
 static int teardown(void **state) {
   (void)state;
-  char sql[128];
-  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
-  return admin_exec(sql);
+  if (!name[0]) return 0; /* the set-up failed, and said why */
+  return tu_pg_drop_db(name);
 }
 
 static int online_of(struct store *st) {

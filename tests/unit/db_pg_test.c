@@ -4,7 +4,8 @@
  * meshd creating the schema at once; logs that never hold the password or
  * a parameter; placeholders it refuses. The suite both engines share is
  * db_test.c. Runs on the cluster of the ctest fixture "pg"
- * (MESH_TEST_PG_FILE, tests/pg.bash), and fails without it.
+ * (MESH_TEST_PG_FILE, tests/pg.bash), and fails without it. (Naming
+ * MESH_TEST_PG_FILE in this file is what gives the test the fixture.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +13,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <fcntl.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,69 +23,23 @@
 #include "server/db.h"
 #include "testutil.h"
 
-static char admin[1024]; /* the fixture's conninfo */
-static char name[64];    /* this test's database */
+static char name[64]; /* this test's database */
 static struct db *db;
-
-static void quiet(void *arg, const char *msg) {
-  (void)arg;
-  (void)msg;
-}
-
-static int admin_exec(const char *sql) {
-  PGconn *c = PQconnectdb(admin);
-  int ok = PQstatus(c) == CONNECTION_OK;
-  if (ok) {
-    PQsetNoticeProcessor(c, quiet, NULL);
-    PGresult *r = PQexec(c, sql);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-  }
-  if (!ok) fprintf(stderr, "db_pg_test: %s: %s", sql, PQerrorMessage(c));
-  PQfinish(c);
-  return ok ? 0 : -1;
-}
-
-/* A new empty database dbname; its conninfo in ci. */
-static int fresh_db(const char *dbname, char *ci, size_t n) {
-  char sql[160];
-  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", dbname);
-  if (admin_exec(sql) != 0) return -1;
-  snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
-  if (admin_exec(sql) != 0) return -1;
-  snprintf(ci, n, "%s dbname=%s", admin, dbname);
-  return 0;
-}
 
 static int setup(void **state) {
   (void)state;
-  const char *file = getenv("MESH_TEST_PG_FILE");
-  FILE *f = file ? fopen(file, "r") : NULL;
-  if (!f || !fgets(admin, sizeof admin, f)) {
-    fprintf(stderr,
-            "db_pg_test: FAIL: no PostgreSQL test cluster "
-            "(MESH_TEST_PG_FILE=%s): run through ctest, which starts one "
-            "(tests/pg_fixture.sh), after scripts/setup-deps.sh installed "
-            "postgresql\n",
-            file ? file : "(unset)");
-    if (f) fclose(f);
-    return -1;
-  }
-  fclose(f);
-  admin[strcspn(admin, "\n")] = '\0';
   char ci[1200];
-  snprintf(name, sizeof name, "db_pg_test_%ld", (long)getpid());
-  if (fresh_db(name, ci, sizeof ci) != 0 || db_open_pg(ci, &db) != 0) return -1;
+  if (tu_pg_fresh_db("db_pg_test", name, sizeof name, ci, sizeof ci) != 0 ||
+      db_open_pg(ci, &db) != 0)
+    return -1;
   return db_exec(db, "CREATE TABLE t (k TEXT PRIMARY KEY, i BIGINT)");
 }
 
 static int teardown(void **state) {
   (void)state;
-  char sql[128];
   if (!db) return 0; /* the set-up failed, and said why */
   db_close(db);
-  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
-  return admin_exec(sql);
+  return tu_pg_drop_db(name);
 }
 
 static int run1(const char *sql) {
@@ -155,8 +109,9 @@ static void concurrent_schema(void **state) {
   (void)state;
   enum { N = 6 };
   char dbname[80], ci[1200];
-  snprintf(dbname, sizeof dbname, "%s_many", name);
-  assert_int_equal(fresh_db(dbname, ci, sizeof ci), 0);
+  assert_int_equal(
+      tu_pg_fresh_db("db_pg_test_many", dbname, sizeof dbname, ci, sizeof ci),
+      0);
   int go[2];
   assert_int_equal(pipe(go), 0);
   pid_t kids[N];
@@ -188,7 +143,7 @@ static void concurrent_schema(void **state) {
   db_close(d);
   char sql[128];
   snprintf(sql, sizeof sql, "DROP DATABASE %s", dbname);
-  assert_int_equal(admin_exec(sql), 0);
+  assert_int_equal(tu_pg_exec(sql), 0);
 }
 
 /* Runs fn with stderr (the log) going to a file; returns what it wrote. */
@@ -219,7 +174,8 @@ static void secrets_run(void) {
                               &d),
                    MESH_E_DB);
   /* a server that is (trust: the password is not even asked for) */
-  snprintf(ci, sizeof ci, "%s dbname=%s password=Sekrit-PW-2", admin, name);
+  snprintf(ci, sizeof ci, "%s dbname=%s password=Sekrit-PW-2", tu_pg_admin(),
+           name);
   assert_int_equal(db_open_pg(ci, &d), 0);
   db_close(d);
   /* a value the server cannot take, and a duplicate key */

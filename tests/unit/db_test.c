@@ -3,7 +3,8 @@
  * (a temp file) and on PostgreSQL (a database of its own on the cluster
  * of the ctest fixture "pg", whose conninfo is in MESH_TEST_PG_FILE; see
  * tests/pg.bash). Without that cluster the PostgreSQL group fails: the
- * setup script installs PostgreSQL, so missing means broken.
+ * setup script installs PostgreSQL, so missing means broken. (Naming
+ * MESH_TEST_PG_FILE in this file is what gives the test the fixture.)
  *
  * Also the ?N -> $N rewrite (db_pg_sql.c) on its own. It parses only
  * meshd's own SQL text, never network bytes, so it has no fuzz target.
@@ -14,7 +15,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <fcntl.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,9 +101,8 @@ static void rewrite_refuses(void **state) {
 
 struct fix {
   struct db *db;
-  char path[512];   /* SQLite's file */
-  char admin[1024]; /* PostgreSQL: the fixture's conninfo */
-  char name[64];    /* PostgreSQL: this test's database */
+  char path[512]; /* SQLite's file */
+  char name[64];  /* PostgreSQL: this test's database */
 };
 
 static struct fix sq_fix, pg_fix;
@@ -124,55 +123,11 @@ static int sq_teardown(void **state) {
   return 0;
 }
 
-static void quiet(void *arg, const char *msg) {
-  (void)arg;
-  (void)msg;
-}
-
-/* Runs one administrative statement on the fixture's database. */
-static int admin_exec(const char *sql) {
-  PGconn *c = PQconnectdb(pg_fix.admin);
-  int ok = PQstatus(c) == CONNECTION_OK;
-  if (ok) {
-    PQsetNoticeProcessor(c, quiet, NULL);
-    PGresult *r = PQexec(c, sql);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) fprintf(stderr, "db_test: %s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-  } else {
-    fprintf(stderr, "db_test: cannot connect: %s", PQerrorMessage(c));
-  }
-  PQfinish(c);
-  return ok ? 0 : -1;
-}
-
-/* The conninfo of database name on the fixture's cluster (a later dbname
- * overrides the fixture's). */
-static void pg_conninfo(const char *name, char *out, size_t n) {
-  snprintf(out, n, "%s dbname=%s", pg_fix.admin, name);
-}
-
 static int pg_setup(void **state) {
-  const char *file = getenv("MESH_TEST_PG_FILE");
-  FILE *f = file ? fopen(file, "r") : NULL;
-  if (!f || !fgets(pg_fix.admin, sizeof pg_fix.admin, f)) {
-    fprintf(stderr,
-            "db_test: FAIL: no PostgreSQL test cluster (MESH_TEST_PG_FILE=%s):"
-            " run through ctest, which starts one (tests/pg_fixture.sh), after"
-            " scripts/setup-deps.sh installed postgresql\n",
-            file ? file : "(unset)");
-    if (f) fclose(f);
+  char ci[1200];
+  if (tu_pg_fresh_db("db_test", pg_fix.name, sizeof pg_fix.name, ci,
+                     sizeof ci) != 0)
     return -1;
-  }
-  fclose(f);
-  pg_fix.admin[strcspn(pg_fix.admin, "\n")] = '\0';
-  snprintf(pg_fix.name, sizeof pg_fix.name, "db_test_%ld", (long)getpid());
-  char sql[128], ci[1200];
-  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", pg_fix.name);
-  if (admin_exec(sql) != 0) return -1;
-  snprintf(sql, sizeof sql, "CREATE DATABASE %s", pg_fix.name);
-  if (admin_exec(sql) != 0) return -1;
-  pg_conninfo(pg_fix.name, ci, sizeof ci);
   if (db_open_pg(ci, &pg_fix.db) != 0) return -1;
   *state = &pg_fix;
   return 0;
@@ -180,11 +135,9 @@ static int pg_setup(void **state) {
 
 static int pg_teardown(void **state) {
   (void)state;
-  char sql[128];
   if (!pg_fix.db) return 0; /* the set-up failed, and said why */
   db_close(pg_fix.db);
-  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", pg_fix.name);
-  return admin_exec(sql);
+  return tu_pg_drop_db(pg_fix.name);
 }
 
 static struct db *db_of(void **state) { return ((struct fix *)*state)->db; }

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <ftw.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,4 +127,82 @@ char *tu_read_file(const char *path, size_t *len) {
   fclose(f);
   if (len) *len = (size_t)n;
   return b;
+}
+
+/* ---- PostgreSQL ---- */
+
+static char pg_admin[1024]; /* the fixture's conninfo, once read */
+
+const char *tu_pg_admin(void) { return pg_admin[0] ? pg_admin : NULL; }
+
+/* Reads the fixture's conninfo into pg_admin; who names the test in the
+ * message when there is none. */
+static int pg_load_admin(const char *who) {
+  if (pg_admin[0]) return 0;
+  const char *file = getenv("MESH_TEST_PG_FILE");
+  FILE *f = file ? fopen(file, "r") : NULL;
+  if (!f || !fgets(pg_admin, sizeof pg_admin, f)) {
+    fprintf(stderr,
+            "%s: FAIL: no PostgreSQL test cluster (MESH_TEST_PG_FILE=%s):"
+            " run through ctest, which starts one (tests/pg_fixture.sh), after"
+            " scripts/setup-deps.sh installed postgresql\n",
+            who, file ? file : "(unset)");
+    if (f) fclose(f);
+    pg_admin[0] = '\0';
+    return -1;
+  }
+  fclose(f);
+  pg_admin[strcspn(pg_admin, "\n")] = '\0';
+  return 0;
+}
+
+/* Drops the server's notices: DROP DATABASE IF EXISTS says when there was
+ * none, which is no news to a test. */
+static void pg_quiet(void *arg, const char *msg) {
+  (void)arg;
+  (void)msg;
+}
+
+int tu_pg_exec(const char *sql) {
+  if (!pg_admin[0]) {
+    fprintf(stderr, "tu_pg_exec: %s: the fixture's conninfo not read\n", sql);
+    return -1;
+  }
+  PGconn *c = PQconnectdb(pg_admin);
+  int ok = PQstatus(c) == CONNECTION_OK;
+  if (ok) {
+    PQsetNoticeProcessor(c, pg_quiet, NULL);
+    PGresult *r = PQexec(c, sql);
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+  }
+  if (!ok) fprintf(stderr, "tu_pg_exec: %s: %s", sql, PQerrorMessage(c));
+  PQfinish(c);
+  return ok ? 0 : -1;
+}
+
+int tu_pg_drop_db(const char *name) {
+  char sql[160];
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+  return tu_pg_exec(sql);
+}
+
+int tu_pg_fresh_db(const char *prefix, char *name, size_t name_cap,
+                   char *conninfo, size_t ci_cap) {
+  if (pg_load_admin(prefix) != 0) return -1;
+  int n = snprintf(name, name_cap, "%s_%ld", prefix, (long)getpid());
+  if (n < 0 || (size_t)n >= name_cap) {
+    fprintf(stderr, "%s: database name too long\n", prefix);
+    return -1;
+  }
+  char sql[160];
+  snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+  if (tu_pg_drop_db(name) != 0 || tu_pg_exec(sql) != 0) return -1;
+  /* A later dbname overrides the fixture's. */
+  n = snprintf(conninfo, ci_cap, "%s dbname=%s", pg_admin, name);
+  if (n < 0 || (size_t)n >= ci_cap) {
+    fprintf(stderr, "%s: conninfo too long\n", prefix);
+    return -1;
+  }
+  return 0;
 }

@@ -43,4 +43,24 @@ extern X509 *tu_srv_cert;
 int tu_tls_setup(void **state);
 int tu_tls_teardown(void **state);
 
+/* PostgreSQL, for the tests that run on the cluster of the ctest fixture
+ * "pg" (tests/pg.bash). ctest gives a test that fixture, and its conninfo
+ * file in MESH_TEST_PG_FILE, only when the test's own source names that
+ * variable, so each such test says it in a comment: nothing here makes a
+ * test depend on the fixture.
+ *
+ * tu_pg_fresh_db makes a new empty database "<prefix>_<pid>" (dropping a
+ * stale one of that name first), its name in name and its conninfo in
+ * conninfo; 0, or -1 after printing why (no fixture: the setup script
+ * installs PostgreSQL, so missing means broken, and the test fails).
+ * tu_pg_admin is the fixture's own conninfo, once tu_pg_fresh_db has read
+ * it (NULL before). tu_pg_exec runs one administrative statement there;
+ * tu_pg_drop_db drops database name if it exists. Both return 0, or -1
+ * after printing why. */
+int tu_pg_fresh_db(const char *prefix, char *name, size_t name_cap,
+                   char *conninfo, size_t ci_cap);
+const char *tu_pg_admin(void);
+int tu_pg_exec(const char *sql);
+int tu_pg_drop_db(const char *name);
+
 #endif
