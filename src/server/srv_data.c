@@ -64,13 +64,15 @@ static int read_conninfo(const char *path, char **out) {
   char *text = calloc(1, DB_CONF_MAX + 1);
   size_t n = text ? fread(text, 1, DB_CONF_MAX + 1, f) : 0;
   fclose(f);
-  if (!text || n > DB_CONF_MAX) {
+  int r = !text ? MESH_E_NOMEM : n > DB_CONF_MAX ? MESH_E_TOO_LARGE : 0;
+  while (r == 0 && n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+    text[--n] = 0;
+  if (r == 0 && n == 0) r = MESH_E_INVALID; /* an empty file names nothing */
+  if (r)
     free(text);
-    return text ? MESH_E_TOO_LARGE : MESH_E_NOMEM;
-  }
-  while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r')) text[--n] = 0;
-  *out = text;
-  return n > 0 ? 0 : (free(text), MESH_E_INVALID);
+  else
+    *out = text;
+  return r;
 }
 
 /* Saves conninfo in the data folder, 0600: it may hold a password. */

@@ -61,3 +61,12 @@ BAD="host=$PG_SOCK dbname=no_such_db user=$PG_USER password=s3cret-pass connect_
 grep -q "event=start what=database" "$D3.log" || fail "no reason: $(cat "$D3.log")"
 ! grep -q "s3cret-pass" "$D3.log" || fail "the password reached the log"
 pass "an unreachable database stops meshd with a reason, the password unlogged"
+
+# An empty database.conf names nothing: refused, not taken as SQLite.
+D4=$WORK/data4
+mkdir -m 700 "$D4" && : >"$D4/database.conf"
+"$MESHD" --data "$D4" --bind 127.0.0.1 --port 0 >"$D4.log" 2>&1 &&
+  fail "meshd started with an empty database.conf"
+grep -q "event=start what=database" "$D4.log" || fail "no reason: $(cat "$D4.log")"
+[ ! -e "$D4/meshd.db" ] || fail "an empty database.conf fell back to SQLite"
+pass "an empty database.conf stops meshd with a reason"
