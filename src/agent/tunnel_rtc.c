@@ -33,12 +33,18 @@
  * channel's buffer: the sessions stop producing far below this. */
 #define RTC_OUT_MAX (4 * MESH_STREAM_HIGH_WATER)
 
-static void send_ctrl(struct tunnel *t, const char *type) {
-  json_t *j = json_pack("{s:s, s:s}", "ctrlChannel", "102938", "type", type);
+/* Sends j (stolen) on the WebSocket itself: the switch-over's messages
+ * must not follow the session's output onto the channel. */
+static void send_ws_json(struct tunnel *t, json_t *j) {
   char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
   if (s && t->ws) ws_send(t->ws, WS_TEXT, s, strlen(s));
   free(s);
   json_decref(j);
+}
+
+static void send_ctrl(struct tunnel *t, const char *type) {
+  send_ws_json(t,
+               json_pack("{s:s, s:s}", "ctrlChannel", "102938", "type", type));
 }
 
 static void drop_out(struct tunnel *t) {
@@ -201,12 +207,8 @@ static void on_offer(struct tunnel *t, json_t *j) {
     return;
   }
   t->rtc_phase = RTC_OFFERED;
-  json_t *a = json_pack("{s:s, s:s, s:s}", "ctrlChannel", "102938", "type",
-                        "answer", "sdp", answer);
-  char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
-  if (s && t->ws) ws_send(t->ws, WS_TEXT, s, strlen(s));
-  free(s);
-  json_decref(a);
+  send_ws_json(t, json_pack("{s:s, s:s, s:s}", "ctrlChannel", "102938", "type",
+                            "answer", "sdp", answer));
   free(answer);
   log_info("event=webrtc_answered %s", t->name);
 }
